@@ -1,0 +1,108 @@
+"""``harness``: fine-tune and evaluate from the command line.
+
+    harness run --recipe minilm-cpu --data-dir ../shared/data/glue/MRPC
+    harness recipes
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.config import DEVICES, PRECISIONS, RECIPES, ConfigError, RunConfig
+from harness.data import DataError
+from harness.models import ModelError
+from harness.settings import DATA_DIR_VAR, Settings
+from harness.tables import markdown_table
+
+USER_ERRORS = (ConfigError, DataError, ModelError)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="fine-tune one config on MRPC and print validation metrics")
+    run.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
+    run.add_argument("--model", help="model spec overriding the recipe's: Hub id, local dir, 'minilm', 'arch:NAME'")
+    run.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
+    run.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
+    run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    run.add_argument("--seed", type=int, default=42, help="default: 42")
+    run.add_argument("--epochs", type=float, help="override the recipe's epochs")
+    run.add_argument("--max-train-samples", type=_positive_int, help="train on a seeded subset (default: all)")
+    run.add_argument("--output-dir", type=Path, default=Path("runs"), help="where results are written (default: runs)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    commands.add_parser("recipes", help="list the named recipes")
+    return parser
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.training import fine_tune, run_name
+
+    overrides = {}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.max_train_samples is not None:
+        overrides["max_train_samples"] = args.max_train_samples
+    config = RunConfig.from_recipe(
+        args.recipe,
+        model=args.model,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        data_dir=args.data_dir or settings.data_dir,
+        output_dir=args.output_dir,
+        **overrides,
+    )
+    print(f"harness: fine-tuning {config.model_spec} with recipe {config.recipe.name!r}, seed {config.seed}", file=sys.stderr)
+    result = fine_tune(config, hub_offline=settings.hub_offline, show_progress=not args.quiet)
+    t = result.throughput
+    rows = [
+        ["accuracy", f"{result.metrics['accuracy']:.4f}"],
+        ["f1", f"{result.metrics['f1']:.4f}"],
+        ["loss", f"{result.metrics['loss']:.4f}"],
+        ["train time", f"{t.train_seconds:.1f} s ({t.epochs:g} epochs, {t.train_samples} pairs)"],
+        ["throughput", f"{t.samples_per_second:.1f} samples/s, {t.tokens_per_second:.0f} tokens/s"],
+        ["device", result.provenance["device"].get("gpu") or result.provenance["device"]["cpu"]],
+        ["data sha256", result.provenance["data"]["sha256"][:16]],
+        ["weights sha256", (result.provenance["model"]["weights_sha256"] or "random init")[:16]],
+        ["saved to", str(config.output_dir / run_name(config))],
+    ]
+    print(markdown_table(["MRPC validation", "value"], rows))
+    return 0
+
+
+def _recipes() -> int:
+    rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}", r.description] for r in RECIPES.values()]
+    print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "what"], rows))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings or Settings.from_environ()
+    logging.basicConfig(level=logging.INFO, format="harness: %(message)s")
+    try:
+        if args.command == "run":
+            return _run(args, settings)
+        return _recipes()
+    except USER_ERRORS as error:
+        print(f"harness: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

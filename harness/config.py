@@ -1,0 +1,176 @@
+"""The one validated, frozen description of a run, and the named recipes it is built from.
+
+A :class:`RunConfig` is everything that can change a fine-tune's result, so it is also what the
+result cache is keyed by. It is built once (by the CLI, the pytest plugin or a user) and passed
+down; nothing below it reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TASKS = ("mrpc",)
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A run was described in a way that cannot work; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Training hyper-parameters under a name, so a baseline can say exactly what it measured."""
+
+    name: str
+    model: str
+    epochs: float = 3.0
+    batch_size: int = 8
+    eval_batch_size: int = 8
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    max_length: int | None = None
+    group_by_length: bool = False
+    freeze_word_embeddings: bool = False
+    max_train_samples: int | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0:
+            raise ConfigError(f"recipe {self.name!r}: epochs must be > 0, got {self.epochs}")
+        for name in ("batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"recipe {self.name!r}: {name} must be >= 1")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError(f"recipe {self.name!r}: learning_rate must be in (0, 1)")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"recipe {self.name!r}: warmup_ratio must be in [0, 1)")
+        if self.max_length is not None and self.max_length < 8:
+            raise ConfigError(f"recipe {self.name!r}: max_length must be >= 8 (room for [CLS] a [SEP] b [SEP])")
+        if self.max_train_samples is not None and self.max_train_samples < 1:
+            raise ConfigError(f"recipe {self.name!r}: max_train_samples must be >= 1")
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            name="course",
+            model="bert-base-uncased",
+            description=(
+                "The Hugging Face course, chapter 3: bert-base-uncased, TrainingArguments defaults "
+                "(batch 8, lr 5e-5, linear decay, no warm-up), 3 epochs, per-epoch evaluation."
+            ),
+        ),
+        Recipe(
+            name="minilm-cpu",
+            model="minilm",
+            epochs=2.0,
+            batch_size=32,
+            eval_batch_size=64,
+            learning_rate=1e-4,
+            weight_decay=0.01,
+            warmup_ratio=0.1,
+            max_length=128,
+            group_by_length=True,
+            freeze_word_embeddings=True,
+            description=(
+                "The packaged all-MiniLM-L6-v2 encoder tuned for 2 CPU cores: batch 32, lr 1e-4 with "
+                "10% warm-up, batches grouped by length so little padding is computed, frozen word "
+                "embeddings (their dense gradient and AdamW update cost more than they give), 2 epochs."
+            ),
+        ),
+        Recipe(
+            name="smoke",
+            model="arch:bert-tiny",
+            epochs=2.0,
+            batch_size=4,
+            eval_batch_size=8,
+            learning_rate=1e-3,
+            max_length=64,
+            description="A tiny random BERT for the smoke tier: the whole pipeline in seconds.",
+        ),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        known = ", ".join(sorted(RECIPES))
+        raise ConfigError(f"unknown recipe {name!r}; known recipes: {known}") from None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fine-tune and evaluation: what to train, how, where, and from which seed."""
+
+    recipe: Recipe
+    task: str = "mrpc"
+    model: str | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    seed: int = 42
+    data_dir: Path | None = None
+    output_dir: Path = Path("runs")
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ConfigError(f"unknown task {self.task!r}; supported: {', '.join(TASKS)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        if self.device not in DEVICES:
+            raise ConfigError(
+                f"unknown device {self.device!r}; use one of {', '.join(DEVICES)} "
+                "(pick a GPU with CUDA_VISIBLE_DEVICES, as the Trainer does)"
+            )
+        if self.precision == "fp16" and self.device in ("cpu", "mps"):
+            raise ConfigError("fp16 training needs a CUDA device; use fp32 (or bf16 on a CPU with native bf16)")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if self.data_dir is not None:
+            object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "output_dir", Path(self.output_dir))
+
+    @classmethod
+    def from_recipe(cls, name: str, **kwargs: Any) -> RunConfig:
+        """Build a config from a named recipe; recipe fields given as keywords override it."""
+        recipe = get_recipe(name)
+        recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
+        recipe_changes = {k: kwargs.pop(k) for k in list(kwargs) if k in recipe_fields and k != "model"}
+        if recipe_changes:
+            recipe = dataclasses.replace(recipe, **recipe_changes)
+        return cls(recipe=recipe, **kwargs)
+
+    @property
+    def model_spec(self) -> str:
+        return self.model or self.recipe.model
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the result: the config without where it is written or read from."""
+        return {
+            "task": self.task,
+            "model": self.model_spec,
+            "recipe": dataclasses.asdict(self.recipe),
+            "device": self.device,
+            "precision": self.precision,
+            "seed": self.seed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.identity()
+        out["data_dir"] = str(self.data_dir) if self.data_dir else None
+        out["output_dir"] = str(self.output_dir)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)

@@ -1,0 +1,90 @@
+"""What a fine-tune returns, and how it is stored: metrics, predictions, throughput, provenance."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.files import atomic_write_bytes, atomic_write_json
+
+RESULT_SCHEMA = 1
+RESULT_FILE = "result.json"
+PREDICTIONS_FILE = "predictions.npz"
+
+
+class ResultError(ValueError):
+    """A stored result is missing or unreadable; the message says which file and what to do."""
+
+
+@dataclass(frozen=True)
+class TrainingThroughput:
+    """How fast the Trainer trained: whole-run figures, warm-up and evaluation included."""
+
+    train_seconds: float
+    samples_per_second: float
+    tokens_per_second: float  # real (unpadded) tokens
+    train_samples: int
+    epochs: float
+    total_seconds: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    config: dict[str, Any]
+    metrics: dict[str, float]
+    logits: np.ndarray = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    throughput: TrainingThroughput
+    provenance: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return np.argmax(self.logits, axis=-1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": RESULT_SCHEMA,
+            "config": self.config,
+            "metrics": self.metrics,
+            "throughput": asdict(self.throughput),
+            "provenance": self.provenance,
+            "history": self.history,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``result.json`` and ``predictions.npz``; each appears whole or not at all."""
+        directory = Path(directory)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, logits=self.logits, labels=self.labels)
+        atomic_write_bytes(directory / PREDICTIONS_FILE, buffer.getvalue())
+        atomic_write_json(directory / RESULT_FILE, self.to_json())
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RunResult:
+        directory = Path(directory)
+        try:
+            data = json.loads((directory / RESULT_FILE).read_text())
+            with np.load(directory / PREDICTIONS_FILE) as arrays:
+                logits, labels = arrays["logits"], arrays["labels"]
+        except FileNotFoundError as error:
+            raise ResultError(f"{error.filename}: missing; re-run the fine-tune to recreate it") from error
+        except (ValueError, KeyError, OSError) as error:
+            raise ResultError(f"{directory}: stored result is unreadable ({error}); delete the folder and re-run") from error
+        if data.get("schema") != RESULT_SCHEMA:
+            raise ResultError(f"{directory / RESULT_FILE}: schema {data.get('schema')!r}, expected {RESULT_SCHEMA}; re-run")
+        return cls(
+            config=data["config"],
+            metrics=data["metrics"],
+            logits=logits,
+            labels=labels,
+            throughput=TrainingThroughput(**data["throughput"]),
+            provenance=data["provenance"],
+            history=data.get("history", []),
+        )

@@ -1,0 +1,155 @@
+"""The Hugging Face course's chapter-3 workflow as library functions under one RunConfig.
+
+tokenize pairs with truncation -> pad per batch with DataCollatorWithPadding -> TrainingArguments
+with per-epoch evaluation -> Trainer -> train() -> predict(validation) -> compute_metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.config import ConfigError, RunConfig
+from harness.data import MrpcSource
+from harness.metrics import MrpcMetrics
+from harness.models import ResolvedModel, resolve_model
+from harness.provenance import machine_provenance, resolve_device
+from harness.result import RunResult, TrainingThroughput
+
+log = logging.getLogger(__name__)
+
+
+def tokenize_pairs(dataset, tokenizer, *, max_length: int | None = None):
+    """Tokenize ``sentence1``/``sentence2`` as pairs, truncated, unpadded (the collator pads per batch)."""
+
+    def encode(batch: dict[str, list]) -> Any:
+        return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_length)
+
+    columns = [c for c in ("sentence1", "sentence2") if c in dataset.column_names]
+    return dataset.map(encode, batched=True, remove_columns=columns, desc="Tokenizing pairs")
+
+
+def check_device(device: str) -> str:
+    """The concrete device a config asks for, or a ConfigError saying why it is not usable here."""
+    import torch
+
+    resolved = resolve_device(device)
+    if resolved == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device 'cuda' was asked for, but torch {torch.__version__} sees no CUDA GPU "
+            f"(built with CUDA {torch.version.cuda}); use --device cpu, or install a CUDA build of torch on a GPU machine"
+        )
+    if resolved == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' was asked for, but this machine has no usable Apple MPS device; use --device cpu")
+    return resolved
+
+
+def training_arguments(config: RunConfig, device: str, output_dir: Path, *, show_progress: bool):
+    from transformers import TrainingArguments
+
+    recipe = config.recipe
+    if config.precision == "bf16" and device == "cuda":
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            raise ConfigError("bf16 was asked for, but this GPU does not support it; use fp16 or fp32")
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=recipe.epochs,
+        per_device_train_batch_size=recipe.batch_size,
+        per_device_eval_batch_size=recipe.eval_batch_size,
+        learning_rate=recipe.learning_rate,
+        weight_decay=recipe.weight_decay,
+        warmup_steps=recipe.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
+        eval_strategy="epoch",
+        save_strategy="no",
+        logging_strategy="epoch",
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=device == "cpu",
+        bf16=config.precision == "bf16",
+        fp16=config.precision == "fp16",
+        disable_tqdm=not show_progress,
+        dataloader_num_workers=0,
+    )
+
+
+def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bool = True) -> RunResult:
+    """Fine-tune ``config``'s model on MRPC train and score it on validation.
+
+    Deterministic for a given config on a given machine: the seed fixes the head's
+    initialisation, dropout and batch order.
+    """
+    from transformers import DataCollatorWithPadding, Trainer, set_seed
+
+    started = time.perf_counter()
+    device = check_device(config.device)
+    source = MrpcSource(config.data_dir, hub_offline)
+    splits = source.load()
+    model_ref: ResolvedModel = resolve_model(config.model_spec, hub_offline=hub_offline)
+    set_seed(config.seed)
+    tokenizer = model_ref.load_tokenizer()
+    recipe = config.recipe
+    train = splits["train"]
+    if recipe.max_train_samples is not None and recipe.max_train_samples < train.num_rows:
+        train = train.shuffle(seed=config.seed).select(range(recipe.max_train_samples))
+    train = tokenize_pairs(train, tokenizer, max_length=recipe.max_length)
+    validation = tokenize_pairs(splits["validation"], tokenizer, max_length=recipe.max_length)
+
+    model = model_ref.load_for_classification(num_labels=2, seed=config.seed)
+    if recipe.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    run_dir = config.output_dir / run_name(config)
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(config, device, run_dir / "trainer", show_progress=show_progress),
+        train_dataset=train,
+        eval_dataset=validation,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=MrpcMetrics(),
+    )
+    log.info("fine-tuning %s (%s) on %d pairs, device %s", config.model_spec, recipe.name, train.num_rows, device)
+    train_output = trainer.train()
+    prediction = trainer.predict(validation, metric_key_prefix="validation")
+    logits = np.asarray(prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions)
+    labels = np.asarray(prediction.label_ids)
+    metrics = {
+        "accuracy": float(prediction.metrics["validation_accuracy"]),
+        "f1": float(prediction.metrics["validation_f1"]),
+        "loss": float(prediction.metrics["validation_loss"]),
+    }
+    train_seconds = float(train_output.metrics["train_runtime"])
+    real_tokens = int(sum(len(ids) for ids in train["input_ids"]))
+    throughput = TrainingThroughput(
+        train_seconds=train_seconds,
+        samples_per_second=train.num_rows * recipe.epochs / train_seconds,
+        tokens_per_second=real_tokens * recipe.epochs / train_seconds,
+        train_samples=train.num_rows,
+        epochs=recipe.epochs,
+        total_seconds=time.perf_counter() - started,
+    )
+    provenance = machine_provenance(device)
+    provenance.update(seed=config.seed, model=model_ref.provenance(), data=source.fingerprint(), precision=config.precision)
+    result = RunResult(
+        config=config.to_dict(),
+        metrics=metrics,
+        logits=logits,
+        labels=labels,
+        throughput=throughput,
+        provenance=provenance,
+        history=[entry for entry in trainer.state.log_history if "eval_f1" in entry or "loss" in entry],
+    )
+    result.save(run_dir)
+    return result
+
+
+def run_name(config: RunConfig) -> str:
+    model = config.model_spec.replace("/", "--").replace(":", "-")
+    return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}"
