@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.baselines import BaselineError
 from harness.config import DEVICES, PRECISIONS, RECIPES, ConfigError, RunConfig
 from harness.data import DataError
 from harness.models import ModelError
@@ -46,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     commands.add_parser("recipes", help="list the named recipes")
+
+    record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
+    record.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
+    record.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds, from --seed on (default: 5)")
+    record.add_argument("--seed", type=int, default=42, help="first seed (default: 42)")
+    record.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
+    record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
+    record.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
+    record.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -85,6 +94,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.regression import baseline_diff, name_for, record_baseline
+    from harness.session import HarnessSession
+
+    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet)
+    config = session.config(args.recipe, seed=args.seed, data_dir=args.data_dir or settings.data_dir)
+    old = session.store.load(name_for(config))
+    print(f"harness: recording {name_for(config)} from {args.seeds} seeds ({args.seed}..{args.seed + args.seeds - 1})", file=sys.stderr)
+    baseline = record_baseline(config, session.fine_tune, seeds=args.seeds)
+    path = session.store.save(baseline)
+    print(baseline_diff(old, baseline))
+    print(f"wrote {path}")
+    return 0
+
+
 def _recipes() -> int:
     rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}", r.description] for r in RECIPES.values()]
     print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "what"], rows))
@@ -98,8 +122,10 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     try:
         if args.command == "run":
             return _run(args, settings)
+        if args.command == "record-baseline":
+            return _record_baseline(args, settings)
         return _recipes()
-    except USER_ERRORS as error:
+    except USER_ERRORS + (BaselineError,) as error:
         print(f"harness: error: {error}", file=sys.stderr)
         return 2
 

@@ -16,6 +16,12 @@ from typing import Any
 TASKS = ("mrpc",)
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Deliberate faults, injected to prove that a quality gate can fail: a gate that never fails is
+# indistinguishable from no gate. Each one is a regression a real change could cause.
+FAULTS = {
+    "shuffled-labels": "train labels permuted across pairs (a broken data join or label mapping)",
+    "truncated-inputs": "every pair truncated to 8 tokens (a tokenizer or max_length change gone wrong)",
+}
 
 
 class ConfigError(ValueError):
@@ -119,8 +125,13 @@ class RunConfig:
     seed: int = 42
     data_dir: Path | None = None
     output_dir: Path = Path("runs")
+    faults: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "faults", tuple(sorted(set(self.faults))))
+        unknown = [f for f in self.faults if f not in FAULTS]
+        if unknown:
+            raise ConfigError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
         if self.task not in TASKS:
             raise ConfigError(f"unknown task {self.task!r}; supported: {', '.join(TASKS)}")
         if self.precision not in PRECISIONS:
@@ -164,6 +175,7 @@ class RunConfig:
             "device": self.device,
             "precision": self.precision,
             "seed": self.seed,
+            "faults": list(self.faults),
         }
 
     def to_dict(self) -> dict[str, Any]:

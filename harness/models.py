@@ -151,14 +151,22 @@ def _hub(spec: str, repo_id: str, hub_offline: bool) -> ResolvedModel:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
+    # huggingface_hub >= 1.0 makes LocalEntryNotFoundError ("not cached, and the Hub may not be
+    # asked") a subclass of EntryNotFoundError, and the remote "no such file" an OSError: order matters.
     try:
         weights = hf_hub_download(repo_id, "model.safetensors", local_files_only=hub_offline)
+    except LocalEntryNotFoundError as error:
+        raise _hub_unreachable(repo_id, error) from error
     except EntryNotFoundError:
         raise ModelError(f"Hub model {repo_id!r} has no model.safetensors; the harness loads safetensors only") from None
-    except (LocalEntryNotFoundError, OSError) as error:
-        raise ModelError(
-            f"cannot reach Hub model {repo_id!r} ({type(error).__name__}): the Hub is unreachable or offline "
-            "and the model is not cached. Offline, use 'minilm' (the packaged pretrained encoder), "
-            "'arch:bert-base-uncased' (random weights, for throughput) or a local model directory."
-        ) from error
+    except OSError as error:
+        raise _hub_unreachable(repo_id, error) from error
     return ResolvedModel(spec, "hub", repo_id, repo_id, sha256_file(weights))
+
+
+def _hub_unreachable(repo_id: str, error: Exception) -> ModelError:
+    return ModelError(
+        f"cannot reach Hub model {repo_id!r} ({type(error).__name__}): the Hub is unreachable or offline "
+        "and the model is not cached. Offline, use 'minilm' (the packaged pretrained encoder), "
+        "'arch:bert-base-uncased' (random weights, for throughput) or a local model directory."
+    )

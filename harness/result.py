@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,22 +72,42 @@ class RunResult:
     @classmethod
     def load(cls, directory: str | Path) -> RunResult:
         directory = Path(directory)
+        result_file = directory / RESULT_FILE
+        data = _read(result_file, lambda: json.loads(result_file.read_text()))
+        logits, labels = _read(directory / PREDICTIONS_FILE, lambda: _read_arrays(directory / PREDICTIONS_FILE))
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if schema != RESULT_SCHEMA:
+            raise ResultError(f"{result_file}: schema {schema!r}, expected {RESULT_SCHEMA}; re-run")
         try:
-            data = json.loads((directory / RESULT_FILE).read_text())
-            with np.load(directory / PREDICTIONS_FILE) as arrays:
-                logits, labels = arrays["logits"], arrays["labels"]
-        except FileNotFoundError as error:
-            raise ResultError(f"{error.filename}: missing; re-run the fine-tune to recreate it") from error
-        except (ValueError, KeyError, OSError) as error:
-            raise ResultError(f"{directory}: stored result is unreadable ({error}); delete the folder and re-run") from error
-        if data.get("schema") != RESULT_SCHEMA:
-            raise ResultError(f"{directory / RESULT_FILE}: schema {data.get('schema')!r}, expected {RESULT_SCHEMA}; re-run")
-        return cls(
-            config=data["config"],
-            metrics=data["metrics"],
-            logits=logits,
-            labels=labels,
-            throughput=TrainingThroughput(**data["throughput"]),
-            provenance=data["provenance"],
-            history=data.get("history", []),
-        )
+            return cls(
+                config=data["config"],
+                metrics=data["metrics"],
+                logits=logits,
+                labels=labels,
+                throughput=TrainingThroughput(**data["throughput"]),
+                provenance=data["provenance"],
+                history=data.get("history", []),
+            )
+        except (KeyError, TypeError) as error:
+            raise ResultError(f"{result_file}: incomplete result ({error!r}); delete {directory} and re-run") from error
+
+
+def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as arrays:
+        return arrays["logits"], arrays["labels"]
+
+
+# What a damaged file raises: json and numpy raise ValueError, a truncated archive BadZipFile or
+# EOFError, a damaged member zlib.error, a missing array KeyError.
+_DAMAGED = (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _read(path: Path, reader: Callable[[], Any]) -> Any:
+    try:
+        return reader()
+    except FileNotFoundError as error:
+        raise ResultError(f"{path}: missing; re-run the fine-tune to recreate it") from error
+    except _DAMAGED as error:
+        raise ResultError(
+            f"{path}: unreadable ({type(error).__name__}: {error}); delete {path.parent} and re-run"
+        ) from error

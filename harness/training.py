@@ -21,6 +21,13 @@ from harness.provenance import machine_provenance, resolve_device
 from harness.result import RunResult, TrainingThroughput
 
 log = logging.getLogger(__name__)
+TRUNCATED_LENGTH = 8  # the "truncated-inputs" fault: [CLS] + a few word pieces + [SEP]s
+
+
+def shuffle_labels(dataset, *, seed: int):
+    """The "shuffled-labels" fault: the same label balance, no longer tied to the pairs."""
+    labels = np.random.default_rng(seed).permutation(np.asarray(dataset["label"]))
+    return dataset.map(lambda row, i: {"label": int(labels[i])}, with_indices=True, desc="Shuffling labels")
 
 
 def tokenize_pairs(dataset, tokenizer, *, max_length: int | None = None):
@@ -99,8 +106,11 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
     train = splits["train"]
     if recipe.max_train_samples is not None and recipe.max_train_samples < train.num_rows:
         train = train.shuffle(seed=config.seed).select(range(recipe.max_train_samples))
-    train = tokenize_pairs(train, tokenizer, max_length=recipe.max_length)
-    validation = tokenize_pairs(splits["validation"], tokenizer, max_length=recipe.max_length)
+    max_length = TRUNCATED_LENGTH if "truncated-inputs" in config.faults else recipe.max_length
+    if "shuffled-labels" in config.faults:
+        train = shuffle_labels(train, seed=config.seed)
+    train = tokenize_pairs(train, tokenizer, max_length=max_length)
+    validation = tokenize_pairs(splits["validation"], tokenizer, max_length=max_length)
 
     model = model_ref.load_for_classification(num_labels=2, seed=config.seed)
     if recipe.freeze_word_embeddings:
@@ -152,4 +162,5 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
 
 def run_name(config: RunConfig) -> str:
     model = config.model_spec.replace("/", "--").replace(":", "-")
-    return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}"
+    faults = "".join(f"-{fault}" for fault in config.faults)
+    return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}"

@@ -1,0 +1,138 @@
+"""The pytest plugin: options, markers and fixtures over :class:`harness.session.HarnessSession`.
+
+Registered through the ``pytest11`` entry point, so any project with harness installed gets the
+``--harness-*`` options and the ``harness`` / ``quality_gate`` fixtures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.gate import GatePolicy
+from harness.regression import DEFAULT_BASELINE_SEEDS
+from harness.reports import write_quality_reports
+from harness.session import HarnessSession
+from harness.settings import DATA_DIR_VAR, Settings
+
+MARKERS = {
+    "quality": "a metric-regression check against a stored baseline",
+    "throughput": "a training-throughput benchmark",
+    "gpu": "needs a CUDA GPU; skipped with the reason where there is none",
+    "slow": "runs a real fine-tune or benchmark (minutes on a CPU)",
+}
+_SESSION_KEY = pytest.StashKey[HarnessSession]()
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "fine-tuning evaluation and regression harness")
+    group.addoption("--harness-data-dir", type=Path, default=None,
+                    help=f"local GLUE MRPC folder (train.tsv, dev.tsv). Default: ${DATA_DIR_VAR}, else the Hub.")
+    group.addoption("--harness-cache-dir", type=Path, default=None,
+                    help="where fine-tunes are cached. Default: $HARNESS_CACHE_DIR, else ~/.cache/harness.")
+    group.addoption("--harness-reports-dir", type=Path, default=None,
+                    help="where reports are written. Default: $HARNESS_REPORTS_DIR, else reports/ under the rootdir.")
+    group.addoption("--harness-baselines-dir", type=Path, default=None,
+                    help="the baseline files. Default: baselines/ under the rootdir.")
+    group.addoption("--harness-device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                    help="device for fine-tunes. Default: auto (cuda, then mps, then cpu).")
+    group.addoption("--harness-force-regen", action="store_true", default=False,
+                    help="re-measure the baselines the run touches from several seeds, write them, show the diff, "
+                         "and fail. Default: off.")
+    group.addoption("--harness-baseline-seeds", type=_positive_int, default=DEFAULT_BASELINE_SEEDS,
+                    help=f"seeds a regenerated baseline is measured from. Default: {DEFAULT_BASELINE_SEEDS}.")
+    group.addoption("--harness-gate-sigmas", type=_non_negative_float, default=GatePolicy.sigmas,
+                    help=f"allowed band in baseline seed standard deviations. Default: {GatePolicy.sigmas:g}.")
+    group.addoption("--harness-gate-floor", type=_non_negative_float, default=GatePolicy.floor,
+                    help=f"smallest allowed band, absolute. Default: {GatePolicy.floor:g}.")
+    group.addoption("--harness-bootstrap-samples", type=_positive_int, default=GatePolicy.bootstrap_samples,
+                    help=f"bootstrap resamples for confidence intervals. Default: {GatePolicy.bootstrap_samples}.")
+    group.addoption("--harness-no-progress", action="store_true", default=False,
+                    help="hide training progress bars. Default: shown.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    opt = config.option
+    settings = Settings.from_environ()
+    rootdir = Path(config.rootpath)
+    settings = dataclasses.replace(
+        settings,
+        data_dir=opt.harness_data_dir or settings.data_dir,
+        cache_dir=opt.harness_cache_dir or settings.cache_dir,
+        reports_dir=opt.harness_reports_dir or (settings.reports_dir if settings.reports_dir.is_absolute() else rootdir / settings.reports_dir),
+    )
+    config.stash[_SESSION_KEY] = HarnessSession(
+        settings=settings,
+        baselines_dir=opt.harness_baselines_dir or rootdir / "baselines",
+        device=opt.harness_device,
+        policy=GatePolicy(
+            sigmas=opt.harness_gate_sigmas, floor=opt.harness_gate_floor, bootstrap_samples=opt.harness_bootstrap_samples
+        ),
+        force_regen=opt.harness_force_regen,
+        baseline_seeds=opt.harness_baseline_seeds,
+        show_progress=not opt.harness_no_progress,
+    )
+
+
+@pytest.fixture(scope="session")
+def harness(pytestconfig: pytest.Config) -> HarnessSession:
+    """The session's harness: ``harness.config(recipe)``, ``harness.fine_tune(config)`` (cached)."""
+    return pytestconfig.stash[_SESSION_KEY]
+
+
+class QualityGateFixture:
+    """``quality_gate.check(config)``: fine-tune (shared, cached), gate, and fail with the table."""
+
+    def __init__(self, session: HarnessSession) -> None:
+        self._session = session
+
+    def check(self, config):
+        __tracebackhide__ = True
+        outcome = self._session.check_quality(config)
+        if not outcome.passed:
+            pytest.fail(f"{outcome.report.table()}\n{outcome.message}".rstrip(), pytrace=False)
+        return outcome
+
+
+@pytest.fixture
+def quality_gate(harness: HarnessSession) -> QualityGateFixture:
+    return QualityGateFixture(harness)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION_KEY, None)
+    if session is None or not session.outcomes:
+        return
+    terminalreporter.section("harness quality gate")
+    for outcome in session.outcomes:
+        terminalreporter.write_line(outcome.report.table())
+        if outcome.message:
+            terminalreporter.write_line(outcome.message)
+        terminalreporter.write_line("")
+    for path in write_quality_reports(session.outcomes, session.settings.reports_dir, session.settings.step_summary):
+        terminalreporter.write_line(f"harness: wrote {path}")

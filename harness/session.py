@@ -1,0 +1,71 @@
+"""What one pytest (or CLI) session shares: settings, the run cache, the baseline store, the gate
+policy, and the verdicts collected for the end-of-session reports. A plain object; the pytest
+plugin only builds it from options and hands it to fixtures.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.baselines import BaselineStore
+from harness.cache import RunCache
+from harness.config import RunConfig
+from harness.gate import GatePolicy
+from harness.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
+from harness.result import RunResult
+from harness.settings import Settings
+from harness.training import fine_tune
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HarnessSession:
+    settings: Settings
+    baselines_dir: Path
+    device: str = "auto"
+    policy: GatePolicy = field(default_factory=GatePolicy)
+    force_regen: bool = False
+    baseline_seeds: int = DEFAULT_BASELINE_SEEDS
+    show_progress: bool = True
+    outcomes: list[QualityOutcome] = field(default_factory=list)
+    _memo: dict[str, RunResult] = field(default_factory=dict, repr=False)
+
+    @property
+    def store(self) -> BaselineStore:
+        return BaselineStore(self.baselines_dir)
+
+    @property
+    def cache(self) -> RunCache:
+        return RunCache(self.settings.cache_dir, hub_offline=self.settings.hub_offline)
+
+    def config(self, recipe: str, **changes: Any) -> RunConfig:
+        """A run config from a named recipe with this session's data and device."""
+        changes.setdefault("data_dir", self.settings.data_dir)
+        changes.setdefault("device", self.device)
+        changes.setdefault("output_dir", self.settings.cache_dir / "work")
+        return RunConfig.from_recipe(recipe, **changes)
+
+    def fine_tune(self, config: RunConfig) -> RunResult:
+        """The fine-tune for ``config``: once per session in memory, once per key on disk."""
+        key = config.to_json()
+        if key not in self._memo:
+            self._memo[key] = self.cache.get_or_run(
+                config, lambda c: fine_tune(c, hub_offline=self.settings.hub_offline, show_progress=self.show_progress)
+            )
+        return self._memo[key]
+
+    def check_quality(self, config: RunConfig) -> QualityOutcome:
+        outcome = perform_quality_check(
+            config,
+            fine_tune=self.fine_tune,
+            store=self.store,
+            policy=self.policy,
+            force_regen=self.force_regen,
+            seeds=self.baseline_seeds,
+        )
+        self.outcomes.append(outcome)
+        return outcome
