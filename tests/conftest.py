@@ -1,0 +1,50 @@
+"""Fixtures shared by the example-based tests: where the data lives, and one smoke fine-tune.
+
+The smoke fine-tune is session-scoped because every test that inspects a result (shapes, metrics,
+provenance, storage) can share one run: it is the pipeline end to end, and it costs seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import RunConfig
+from harness.result import RunResult
+from harness.session import HarnessSession
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SMOKE_DIR = Path(__file__).resolve().parent / "data" / "mrpc-smoke"
+# The checkout's neighbour, as in the README; --harness-data-dir or HARNESS_DATA_DIR point elsewhere.
+DEFAULT_MRPC_DIR = REPO_ROOT.parent / "shared" / "data" / "glue" / "MRPC"
+
+
+@pytest.fixture(scope="session")
+def smoke_dir() -> Path:
+    """The 24/8-pair MRPC-format smoke data, written for these tests (BOM, CRLF, stray quotes)."""
+    return SMOKE_DIR
+
+
+@pytest.fixture(scope="session")
+def mrpc_dir(harness: HarnessSession) -> Path:
+    """The real GLUE MRPC folder; tests that need it skip, saying where it was looked for."""
+    directory = harness.settings.data_dir or DEFAULT_MRPC_DIR
+    if not (directory / "train.tsv").is_file() or not (directory / "dev.tsv").is_file():
+        pytest.skip(f"real GLUE MRPC not found at {directory}; set HARNESS_DATA_DIR to a folder holding train.tsv and dev.tsv")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def smoke_config(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
+    return RunConfig.from_recipe(
+        "smoke", data_dir=SMOKE_DIR, output_dir=tmp_path_factory.mktemp("smoke-runs"), device="cpu"
+    )
+
+
+@pytest.fixture(scope="session")
+def smoke_result(smoke_config: RunConfig) -> RunResult:
+    """One smoke fine-tune (tiny random BERT, smoke data, CPU, offline) shared by the session."""
+    from harness.training import fine_tune
+
+    return fine_tune(smoke_config, hub_offline=True, show_progress=False)

@@ -1,0 +1,99 @@
+"""The ``harness`` command: what a user types, what they see, and the exit codes scripts rely on."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.checksums import sha256_json
+from harness.cli import main
+from harness.config import RECIPES
+from harness.result import RESULT_FILE
+from harness.settings import Settings
+
+OFFLINE = Settings(hub_offline=True)
+
+
+def table_rows(text: str) -> dict[str, str]:
+    """A two-column markdown table as {first cell: second cell}."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) >= 2 and not set(cells[0]) <= {"-"}:
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_recipes_lists_every_recipe(capsys):
+    assert main(["recipes"], settings=OFFLINE) == 0
+    out = capsys.readouterr().out
+    for name, recipe in RECIPES.items():
+        assert f"| {name}" in out and recipe.model in out
+
+
+def test_run_smoke_prints_the_metrics_table(smoke_dir, tmp_path, capsys):
+    """One full CLI run: the table a user reads must match what was saved and the data read."""
+    code = main(
+        ["run", "--recipe", "smoke", "--data-dir", str(smoke_dir), "--device", "cpu", "--quiet", "--output-dir", str(tmp_path)],
+        settings=OFFLINE,
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = table_rows(captured.out)
+    assert 0.0 <= float(rows["accuracy"]) <= 1.0 and 0.0 <= float(rows["f1"]) <= 1.0
+    assert float(rows["loss"]) > 0
+    assert rows["weights sha256"] == "random init"
+    files = {name: hashlib.sha256((smoke_dir / name).read_bytes()).hexdigest() for name in ("train.tsv", "dev.tsv")}
+    assert rows["data sha256"] == sha256_json(files)[:16]
+    saved = Path(rows["saved to"])
+    assert saved.parent == tmp_path and (saved / RESULT_FILE).is_file()
+    assert "fine-tuning arch:bert-tiny with recipe 'smoke'" in captured.err
+
+
+def test_run_with_a_missing_data_dir_exits_2_with_the_error(tmp_path, capsys):
+    missing = tmp_path / "no-mrpc-here"
+    code = main(["run", "--recipe", "smoke", "--data-dir", str(missing), "--device", "cpu", "--quiet",
+                 "--output-dir", str(tmp_path / "runs")], settings=OFFLINE)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.count("harness: error:") == 1 and str(missing) in captured.err
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_reads_the_data_dir_from_settings(tmp_path, capsys):
+    """HARNESS_DATA_DIR reaches the run through Settings when --data-dir is not given."""
+    missing = tmp_path / "from-settings"
+    code = main(["run", "--recipe", "smoke", "--device", "cpu", "--quiet", "--output-dir", str(tmp_path / "runs")],
+                settings=Settings(data_dir=missing, hub_offline=True))
+    assert code == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+def test_run_with_an_impossible_config_exits_2(tmp_path, capsys):
+    code = main(["run", "--recipe", "smoke", "--device", "cpu", "--precision", "fp16", "--output-dir", str(tmp_path)],
+                settings=OFFLINE)
+    assert code == 2
+    assert "fp16" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["run", "--recipe", "no-such-recipe"], ["run", "--max-train-samples", "0"], ["run", "--device", "gpu"]],
+    ids=["no-command", "unknown-recipe", "zero-samples", "unknown-device"],
+)
+def test_bad_arguments_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv, settings=OFFLINE)
+    assert exit_info.value.code == 2
+    assert "usage: harness" in capsys.readouterr().err
+
+
+def test_python_dash_m_harness_runs_the_cli():
+    completed = subprocess.run([sys.executable, "-m", "harness", "recipes"], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert all(name in completed.stdout for name in RECIPES)

@@ -1,0 +1,180 @@
+"""RunConfig and Recipe: a run that cannot work is refused when it is described, not minutes in.
+
+The identity is what the result cache and baselines are keyed by, so what it includes and excludes
+is tested as carefully as the validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config import RECIPES, ConfigError, Recipe, RunConfig, get_recipe
+
+
+def smoke(**changes) -> RunConfig:
+    return RunConfig.from_recipe("smoke", **changes)
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "suggestion"),
+    [
+        ({"task": "sst2"}, "task", "mrpc"),
+        ({"precision": "fp8"}, "precision", "bf16"),
+        ({"device": "gpu"}, "device", "CUDA_VISIBLE_DEVICES"),
+        ({"device": "cuda:1"}, "device", "CUDA_VISIBLE_DEVICES"),
+        ({"seed": -1}, "seed", ">= 0"),
+    ],
+)
+def test_invalid_run_fields_are_named_with_the_fix(changes, field, suggestion):
+    with pytest.raises(ConfigError) as error:
+        smoke(**changes)
+    message = str(error.value)
+    assert field in message and suggestion in message
+    assert repr(next(iter(changes.values()))) in message or str(next(iter(changes.values()))) in message
+
+
+@pytest.mark.parametrize("device", ["cpu", "mps"])
+def test_fp16_without_cuda_is_refused(device):
+    """The Trainer would fail (or silently compute garbage) much later; say so up front."""
+    with pytest.raises(ConfigError, match="fp16 training needs a CUDA device"):
+        smoke(device=device, precision="fp16")
+
+
+@pytest.mark.parametrize("device", ["auto", "cuda"])
+def test_fp16_is_accepted_where_cuda_may_be_present(device):
+    assert smoke(device=device, precision="fp16").precision == "fp16"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "phrase"),
+    [
+        ("epochs", 0, "epochs must be > 0"),
+        ("epochs", -1.5, "epochs must be > 0"),
+        ("batch_size", 0, "batch_size must be >= 1"),
+        ("eval_batch_size", 0, "eval_batch_size must be >= 1"),
+        ("learning_rate", 0.0, "learning_rate must be in (0, 1)"),
+        ("learning_rate", 1.0, "learning_rate must be in (0, 1)"),
+        ("warmup_ratio", -0.1, "warmup_ratio must be in [0, 1)"),
+        ("warmup_ratio", 1.0, "warmup_ratio must be in [0, 1)"),
+        ("max_length", 7, "max_length must be >= 8"),
+        ("max_train_samples", 0, "max_train_samples must be >= 1"),
+    ],
+)
+def test_recipe_bounds_are_enforced_and_named(field, value, phrase):
+    with pytest.raises(ConfigError) as error:
+        Recipe(name="bad", model="arch:bert-tiny", **{field: value})
+    assert phrase in str(error.value) and "'bad'" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("epochs", 0.5), ("batch_size", 1), ("learning_rate", 1e-9), ("warmup_ratio", 0.0), ("max_length", 8), ("max_train_samples", 1)],
+)
+def test_recipe_bounds_are_inclusive_where_they_should_be(field, value):
+    """The smallest sensible value of each field is allowed: the bounds reject only the impossible."""
+    assert getattr(Recipe(name="edge", model="arch:bert-tiny", **{field: value}), field) == value
+
+
+def test_recipe_overrides_are_validated_too():
+    """from_recipe rebuilds the recipe, so an override cannot slip past the bounds."""
+    with pytest.raises(ConfigError, match="batch_size"):
+        smoke(batch_size=0)
+
+
+def test_unknown_recipe_lists_the_known_ones():
+    with pytest.raises(ConfigError) as error:
+        get_recipe("no-such-recipe")
+    assert all(name in str(error.value) for name in RECIPES)
+
+
+def test_every_named_recipe_builds_a_valid_config():
+    for name, recipe in RECIPES.items():
+        config = RunConfig.from_recipe(name)
+        assert config.recipe == recipe
+        assert config.model_spec == recipe.model
+        assert recipe.description, f"recipe {name!r} should say what it is for"
+
+
+# --- overrides -----------------------------------------------------------------------------------
+
+
+def test_from_recipe_overrides_recipe_fields_and_keeps_the_rest():
+    config = smoke(epochs=1.0, max_train_samples=5, seed=7)
+    expected = dataclasses.replace(RECIPES["smoke"], epochs=1.0, max_train_samples=5)
+    assert config.recipe == expected
+    assert config.seed == 7
+
+
+def test_from_recipe_does_not_change_the_named_recipe():
+    """Recipes are shared; one run's override must not leak into the next run's recipe."""
+    before = RECIPES["smoke"]
+    smoke(epochs=9.0)
+    assert RECIPES["smoke"] is before and RECIPES["smoke"].epochs != 9.0
+
+
+def test_model_override_is_a_run_field_not_a_recipe_change():
+    """A baseline names its recipe; running it with another model must not rename the recipe's model."""
+    config = smoke(model="minilm")
+    assert config.model == "minilm" and config.model_spec == "minilm"
+    assert config.recipe == RECIPES["smoke"]
+    assert smoke().model_spec == RECIPES["smoke"].model
+
+
+def test_paths_are_coerced_to_path():
+    config = smoke(data_dir="some/where", output_dir="out")
+    assert config.data_dir == Path("some/where") and config.output_dir == Path("out")
+    assert smoke().data_dir is None
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+
+def test_identity_excludes_where_data_is_read_and_results_written():
+    """Moving the data or the output folder must not invalidate a cached run or a baseline."""
+    here = smoke(data_dir="/data/a", output_dir="/runs/a")
+    there = smoke(data_dir="/data/b", output_dir="/runs/b")
+    assert here.identity() == there.identity()
+    assert "data_dir" not in here.identity() and "output_dir" not in here.identity()
+    assert "/data/a" not in json.dumps(here.identity())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"seed": 43}, {"device": "cuda"}, {"precision": "bf16"}, {"model": "minilm"}, {"epochs": 3.0}, {"learning_rate": 1e-4}],
+)
+def test_identity_changes_with_anything_that_changes_the_result(changes):
+    assert smoke(**changes).identity() != smoke().identity()
+
+
+def test_to_dict_adds_the_paths_and_serialises():
+    config = smoke(data_dir="/data/a", output_dir="/runs/a")
+    data = json.loads(config.to_json())
+    assert data["data_dir"] == "/data/a" and data["output_dir"] == "/runs/a"
+    assert {k: v for k, v in data.items() if k not in ("data_dir", "output_dir")} == json.loads(json.dumps(config.identity()))
+
+
+# --- immutability --------------------------------------------------------------------------------
+
+
+def test_configs_and_recipes_are_frozen():
+    """A config is passed down and used as a cache key; changing it in place would corrupt both."""
+    config = smoke()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.recipe.epochs = 1.0  # type: ignore[misc]
+
+
+def test_replace_returns_a_validated_copy():
+    config = smoke()
+    other = config.replace(seed=1)
+    assert (config.seed, other.seed) == (42, 1)
+    with pytest.raises(ConfigError):
+        config.replace(precision="fp16", device="cpu")

@@ -1,0 +1,253 @@
+"""MRPC loading: the real files as GLUE ships them, the smoke files, and every way a file can be wrong.
+
+Expected values come from outside the loader: the data README's published counts and sha256s, and
+a deliberately naive parse of the raw bytes (split on newlines and tabs, nothing else), which is
+what quoting-off reading must agree with. No MRPC text is written here: rows are found by rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness.data import MRPC_FEATURES, DataError, MrpcSource, load_mrpc, read_glue_tsv
+from harness.settings import DATA_DIR_VAR
+
+# The data README's published sha256s (checksums, not data).
+README_SHA256 = {
+    "train.tsv": "122becc469405bc16f9defcb8715d2a4b7ce600e9d9381e6dc42bfdd1494c51d",
+    "dev.tsv": "81c8a1a9e1dfe461dd2c1a4f98f43fe18bece44d2bf9e3d0b245b88e5aa5eaf7",
+}
+HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
+
+
+def raw_rows(path: Path) -> list[list[str]]:
+    """Data rows by the plainest possible reading: no csv module, no quoting rules at all."""
+    text = path.read_bytes().decode("utf-8")
+    text = text.removeprefix("\ufeff")
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return [line.split("\t") for line in lines[1:] if line]
+
+
+def has_unbalanced_quote(text: str) -> bool:
+    return text.count('"') % 2 == 1
+
+
+@pytest.fixture(scope="module")
+def mrpc(mrpc_dir: Path):
+    return load_mrpc(mrpc_dir)
+
+
+# --- the real GLUE MRPC --------------------------------------------------------------------------
+
+
+def test_real_mrpc_has_the_published_row_counts(mrpc):
+    """Quoting on would merge rows at every stray quote; the counts are the first thing to go."""
+    assert mrpc["train"].num_rows == 3668
+    assert mrpc["validation"].num_rows == 408
+
+
+def test_real_mrpc_has_the_published_label_balance(mrpc):
+    """A shifted or mis-parsed Quality column changes the balance before it changes anything else."""
+    assert Counter(mrpc["train"]["label"]) == {1: 2474, 0: 1194}
+    assert Counter(mrpc["validation"]["label"]) == {1: 279, 0: 129}
+
+
+def test_real_mrpc_schema_is_the_hub_schema(mrpc):
+    """Local and Hub data must be interchangeable, so the features must match exactly."""
+    for split in ("train", "validation"):
+        features = mrpc[split].features
+        assert features == MRPC_FEATURES
+        assert features["label"].names == ["not_equivalent", "equivalent"]
+        assert features["idx"].dtype == "int32"
+        assert mrpc[split]["idx"] == list(range(mrpc[split].num_rows))
+
+
+@pytest.mark.parametrize(("split", "file"), [("train", "train.tsv"), ("validation", "dev.tsv")])
+def test_real_mrpc_rows_match_a_naive_parse(mrpc, mrpc_dir, split, file):
+    """Every sentence and label equals the raw field between tabs: nothing merged, split or quoted."""
+    rows = raw_rows(mrpc_dir / file)
+    dataset = mrpc[split]
+    assert dataset["sentence1"] == [row[3] for row in rows]
+    assert dataset["sentence2"] == [row[4] for row in rows]
+    assert dataset["label"] == [int(row[0]) for row in rows]
+
+
+@pytest.mark.parametrize(("split", "file"), [("train", "train.tsv"), ("validation", "dev.tsv")])
+def test_real_mrpc_bom_does_not_leak(mrpc, mrpc_dir, split, file):
+    """The files start with a BOM; read as plain UTF-8 it would glue itself to the header or row 1."""
+    assert (mrpc_dir / file).read_bytes().startswith(b"\xef\xbb\xbf"), "the README says the files carry a BOM"
+    first = mrpc[split][0]
+    assert first["label"] in (0, 1)
+    assert not any("\ufeff" in s for s in list(mrpc[split]["sentence1"]) + list(mrpc[split]["sentence2"]))
+    assert first["sentence1"] == raw_rows(mrpc_dir / file)[0][3]
+
+
+@pytest.mark.parametrize(("split", "file"), [("train", "train.tsv"), ("validation", "dev.tsv")])
+def test_real_mrpc_sentences_with_unbalanced_quotes_survive(mrpc, mrpc_dir, split, file):
+    """A stray double quote is where a quoting reader swallows tabs and newlines; those rows must be intact."""
+    rows = raw_rows(mrpc_dir / file)
+    quoted = [i for i, row in enumerate(rows) if has_unbalanced_quote(row[3]) or has_unbalanced_quote(row[4])]
+    assert quoted, "the README says MRPC holds unbalanced double quotes; none were found"
+    for i in quoted:
+        loaded = mrpc[split][i]
+        assert (loaded["sentence1"], loaded["sentence2"]) == (rows[i][3], rows[i][4])
+        assert loaded["idx"] == i
+
+
+def test_real_mrpc_fingerprint_matches_the_published_sha256s(mrpc_dir):
+    """Results carry this fingerprint, so it must be the files' own sha256, as published."""
+    fingerprint = MrpcSource(mrpc_dir).fingerprint()
+    assert fingerprint["files"] == README_SHA256
+    assert fingerprint["source"] == f"local:{mrpc_dir.resolve()}"
+    assert len(fingerprint["sha256"]) == 64
+
+
+# --- the smoke data ------------------------------------------------------------------------------
+
+
+def test_smoke_data_loads_with_bom_crlf_and_quotes(smoke_dir):
+    """The smoke files carry every trap of the real ones (BOM, CRLF, stray quotes) in 32 rows."""
+    raw = (smoke_dir / "train.tsv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    splits = load_mrpc(smoke_dir)
+    for split, file in (("train", "train.tsv"), ("validation", "dev.tsv")):
+        rows = raw_rows(smoke_dir / file)
+        assert splits[split].num_rows == len(rows)
+        assert splits[split]["sentence1"] == [row[3] for row in rows]
+        assert splits[split]["sentence2"] == [row[4] for row in rows]
+        assert splits[split]["label"] == [int(row[0]) for row in rows]
+        assert not any(s.endswith("\r") for s in splits[split]["sentence2"])
+    assert any(has_unbalanced_quote(s) for s in splits["train"]["sentence1"])
+    assert any(has_unbalanced_quote(s) for s in splits["validation"]["sentence1"])
+
+
+def test_smoke_fingerprint_is_the_files_sha256(smoke_dir):
+    fingerprint = MrpcSource(smoke_dir).fingerprint()
+    expected = {name: hashlib.sha256((smoke_dir / name).read_bytes()).hexdigest() for name in ("train.tsv", "dev.tsv")}
+    assert fingerprint["files"] == expected
+
+
+def test_load_mrpc_takes_a_string_path(smoke_dir):
+    """Users pass paths as strings; the loader must not require a Path."""
+    assert load_mrpc(str(smoke_dir))["validation"].num_rows == len(raw_rows(smoke_dir / "dev.tsv"))
+
+
+# --- malformed inputs ----------------------------------------------------------------------------
+
+
+def write_tsv(path: Path, *rows: str, bom: bool = True) -> Path:
+    path.write_text(("\ufeff" if bom else "") + "".join(row + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_missing_file_names_the_file_and_the_fix(tmp_path):
+    write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb")
+    with pytest.raises(DataError) as error:
+        load_mrpc(tmp_path)
+    message = str(error.value)
+    assert str(tmp_path / "dev.tsv") in message
+    assert "no such file" in message and DATA_DIR_VAR in message
+
+
+def test_missing_folder_names_the_folder_and_the_fix(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DataError) as error:
+        load_mrpc(missing)
+    message = str(error.value)
+    assert str(missing) in message and "does not exist" in message and DATA_DIR_VAR in message
+
+
+def test_fingerprint_of_a_missing_folder_is_a_data_error(tmp_path):
+    """The fingerprint is taken after loading, but it must fail as clearly when called alone."""
+    with pytest.raises(DataError, match="does not exist"):
+        MrpcSource(tmp_path / "nowhere").fingerprint()
+
+
+def test_wrong_header_is_reported_with_the_expected_one(tmp_path):
+    path = write_tsv(tmp_path / "train.tsv", "label\tsentence1\tsentence2", "1\ta\tb")
+    with pytest.raises(DataError) as error:
+        read_glue_tsv(path)
+    message = str(error.value)
+    assert str(path) in message and "header" in message and "Quality" in message
+
+
+def test_comma_separated_header_is_a_wrong_header(tmp_path):
+    """A CSV export of the same columns is a different format, not a GLUE file."""
+    path = write_tsv(tmp_path / "train.tsv", HEADER.replace("\t", ","), "1,1,2,a,b")
+    with pytest.raises(DataError, match="header"):
+        read_glue_tsv(path)
+
+
+def test_wrong_field_count_names_the_line(tmp_path):
+    path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb", "0\t3\t4\tonly four fields")
+    with pytest.raises(DataError) as error:
+        read_glue_tsv(path)
+    message = str(error.value)
+    assert str(path) in message and "line 3" in message and "4 tab-separated fields" in message
+
+
+def test_tab_inside_a_sentence_is_a_field_count_error(tmp_path):
+    path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb\textra")
+    with pytest.raises(DataError, match="line 2: 6 tab-separated fields"):
+        read_glue_tsv(path)
+
+
+@pytest.mark.parametrize("label", ["2", "yes", "", "-1"])
+def test_bad_label_names_the_line_and_the_value(tmp_path, label):
+    path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb", f"{label}\t3\t4\tc\td")
+    with pytest.raises(DataError) as error:
+        read_glue_tsv(path)
+    message = str(error.value)
+    assert str(path) in message and "line 3" in message and repr(label) in message and "not 0 or 1" in message
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf"], ids=["empty", "bom-only"])
+def test_empty_file_says_a_header_was_expected(tmp_path, content):
+    path = tmp_path / "train.tsv"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as error:
+        read_glue_tsv(path)
+    assert str(path) in str(error.value) and "empty" in str(error.value)
+
+
+def test_header_only_file_has_no_rows(tmp_path):
+    path = write_tsv(tmp_path / "train.tsv", HEADER)
+    with pytest.raises(DataError) as error:
+        read_glue_tsv(path)
+    assert str(path) in str(error.value) and "no rows" in str(error.value)
+
+
+def test_blank_lines_are_skipped_and_idx_stays_dense(tmp_path):
+    """A trailing or stray blank line is not a row; idx must still be the row number."""
+    path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb", "", "0\t3\t4\tc\td", "")
+    dataset = read_glue_tsv(path)
+    assert dataset["idx"] == [0, 1]
+    assert dataset["label"] == [1, 0]
+
+
+def test_file_without_bom_reads_the_same(tmp_path):
+    with_bom = read_glue_tsv(write_tsv(tmp_path / "a.tsv", HEADER, '1\t1\t2\t"a\tb"', bom=True))
+    without = read_glue_tsv(write_tsv(tmp_path / "b.tsv", HEADER, '1\t1\t2\t"a\tb"', bom=False))
+    assert with_bom.to_dict() == without.to_dict() == {
+        "sentence1": ['"a'], "sentence2": ['b"'], "label": [1], "idx": [0]
+    }
+
+
+# --- the Hub ------------------------------------------------------------------------------------
+
+
+def test_hub_while_offline_points_at_local_data():
+    """Offline with no data folder, the only useful answer is how to give one."""
+    with pytest.raises(DataError) as error:
+        MrpcSource(None, hub_offline=True).load()
+    message = str(error.value)
+    assert "offline" in message and DATA_DIR_VAR in message and "--data-dir" in message
+
+
+def test_hub_fingerprint_while_offline_is_the_same_data_error():
+    with pytest.raises(DataError, match=DATA_DIR_VAR):
+        MrpcSource(None, hub_offline=True).fingerprint()

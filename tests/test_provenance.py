@@ -1,0 +1,124 @@
+"""Provenance: a stored number must say which code, libraries, machine, seed, model and data made it.
+
+Expected values are read here from their sources (importlib.metadata, hashlib over the smoke files,
+``git rev-parse``), never from the harness's own provenance helpers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.checksums import sha256_json
+from harness.provenance import LIBRARIES, cpu_name, git_commit, library_versions, resolve_device
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_smoke_provenance_names_the_library_versions(smoke_result):
+    versions = smoke_result.provenance["versions"]
+    for name in ("harness", "torch", "transformers", "datasets", "evaluate", "accelerate", "tokenizers", "numpy"):
+        assert versions[name] == importlib.metadata.version(name), name
+    assert versions["python"]
+
+
+def test_smoke_provenance_names_the_device(smoke_result):
+    device = smoke_result.provenance["device"]
+    assert device["device"] == "cpu"
+    assert device["cpu"] and device["cpu_count"] >= 1 and device["torch_threads"] >= 1
+    assert "gpu" not in device  # a CPU run must not claim a GPU, even on a machine that has one
+
+
+def test_smoke_provenance_names_the_seed_precision_and_model(smoke_result, smoke_config):
+    provenance = smoke_result.provenance
+    assert provenance["seed"] == smoke_config.seed
+    assert provenance["precision"] == smoke_config.precision
+    model = provenance["model"]
+    assert (model["spec"], model["kind"], model["source"]) == ("arch:bert-tiny", "arch", "bert-tiny")
+    assert model["weights_sha256"] is None and model["architecture_sha256"]
+
+
+def test_smoke_provenance_fingerprints_the_data_files(smoke_result, smoke_dir):
+    """Two results are only comparable on the same data: the sha256 must be of the files read."""
+    data = smoke_result.provenance["data"]
+    expected = {name: hashlib.sha256((smoke_dir / name).read_bytes()).hexdigest() for name in ("train.tsv", "dev.tsv")}
+    assert data["files"] == expected
+    assert data["sha256"] == sha256_json(expected)
+    assert data["source"] == f"local:{smoke_dir.resolve()}"
+
+
+def test_smoke_provenance_records_the_git_commit(smoke_result):
+    git = smoke_result.provenance["git"]
+    assert set(git) == {"commit", "dirty"}
+    if git["commit"] is not None:
+        assert re.fullmatch(r"[0-9a-f]{40}", git["commit"])
+        assert isinstance(git["dirty"], bool)
+
+
+def test_smoke_provenance_is_json(smoke_result):
+    """It is written to result.json and baselines as it is."""
+    provenance = smoke_result.provenance
+    assert json.loads(json.dumps(provenance)) == provenance
+    assert provenance["created"].endswith("+00:00")
+
+
+def test_library_versions_cover_the_training_stack():
+    versions = library_versions()
+    assert set(versions) == {"python", *LIBRARIES}
+    assert versions["torch"] == importlib.metadata.version("torch")
+    assert versions["transformers"] == importlib.metadata.version("transformers")
+
+
+def test_library_versions_record_a_missing_library_as_none(monkeypatch):
+    """A missing optional library is a fact to record, not a reason to fail the run."""
+    real = importlib.metadata.version
+
+    def version(name):
+        if name == "scikit-learn":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    assert library_versions()["scikit-learn"] is None
+
+
+def test_cpu_name_is_a_name():
+    name = cpu_name()
+    assert isinstance(name, str) and name.strip() == name and name
+
+
+def test_resolve_device_keeps_an_explicit_device():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("cuda") == "cuda"
+
+
+def test_resolve_device_auto_picks_what_this_machine_has():
+    import torch
+
+    resolved = resolve_device("auto")
+    if torch.cuda.is_available():
+        assert resolved == "cuda"
+    elif torch.backends.mps.is_available():
+        assert resolved == "mps"
+    else:
+        assert resolved == "cpu"
+
+
+def test_git_commit_is_head_in_a_checkout():
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout (or no git)")
+    assert git_commit(REPO_ROOT)["commit"] == head
+
+
+def test_git_commit_outside_a_checkout_is_none(tmp_path, monkeypatch):
+    """Running from an unpacked sdist is normal; provenance says 'unknown' rather than failing."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert git_commit(tmp_path) == {"commit": None, "dirty": None}

@@ -1,0 +1,222 @@
+"""The smoke fine-tune end to end: shapes, metrics, throughput, history, storage and determinism.
+
+Every number the run reports is checked against something computed here from its raw outputs
+(sklearn on the stored logits, a numpy cross-entropy, the smoke file's labels), not against
+values copied from an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from harness.data import load_mrpc
+from harness.metrics import compute_metrics
+from harness.models import resolve_model
+from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
+from harness.training import fine_tune, run_name, tokenize_pairs
+
+
+def smoke_labels(smoke_dir: Path) -> np.ndarray:
+    lines = (smoke_dir / "dev.tsv").read_text(encoding="utf-8-sig").splitlines()[1:]
+    return np.array([int(line.split("\t")[0]) for line in lines if line])
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
+# --- what one run returns -----------------------------------------------------------------------
+
+
+def test_predictions_cover_the_validation_split_in_order(smoke_result, smoke_dir):
+    """Logits must line up row for row with the labels, or every metric is silently wrong."""
+    expected = smoke_labels(smoke_dir)
+    assert smoke_result.logits.shape == (len(expected), 2) == (8, 2)
+    assert smoke_result.labels.shape == (8,)
+    np.testing.assert_array_equal(smoke_result.labels, expected)
+    assert np.isfinite(smoke_result.logits).all()
+    np.testing.assert_array_equal(smoke_result.predictions, smoke_result.logits.argmax(axis=1))
+
+
+def test_metrics_are_in_range(smoke_result):
+    assert set(smoke_result.metrics) == {"accuracy", "f1", "loss"}
+    assert 0.0 <= smoke_result.metrics["accuracy"] <= 1.0
+    assert 0.0 <= smoke_result.metrics["f1"] <= 1.0
+    assert smoke_result.metrics["loss"] > 0.0
+
+
+def test_metrics_agree_with_the_stored_logits(smoke_result):
+    """The reported numbers must be recomputable from what was stored, by the harness and by sklearn."""
+    predictions = smoke_result.logits.argmax(axis=1)
+    labels = smoke_result.labels
+    assert smoke_result.metrics["accuracy"] == pytest.approx(accuracy_score(labels, predictions))
+    assert smoke_result.metrics["f1"] == pytest.approx(f1_score(labels, predictions))
+    recomputed = compute_metrics((smoke_result.logits, labels))
+    assert recomputed == pytest.approx({k: smoke_result.metrics[k] for k in ("accuracy", "f1")})
+    assert smoke_result.metrics["loss"] == pytest.approx(cross_entropy(smoke_result.logits, labels), rel=1e-5)
+
+
+def test_throughput_is_consistent(smoke_result):
+    t = smoke_result.throughput
+    assert t.train_seconds > 0 and t.samples_per_second > 0 and t.tokens_per_second > 0
+    assert t.train_samples == 24 and t.epochs == 2.0
+    assert t.samples_per_second == pytest.approx(t.train_samples * t.epochs / t.train_seconds)
+    assert t.tokens_per_second > t.samples_per_second  # every pair is more than one token
+    assert t.total_seconds >= t.train_seconds
+
+
+def test_history_has_one_evaluation_per_epoch(smoke_result):
+    """Per-epoch evaluation is the course's workflow; the last one is the model that was scored."""
+    evaluations = [entry for entry in smoke_result.history if "eval_f1" in entry]
+    assert [entry["epoch"] for entry in evaluations] == [1.0, 2.0]
+    assert all({"eval_loss", "eval_accuracy", "eval_f1"} <= set(entry) for entry in evaluations)
+    last = evaluations[-1]
+    assert last["eval_accuracy"] == pytest.approx(smoke_result.metrics["accuracy"])
+    assert last["eval_f1"] == pytest.approx(smoke_result.metrics["f1"])
+    assert last["eval_loss"] == pytest.approx(smoke_result.metrics["loss"], rel=1e-5)
+    assert [entry["epoch"] for entry in smoke_result.history if "loss" in entry] == [1.0, 2.0]
+
+
+def test_config_is_recorded_with_the_result(smoke_result, smoke_config):
+    assert smoke_result.config == smoke_config.to_dict()
+
+
+# --- tokenisation --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_validation(smoke_dir):
+    return load_mrpc(smoke_dir)["validation"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return resolve_model("arch:bert-tiny").load_tokenizer()
+
+
+def test_pairs_are_encoded_as_cls_a_sep_b_sep(smoke_validation, tokenizer):
+    """The pair structure the model was pre-trained on, built here from the word pieces by hand."""
+    encoded = tokenize_pairs(smoke_validation.select(range(2)), tokenizer)
+    for row, original in zip(encoded, smoke_validation.select(range(2))):
+        a = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(original["sentence1"]))
+        b = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(original["sentence2"]))
+        cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        assert row["input_ids"] == [cls, *a, sep, *b, sep]
+        assert row["token_type_ids"] == [0] * (len(a) + 2) + [1] * (len(b) + 1)
+        assert row["attention_mask"] == [1] * len(row["input_ids"])
+
+
+def test_tokenize_pairs_keeps_labels_and_idx_and_drops_the_text(smoke_validation, tokenizer):
+    encoded = tokenize_pairs(smoke_validation, tokenizer)
+    assert "sentence1" not in encoded.column_names and "sentence2" not in encoded.column_names
+    assert list(encoded["label"]) == list(smoke_validation["label"])
+    assert list(encoded["idx"]) == list(smoke_validation["idx"])
+
+
+def test_truncation_keeps_both_sentences_and_the_special_tokens(smoke_validation, tokenizer):
+    """Truncation must cut words, not the [SEP]s: a pair without its second sentence is no pair."""
+    untruncated = tokenize_pairs(smoke_validation, tokenizer)
+    truncated = tokenize_pairs(smoke_validation, tokenizer, max_length=12)
+    for long, short in zip(untruncated["input_ids"], truncated["input_ids"]):
+        assert len(short) == min(len(long), 12)
+        assert short[0] == tokenizer.cls_token_id and short[-1] == tokenizer.sep_token_id
+        assert short.count(tokenizer.sep_token_id) == 2
+    assert any(len(long) > 12 for long in untruncated["input_ids"]), "no pair was long enough to truncate"
+
+
+def test_inputs_are_left_unpadded_for_the_collator(smoke_validation, tokenizer):
+    """Padding per batch is the point of DataCollatorWithPadding; padding here would waste it."""
+    encoded = tokenize_pairs(smoke_validation, tokenizer, max_length=64)
+    lengths = {len(ids) for ids in encoded["input_ids"]}
+    assert len(lengths) > 1
+    assert all(tokenizer.pad_token_id not in ids for ids in encoded["input_ids"])
+
+
+# --- determinism ---------------------------------------------------------------------------------
+
+
+def test_same_config_gives_identical_logits(smoke_result, smoke_config, tmp_path):
+    """Baselines and the run cache assume a config determines its result on one machine."""
+    again = fine_tune(smoke_config.replace(output_dir=tmp_path), hub_offline=True, show_progress=False)
+    np.testing.assert_array_equal(again.logits, smoke_result.logits)
+    assert again.metrics == smoke_result.metrics
+
+
+def test_another_seed_gives_different_logits(smoke_result, smoke_config, tmp_path):
+    """The seed must reach the initialisation; otherwise seed spreads in baselines are fake."""
+    other = fine_tune(smoke_config.replace(output_dir=tmp_path, seed=smoke_config.seed + 1), hub_offline=True, show_progress=False)
+    assert not np.array_equal(other.logits, smoke_result.logits)
+    assert other.provenance["seed"] == smoke_config.seed + 1
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def saved_copy(smoke_result, smoke_config, tmp_path) -> Path:
+    """A private copy of the smoke run's folder, so damaging it cannot affect other tests."""
+    return Path(shutil.copytree(smoke_config.output_dir / run_name(smoke_config), tmp_path / "run"))
+
+
+def test_result_is_saved_where_run_name_says(smoke_result, smoke_config):
+    directory = smoke_config.output_dir / run_name(smoke_config)
+    assert (directory / RESULT_FILE).is_file() and (directory / PREDICTIONS_FILE).is_file()
+
+
+def test_saved_result_round_trips(smoke_result, saved_copy):
+    loaded = RunResult.load(saved_copy)
+    np.testing.assert_array_equal(loaded.logits, smoke_result.logits)
+    np.testing.assert_array_equal(loaded.labels, smoke_result.labels)
+    assert loaded.logits.dtype == smoke_result.logits.dtype
+    assert loaded.metrics == smoke_result.metrics
+    assert loaded.throughput == smoke_result.throughput
+    assert loaded.config == smoke_result.config
+    assert loaded.provenance == json.loads(json.dumps(smoke_result.provenance))
+    assert loaded.history == smoke_result.history
+
+
+@pytest.mark.parametrize(
+    ("damage", "file"),
+    [
+        (lambda d: (d / RESULT_FILE).write_text('{"schema": 1, "config": '), RESULT_FILE),
+        (lambda d: (d / RESULT_FILE).write_text("[]"), RESULT_FILE),
+        (lambda d: (d / RESULT_FILE).write_text('{"schema": 1}'), RESULT_FILE),
+        (lambda d: (d / RESULT_FILE).write_bytes(b"\xff\xfe\x00"), RESULT_FILE),
+        (lambda d: (d / RESULT_FILE).unlink(), RESULT_FILE),
+        (lambda d: (d / PREDICTIONS_FILE).unlink(), PREDICTIONS_FILE),
+        (lambda d: (d / PREDICTIONS_FILE).write_bytes((d / PREDICTIONS_FILE).read_bytes()[:40]), PREDICTIONS_FILE),
+        (lambda d: (d / PREDICTIONS_FILE).write_bytes(b""), PREDICTIONS_FILE),
+        (lambda d: (d / PREDICTIONS_FILE).write_bytes(b"not an archive"), PREDICTIONS_FILE),
+    ],
+    ids=["truncated-json", "not-an-object", "missing-fields", "not-utf8", "no-result", "no-predictions",
+         "truncated-npz", "empty-npz", "garbage-npz"],
+)
+def test_damaged_result_is_a_result_error_naming_the_file(saved_copy, damage, file):
+    """The run cache retrains on ResultError; any other exception would crash the session instead."""
+    damage(saved_copy)
+    with pytest.raises(ResultError) as error:
+        RunResult.load(saved_copy)
+    assert str(saved_copy / file) in str(error.value)
+
+
+def test_old_schema_is_a_result_error(saved_copy):
+    data = json.loads((saved_copy / RESULT_FILE).read_text())
+    data["schema"] = 0
+    (saved_copy / RESULT_FILE).write_text(json.dumps(data))
+    with pytest.raises(ResultError, match="schema 0"):
+        RunResult.load(saved_copy)
+
+
+def test_run_name_is_one_safe_folder_name(smoke_config):
+    """Hub ids hold '/' and specs ':'; either would make a nested or invalid path."""
+    name = run_name(smoke_config.replace(model="someone/some-model"))
+    assert "/" not in name and ":" not in name and "someone--some-model" in name
+    assert run_name(smoke_config.replace(seed=1)) != run_name(smoke_config)
