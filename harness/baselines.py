@@ -10,6 +10,7 @@ or setup, and are shown beside a run with that caveat.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,20 +84,21 @@ class MeasuredBaseline:
             "metrics": {name: stats.to_json() | {"better": DIRECTIONS.get(name, "higher")} for name, stats in self.metrics.items()},
             "recipe_config": self.recipe_config,
             "data_sha256": self.data_sha256,
-            "model": self.model,
             "model_provenance": self.model_provenance,
             "provenance": self.provenance,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path) -> MeasuredBaseline:
+    def from_json(cls, data: Any, path: Path) -> MeasuredBaseline:
+        if not isinstance(data, dict):
+            raise BaselineError(f"{path}: expected a JSON object, got {type(data).__name__}; restore it from git or re-record it")
         if data.get("schema") != BASELINE_SCHEMA or data.get("kind") != "measured":
             raise BaselineError(
                 f"{path}: schema {data.get('schema')!r} / kind {data.get('kind')!r}; expected a measured baseline of "
-                f"schema {BASELINE_SCHEMA}. Re-record it with --harness-force-regen (pytest) or `harness baseline record`."
+                f"schema {BASELINE_SCHEMA}. Re-record it with --harness-force-regen (pytest) or `harness record-baseline`."
             )
         try:
-            return cls(
+            baseline = cls(
                 task=data["task"],
                 split=data["split"],
                 model=data["model"],
@@ -109,8 +111,25 @@ class MeasuredBaseline:
                 model_provenance=data["model_provenance"],
                 provenance=data.get("provenance", {}),
             )
+            for metric, stats in baseline.metrics.items():
+                _check_summary(path, metric, data["metrics"][metric], stats)
+        except BaselineError:
+            raise
         except (KeyError, TypeError, ValueError) as error:
             raise BaselineError(f"{path}: corrupt baseline ({type(error).__name__}: {error}); restore it from git or re-record it") from error
+        return baseline
+
+
+def _check_summary(path: Path, metric: str, stored: dict[str, Any], stats: MetricStats) -> None:
+    """The gate uses the per-seed values; a hand-edited mean or std would be silently ignored."""
+    if not stats.values:
+        raise BaselineError(f"{path}: metric {metric!r} has no per-seed values; re-record it")
+    for summary in ("mean", "std"):
+        if summary in stored and not math.isclose(float(stored[summary]), getattr(stats, summary), rel_tol=1e-9, abs_tol=1e-12):
+            raise BaselineError(
+                f"{path}: {metric} {summary} {stored[summary]} disagrees with its per-seed values {list(stats.values)} "
+                f"({getattr(stats, summary)}); the gate uses the values, so edit them (not the summary) or re-record it"
+            )
 
 
 def baseline_name(task: str, recipe: str, model: str, split: str, device_kind: str) -> str:
@@ -204,7 +223,7 @@ class BaselineStore:
             return []
         try:
             data = json.loads(path.read_text())
-            if data.get("schema") != BASELINE_SCHEMA or data.get("kind") != "published":
+            if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA or data.get("kind") != "published":
                 raise BaselineError(f"{path}: expected kind 'published' of schema {BASELINE_SCHEMA}")
             return [PublishedReference(**ref) for ref in data["references"]]
         except (json.JSONDecodeError, KeyError, TypeError) as error:

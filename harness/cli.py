@@ -29,6 +29,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _baseline_seeds(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:  # caught here, not after the first fine-tune: one seed has no spread to gate with
+        raise argparse.ArgumentTypeError(f"a baseline needs at least 2 seeds to know its spread, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -49,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
     record.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
-    record.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds, from --seed on (default: 5)")
+    record.add_argument("--seeds", type=_baseline_seeds, default=5, help="number of seeds, from --seed on (default: 5)")
     record.add_argument("--seed", type=int, default=42, help="first seed (default: 42)")
     record.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
     record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")

@@ -182,6 +182,8 @@ def check_run(
         low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
         verdict = MISMATCH if problems else _verdict(direction, measured, low, high)
         checks.append(MetricCheck(metric, measured, interval.low, interval.high, stats.mean, stats.std, low, high, verdict))
+    if result.config.get("faults"):
+        notes.append(f"deliberate faults injected in this run: {', '.join(result.config['faults'])}")
     if any(c.verdict == IMPROVED for c in checks):
         notes.append("improved beyond the band: consider updating the baseline")
     context = tuple(r for r in published if r.task == result.config["task"])

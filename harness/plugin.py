@@ -47,6 +47,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _baseline_seeds(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:  # caught here, not after the first fine-tune: one seed has no spread to gate with
+        raise argparse.ArgumentTypeError(f"a baseline needs at least 2 seeds to know its spread, got {value}")
+    return value
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "fine-tuning evaluation and regression harness")
     group.addoption("--harness-data-dir", type=Path, default=None,
@@ -62,7 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-force-regen", action="store_true", default=False,
                     help="re-measure the baselines the run touches from several seeds, write them, show the diff, "
                          "and fail. Default: off.")
-    group.addoption("--harness-baseline-seeds", type=_positive_int, default=DEFAULT_BASELINE_SEEDS,
+    group.addoption("--harness-baseline-seeds", type=_baseline_seeds, default=DEFAULT_BASELINE_SEEDS,
                     help=f"seeds a regenerated baseline is measured from. Default: {DEFAULT_BASELINE_SEEDS}.")
     group.addoption("--harness-gate-sigmas", type=_non_negative_float, default=GatePolicy.sigmas,
                     help=f"allowed band in baseline seed standard deviations. Default: {GatePolicy.sigmas:g}.")

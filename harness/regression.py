@@ -94,7 +94,8 @@ def perform_quality_check(
     if old is None:
         message = (
             f"no baseline at {store.path(name)}. Record one from {seeds} seeds with "
-            f"`pytest --harness-force-regen` or `harness baseline record --recipe {config.recipe.name}`, review it, and commit it."
+            f"`pytest --harness-force-regen` or `harness record-baseline --recipe {config.recipe.name} --seeds {seeds}`, "
+            "review it, and commit it."
         )
     if report.passed:
         store.clear_obtained(name)

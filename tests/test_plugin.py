@@ -1,0 +1,197 @@
+"""The pytest plugin as a user meets it, through ``pytester``: options, markers, usage errors, the
+quality gate's failures and regeneration, the files it leaves, and the fine-tune cache.
+
+Every inner run uses the smoke recipe and the shared ``smoke_cache``, so none of them trains.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester", "smoke_cache"]
+
+BASELINE_NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu"
+INNER_TEST = """
+def test_smoke_quality(harness, quality_gate):
+    quality_gate.check(harness.config("smoke"))
+"""
+OPTIONS = [
+    "--harness-data-dir",
+    "--harness-cache-dir",
+    "--harness-reports-dir",
+    "--harness-baselines-dir",
+    "--harness-device",
+    "--harness-force-regen",
+    "--harness-baseline-seeds",
+    "--harness-gate-sigmas",
+    "--harness-gate-floor",
+    "--harness-bootstrap-samples",
+    "--harness-no-progress",
+]
+
+
+@dataclass
+class GateRun:
+    """Runs the inner quality test with every path pointed into this test's temporary folder."""
+
+    pytester: pytest.Pytester
+    smoke_dir: Path
+    cache_dir: Path
+    baselines_dir: Path
+    reports_dir: Path
+
+    @property
+    def baseline(self) -> Path:
+        return self.baselines_dir / f"{BASELINE_NAME}.json"
+
+    @property
+    def obtained(self) -> Path:
+        return self.baselines_dir / f"{BASELINE_NAME}.obtained.json"
+
+    def __call__(self, *extra: str) -> pytest.RunResult:
+        # ``--option=value``, not ``--option value``: pytest picks the rootdir (and its ini file and
+        # conftests) before plugins register their options, and would take a lone path for a test path.
+        result = self.pytester.runpytest(
+            f"--harness-data-dir={self.smoke_dir}",
+            f"--harness-cache-dir={self.cache_dir}",
+            f"--harness-baselines-dir={self.baselines_dir}",
+            f"--harness-reports-dir={self.reports_dir}",
+            "--harness-device=cpu",
+            "--harness-no-progress",
+            "--harness-baseline-seeds=2",
+            "--harness-bootstrap-samples=100",
+            "-p", "no:cacheprovider",
+            *extra,
+        )  # fmt: skip
+        assert f"rootdir: {self.pytester.path}" in result.stdout.str()  # isolated from this repository
+        return result
+
+
+@pytest.fixture
+def gate_run(pytester: pytest.Pytester, smoke_cache: Path, smoke_dir: Path, tmp_path: Path) -> GateRun:
+    pytester.makepyfile(test_smoke_quality=INNER_TEST)
+    return GateRun(pytester, smoke_dir, smoke_cache, tmp_path / "baselines", tmp_path / "reports")
+
+
+def _cache_entries(cache_dir: Path) -> dict[str, int]:
+    return {p.parent.name: p.stat().st_mtime_ns for p in (cache_dir / "runs").glob("*/result.json")}
+
+
+def test_help_lists_every_option_with_its_default(pytester):
+    output = pytester.runpytest("--help").stdout.str()
+    assert "fine-tuning evaluation and regression harness" in output
+    section = output[output.index("fine-tuning evaluation and regression harness"):]
+    for option, following in zip(OPTIONS, OPTIONS[1:] + [None]):
+        start = section.index(option)
+        help_text = section[start:section.index(following) if following else None]
+        assert "Default:" in " ".join(help_text.split()), f"{option} does not state its default:\n{help_text}"
+
+
+def test_markers_are_registered(pytester):
+    output = pytester.runpytest("--markers").stdout.str()
+    for marker in ("quality", "throughput", "gpu", "slow"):
+        assert f"@pytest.mark.{marker}:" in output
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--harness-gate-sigmas=-1", "must be >= 0, got -1.0"),
+        ("--harness-gate-floor=wide", "expected a number, got 'wide'"),
+        ("--harness-baseline-seeds=0", "must be >= 1, got 0"),
+        ("--harness-baseline-seeds=1", "a baseline needs at least 2 seeds"),
+        ("--harness-bootstrap-samples=1.5", "expected an integer, got '1.5'"),
+        ("--harness-device=tpu", "invalid choice: 'tpu'"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(pytester, option, message):
+    """A typo in CI configuration should stop the run with the option named, not train with a default."""
+    result = pytester.runpytest(option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    stderr = result.stderr.str()
+    assert option.split("=")[0] in stderr
+    assert message in stderr
+
+
+def test_a_missing_baseline_fails_with_the_table_and_how_to_record(gate_run):
+    result = gate_run()
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert f"Quality gate: {BASELINE_NAME}" in output
+    assert "allowed band" in output and "MISSING" in output
+    assert f"no baseline at {gate_run.baseline}" in output
+    assert "--harness-force-regen" in output
+    assert re.search(r"=+ harness quality gate =+", output)
+    assert not gate_run.baseline.exists()
+    assert gate_run.obtained.is_file()
+
+
+def test_force_regen_writes_the_baseline_shows_the_diff_and_fails(gate_run):
+    result = gate_run("--harness-force-regen")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert f"REGENERATED {gate_run.baseline} from seeds [42, 43]" in output
+    result.stdout.fnmatch_lines(["*| metric*| old baseline*| new baseline*| change*|*"])
+    baseline = json.loads(gate_run.baseline.read_text())
+    assert baseline["seeds"] == [42, 43]
+    assert baseline["recipe"] == "smoke" and baseline["kind"] == "measured"
+
+
+def test_after_regen_a_plain_run_passes_and_writes_reports(gate_run):
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    result = gate_run()
+    result.assert_outcomes(passed=1)
+    assert "harness quality gate" in result.stdout.str()
+    assert "REGENERATED" not in result.stdout.str()
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is True
+    assert [c["verdict"] for c in quality["checks"][0]["checks"]] == ["pass", "pass"]
+    markdown = (gate_run.reports_dir / "quality.md").read_text()
+    assert f"## {BASELINE_NAME}: PASSED" in markdown
+    assert not gate_run.obtained.exists()
+
+
+def test_a_run_below_the_baseline_fails_and_leaves_obtained_values(gate_run):
+    """Raising the baseline well above what the smoke model reaches stands in for a regression."""
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    data = json.loads(gate_run.baseline.read_text())
+    for metric in ("accuracy", "f1"):
+        stats = data["metrics"][metric]
+        raised = stats["mean"] + 0.25
+        stats.update(values=[raised, raised], mean=raised, std=0.0, min=raised, max=raised)
+    gate_run.baseline.write_text(json.dumps(data))
+    result = gate_run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*| accuracy *| -0.2500 *| FAIL *|", "*| f1 *| -0.2500 *| FAIL *|"])
+    obtained = json.loads(gate_run.obtained.read_text())
+    assert obtained["gate"]["passed"] is False
+    assert obtained["metrics"]["accuracy"] == pytest.approx(data["metrics"]["accuracy"]["mean"] - 0.25)
+    assert json.loads((gate_run.reports_dir / "quality.json").read_text())["passed"] is False
+
+
+def test_the_report_is_appended_to_the_ci_step_summary(gate_run, monkeypatch, tmp_path):
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    gate_run().assert_outcomes(failed=1)
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert "# MRPC quality gate" in text
+    assert f"## {BASELINE_NAME}: FAILED" in text
+
+
+def test_a_second_session_reuses_the_cached_fine_tune(gate_run):
+    """The quality gate must be cheap to re-run: with nothing changed, no fine-tune is repeated."""
+    before = _cache_entries(gate_run.cache_dir)
+    assert len(before) == 2  # seeds 42 and 43, trained once for the whole test session
+    result = gate_run("--log-cli-level=INFO")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "reusing cached fine-tune" in output
+    assert "fine-tuning arch:bert-tiny" not in output
+    assert _cache_entries(gate_run.cache_dir) == before
