@@ -76,7 +76,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             name="minilm-cpu",
             model="minilm",
-            epochs=2.0,
+            epochs=3.0,
             batch_size=32,
             eval_batch_size=64,
             learning_rate=1e-4,
@@ -88,7 +88,7 @@ RECIPES: dict[str, Recipe] = {
             description=(
                 "The packaged all-MiniLM-L6-v2 encoder tuned for 2 CPU cores: batch 32, lr 1e-4 with "
                 "10% warm-up, batches grouped by length so little padding is computed, frozen word "
-                "embeddings (their dense gradient and AdamW update cost more than they give), 2 epochs."
+                "embeddings (their dense gradient and AdamW update cost more than they give), 3 epochs."
             ),
         ),
         Recipe(
