@@ -3,7 +3,8 @@
 The arithmetic lives in the ``evaluate`` module beside this file (``glue_mrpc/glue_mrpc.py``) so
 that ``evaluate.load(MRPC_METRIC_PATH)`` gives users the same metric outside the harness. This
 module only checks and shapes what the Trainer hands over: a ``(logits, labels)`` tuple or an
-``EvalPrediction``, where the logits may be an array, a tensor, or a model output / tuple whose
+``EvalPrediction``, where the logits may be an array, a tensor (kept in its dtype; bf16 widened to
+fp32), a model output (its ``logits``, whether or not it also carries a loss), or a tuple whose
 first element is the logits.
 
 Predictions are ``np.argmax(logits, axis=-1)``: on a tie the lowest label index wins, so a row of
@@ -27,12 +28,18 @@ class MetricInputError(ValueError):
 
 def _to_numpy(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU or in bf16
-        value = value.detach().float().cpu().numpy()
+        value = value.detach().cpu()
+        try:
+            return value.numpy()  # keeps the dtype: narrowing fp64 to fp32 overflows and merges near-ties
+        except TypeError:  # bf16 and other dtypes numpy lacks; widening them to fp32 is exact
+            return value.float().numpy()
     return np.asarray(value)
 
 
 def _first_if_nested(predictions: Any) -> Any:
     if hasattr(predictions, "to_tuple"):  # a transformers ModelOutput
+        if getattr(predictions, "logits", None) is not None:
+            return predictions.logits  # not to_tuple()[0]: with labels given, the tuple leads with the loss
         predictions = predictions.to_tuple()
     if isinstance(predictions, (tuple, list)) and predictions and not np.isscalar(predictions[0]):
         return predictions[0]

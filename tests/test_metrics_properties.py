@@ -1,0 +1,159 @@
+"""Properties of ``harness.metrics``: compute_metrics agrees with a plain numpy/sklearn reference.
+
+The reference is deliberately independent of the code under test: predictions are
+``np.argmax(logits, axis=-1)`` on the raw array, F1 is scikit-learn's ``f1_score``, and inputs come
+in every container the Trainer (or a user) may hand over.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from sklearn.metrics import f1_score
+
+from harness.metrics import MetricInputError, MrpcMetrics
+from tests.strategies import (
+    MRPC_LABELS,
+    eval_predictions,
+    exactly_shifted_logits,
+    label_arrays,
+    logit_arrays,
+    scored_batches,
+)
+
+
+@pytest.fixture(scope="module")
+def metrics() -> MrpcMetrics:
+    """One instance for the module: ``evaluate.load`` takes seconds, each call milliseconds."""
+    return MrpcMetrics()
+
+
+def score(metrics: MrpcMetrics, eval_pred) -> dict[str, float]:
+    """Score with every warning raised, so a degenerate batch cannot pass by warning instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return metrics(eval_pred)
+
+
+def reference(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return {
+        "accuracy": float(np.mean(predictions == labels)),
+        "f1": float(f1_score(labels, predictions, zero_division=0.0)),
+    }
+
+
+@given(case=eval_predictions())
+def test_scores_match_numpy_argmax_and_sklearn_f1(metrics, case):
+    result = score(metrics, case.eval_pred)
+
+    assert result == reference(np.argmax(case.logits, axis=-1), case.labels)
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert 0.0 <= result["f1"] <= 1.0
+
+
+@given(logits=logit_arrays())
+def test_perfect_predictions_score_one(metrics, logits):
+    labels = np.argmax(logits, axis=-1)
+
+    result = score(metrics, (logits, labels))
+
+    assert result["accuracy"] == 1.0
+    # With no positive label, precision and recall are both 0/0; zero_division makes F1 0, not NaN.
+    assert result["f1"] == (1.0 if labels.any() else 0.0)
+
+
+@given(data=st.data(), batch=scored_batches())
+def test_scores_ignore_row_order(metrics, data, batch):
+    order = np.array(data.draw(st.permutations(range(len(batch.labels))), label="order"))
+
+    assert score(metrics, (batch.logits[order], batch.labels[order])) == score(metrics, batch)
+
+
+@given(data=st.data(), case=exactly_shifted_logits())
+def test_scores_ignore_a_constant_added_to_a_row(metrics, data, case):
+    # Only the argmax counts, so the scores are softmax's: blind to a per-row offset. The offsets
+    # are exact in the logits' own dtype (see exactly_shifted_logits), so no rounding can move an
+    # argmax and the comparison holds in fp16 and fp32 as in fp64.
+    rows = case.logits.shape[0]
+    labels = data.draw(label_arrays(min_size=rows, max_size=rows), label="labels")
+
+    assert score(metrics, (case.shifted, labels)) == score(metrics, (case.logits, labels))
+
+
+@given(data=st.data(), batch=scored_batches())
+def test_tied_logits_predict_not_equivalent(metrics, data, batch):
+    # Documented in harness.metrics: a tie goes to the lowest index, 0 ("not_equivalent").
+    tied = data.draw(st.lists(st.booleans(), min_size=len(batch.labels), max_size=len(batch.labels)), label="tied")
+    logits = batch.logits.copy()
+    logits[tied, 1] = logits[tied, 0]
+    predicted_one = logits[:, 1] > logits[:, 0]  # stated without argmax, so the tie rule is not assumed
+
+    assert score(metrics, (logits, batch.labels)) == reference(predicted_one.astype(np.int64), batch.labels)
+    assert torch.equal(torch.argmax(torch.from_numpy(logits), dim=-1), torch.from_numpy(predicted_one.astype(np.int64)))
+
+
+@given(
+    data=st.data(),
+    batch=scored_batches(),
+    value=st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+)
+def test_non_finite_logits_are_rejected_by_row(metrics, data, batch, value):
+    rows, columns = batch.logits.shape
+    bad_rows = data.draw(st.sets(st.integers(min_value=0, max_value=rows - 1), min_size=1), label="bad_rows")
+    column = data.draw(st.integers(min_value=0, max_value=columns - 1), label="column")
+    logits = batch.logits.copy()
+    logits[sorted(bad_rows), column] = value
+
+    with pytest.raises(MetricInputError) as error:
+        metrics((logits, batch.labels))
+
+    message = str(error.value)
+    assert "NaN" in message
+    assert f"{len(bad_rows)} of {rows} rows" in message
+    assert f"row {min(bad_rows)}" in message
+
+
+@given(data=st.data(), logits=logit_arrays())
+def test_labels_of_another_length_are_rejected(metrics, data, logits):
+    rows = logits.shape[0]
+    labels = data.draw(label_arrays(min_size=0, max_size=rows + 5).filter(lambda a: len(a) != rows), label="labels")
+
+    with pytest.raises(MetricInputError) as error:
+        metrics((logits, labels))
+
+    message = str(error.value)
+    assert re.search(rf"\b{rows} rows\b", message)
+    assert re.search(rf"\blabels of shape \({len(labels)},\)", message)
+
+
+@given(data=st.data(), batch=scored_batches())
+def test_labels_outside_mrpc_are_rejected(metrics, data, batch):
+    rows = len(batch.labels)
+    outsiders = st.integers(min_value=-(2**31), max_value=2**31 - 1).filter(lambda label: label not in MRPC_LABELS)
+    bad = data.draw(st.dictionaries(st.integers(min_value=0, max_value=rows - 1), outsiders, min_size=1), label="bad")
+    labels = batch.labels.astype(np.int64)
+    labels[list(bad)] = list(bad.values())
+
+    with pytest.raises(MetricInputError) as error:
+        metrics((batch.logits, labels))
+
+    message = str(error.value)
+    assert "labels must be 0 or 1" in message
+    assert str(min(bad.values())) in message
+
+
+@given(data=st.data(), logits=logit_arrays(dtypes=st.just(np.dtype(np.float32))))
+def test_bfloat16_tensors_score_as_their_exact_float32_widening(metrics, data, logits):
+    # numpy has no bfloat16, so such logits (a bf16 run) must be widened, and widening is exact.
+    tensor = torch.from_numpy(logits).to(torch.bfloat16)
+    widened = tensor.float().numpy()
+    assume(np.isfinite(widened).all())  # fp32 values beyond bf16's largest finite round to inf
+    labels = data.draw(label_arrays(min_size=len(logits), max_size=len(logits)), label="labels")
+
+    assert score(metrics, (tensor, labels)) == reference(np.argmax(widened, axis=-1), labels)
