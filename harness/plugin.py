@@ -14,9 +14,13 @@ import pytest
 
 from harness.gate import GatePolicy
 from harness.regression import DEFAULT_BASELINE_SEEDS
+from harness.relative_check import RelativeCheck
 from harness.reports import write_quality_reports
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, Settings
+from harness.throughput import ThroughputCase, ThroughputResult
+from harness.throughput_bench import ThroughputBench
+from harness.throughput_report import write_throughput_reports
 
 MARKERS = {
     "quality": "a metric-regression check against a stored baseline",
@@ -25,6 +29,7 @@ MARKERS = {
     "slow": "runs a real fine-tune or benchmark (minutes on a CPU)",
 }
 _SESSION_KEY = pytest.StashKey[HarnessSession]()
+BENCHMARK_JSON = "benchmarks.json"
 
 
 def _non_negative_float(text: str) -> float:
@@ -131,8 +136,67 @@ def quality_gate(harness: HarnessSession) -> QualityGateFixture:
     return QualityGateFixture(harness)
 
 
+class TrainingThroughputFixture:
+    """``training_throughput.measure(case, benchmark)``: skip with the reason where the case cannot run
+    here, else time it under pytest-benchmark and record it for ``throughput.md``;
+    ``training_throughput.assert_relative(faster, slower, min_ratio=...)``: a same-run ratio check."""
+
+    def __init__(self, bench: ThroughputBench) -> None:
+        self._bench = bench
+
+    def measure(self, case: ThroughputCase, benchmark) -> ThroughputResult | None:
+        __tracebackhide__ = True  # a skip is reported at the benchmark, not here
+        reason = self._bench.skip_reason(case)
+        if reason is not None:
+            pytest.skip(reason)
+        return self._bench.measure(case, benchmark)
+
+    def assert_relative(self, faster: ThroughputCase, slower: ThroughputCase, *, min_ratio: float,
+                        metric: str = "samples_per_second", why: str = "") -> RelativeCheck:
+        __tracebackhide__ = True
+        measured = [self._bench.result_for(case) for case in (faster, slower)]
+        missing = [self._bench.why_missing(case) for case, result in zip((faster, slower), measured) if result is None]
+        if missing:
+            pytest.skip("; ".join(missing))
+        check = RelativeCheck(measured[0], measured[1], min_ratio, metric, why)
+        if not check.passed:
+            pytest.fail(check.explain(), pytrace=False)
+        return check
+
+
+@pytest.fixture(scope="session")
+def _throughput_bench(harness: HarnessSession) -> ThroughputBench:
+    return ThroughputBench(harness)
+
+
+@pytest.fixture
+def training_throughput(_throughput_bench: ThroughputBench) -> TrainingThroughputFixture:
+    return TrainingThroughputFixture(_throughput_bench)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Write pytest-benchmark's JSON to the reports folder unless ``--benchmark-json`` says where.
+
+    pytest-benchmark reads ``--benchmark-json`` once, while it configures, before collection says
+    whether any benchmark will run; setting it then would warn "no benchmarks" on every run of
+    plain tests. So it is set here, on pytest-benchmark's session, only when a benchmark was selected.
+    """
+    config = session.config
+    bench_session = getattr(config, "_benchmarksession", None)
+    harness_session = config.stash.get(_SESSION_KEY, None)
+    if bench_session is None or harness_session is None or bench_session.json or bench_session.disabled or bench_session.skip:
+        return
+    if any("benchmark" in getattr(item, "fixturenames", ()) for item in session.items):
+        path = harness_session.settings.reports_dir / BENCHMARK_JSON
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config.option.benchmark_json = bench_session.json = path
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's, which raises on --benchmark-compare-fail
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     session = config.stash.get(_SESSION_KEY, None)
+    if session is not None and (session.throughput or session.throughput_skipped):
+        _report_throughput(terminalreporter, session)
     if session is None or not session.outcomes:
         return
     terminalreporter.section("harness quality gate")
@@ -142,4 +206,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             terminalreporter.write_line(outcome.message)
         terminalreporter.write_line("")
     for path in write_quality_reports(session.outcomes, session.settings.reports_dir, session.settings.step_summary):
+        terminalreporter.write_line(f"harness: wrote {path}")
+
+
+def _report_throughput(terminalreporter, session: HarnessSession) -> None:
+    settings = session.settings
+    written = write_throughput_reports(session.throughput, session.throughput_skipped, settings.reports_dir, settings.step_summary)
+    terminalreporter.section("harness training throughput")
+    for result in session.throughput:
+        mfu = "n/a" if result.mfu is None else f"{result.mfu:.1%}"
+        cv = "n/a" if result.round_cv is None else f"{result.round_cv:.1%}"
+        terminalreporter.write_line(
+            f"{result.case.id}: {result.samples_per_second:.3g} samples/s, {result.padded_tokens_per_second:,.0f} padded tokens/s, "
+            f"MFU {mfu}, round CV {cv}"
+        )
+    for path in written:
         terminalreporter.write_line(f"harness: wrote {path}")

@@ -17,6 +17,7 @@ from harness.gate import GatePolicy
 from harness.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
 from harness.result import RunResult
 from harness.settings import Settings
+from harness.throughput import ThroughputResult, ThroughputSkip
 from harness.training import fine_tune
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class HarnessSession:
     baseline_seeds: int = DEFAULT_BASELINE_SEEDS
     show_progress: bool = True
     outcomes: list[QualityOutcome] = field(default_factory=list)
+    throughput: list[ThroughputResult] = field(default_factory=list)
+    throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
     _memo: dict[str, RunResult] = field(default_factory=dict, repr=False)
 
     @property

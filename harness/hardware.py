@@ -1,0 +1,111 @@
+"""Which devices and precisions this machine can train with, and why not where it cannot.
+
+Every check answers with a reason a person can act on, never a bare ``False``: the reason becomes
+the pytest skip message and the "not measured" note in the throughput report, so a missing number
+always says why it is missing.
+
+The Trainer puts a single process on the first visible GPU (``cuda:0``, after
+``CUDA_VISIBLE_DEVICES``), so each further GPU is measured by a run of its own with
+``CUDA_VISIBLE_DEVICES=N``; in-process it is listed and skipped with that instruction.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness.provenance import cpu_name
+
+PRECISIONS_BY_DEVICE_KIND = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "bf16", "fp16"), "mps": ("fp32",)}
+# Flags that mean the CPU multiplies bf16 in hardware: AVX512-BF16 and AMX on x86, BF16 on Arm.
+# Without them oneDNN emulates bf16 through fp32 and a bf16 step is many times slower than fp32,
+# so measuring it would only measure the emulation.
+NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+BF16_MIN_COMPUTE_CAPABILITY = (8, 0)
+
+
+def device_kind(device: str) -> str:
+    """``cpu``, ``cuda`` or ``mps`` for a device string such as ``cuda:1``."""
+    kind = device.split(":", 1)[0]
+    if kind not in PRECISIONS_BY_DEVICE_KIND:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda[:N] or mps")
+    return kind
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The processor's feature flags from ``/proc/cpuinfo`` (``flags`` on x86, ``Features`` on Arm).
+
+    Empty where the file cannot be read (macOS, Windows): bf16 is then not assumed.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return frozenset()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cpu_bf16_unavailable_reason(flags: frozenset[str] | None = None) -> str | None:
+    """Why bf16 training is not measured on this CPU, or None where it multiplies bf16 natively."""
+    flags = cpu_flags() if flags is None else flags
+    if not flags:
+        return "cannot read this CPU's feature flags (no /proc/cpuinfo), so native bf16 is not assumed"
+    if any(flag in flags for flag in NATIVE_BF16_CPU_FLAGS):
+        return None
+    return (
+        f"this CPU ({cpu_name()}) has no native bf16: none of {', '.join(NATIVE_BF16_CPU_FLAGS)} in its flags, "
+        "so bf16 would be emulated through fp32 and far slower than fp32"
+    )
+
+
+def benchmark_devices() -> tuple[str, ...]:
+    """The devices the throughput matrix lists: the CPU, every CUDA device (at least ``cuda:0``,
+    so a machine without one still shows the GPU rows as skipped), and MPS."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return ("cpu", *(f"cuda:{i}" for i in range(max(count, 1))), "mps")
+
+
+def unavailable_reason(device: str, precision: str) -> str | None:
+    """Why ``precision`` training on ``device`` cannot be measured here, or None when it can."""
+    import torch
+
+    kind = device_kind(device)
+    measured = ", ".join(PRECISIONS_BY_DEVICE_KIND[kind])
+    if precision not in PRECISIONS_BY_DEVICE_KIND[kind]:
+        if precision == "fp16":
+            return f"fp16 training needs a CUDA device (autocast with a gradient scaler); {kind} is measured in {measured}"
+        return f"{precision} is not measured on {kind}; it is measured in {measured}"
+    if kind == "cpu":
+        return cpu_bf16_unavailable_reason() if precision == "bf16" else None
+    if kind == "mps":
+        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
+            return "no Apple MPS device on this machine: torch.backends.mps.is_available() is False"
+        return None
+    if not torch.cuda.is_available():
+        built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        return f"no CUDA GPU on this machine: torch.cuda.is_available() is False (torch {torch.__version__}, {built})"
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    count = torch.cuda.device_count()
+    if index >= count:
+        return f"{device} is not present: torch.cuda.device_count() is {count}"
+    if index > 0:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        return (
+            f"the Trainer trains one process on the first visible GPU (cuda:0 of {count}"
+            f"{f', CUDA_VISIBLE_DEVICES={visible}' if visible else ''}); measure {device} with "
+            f"CUDA_VISIBLE_DEVICES={index} pytest benchmarks -m throughput"
+        )
+    if precision == "bf16":
+        capability = torch.cuda.get_device_capability(index)
+        if capability < BF16_MIN_COMPUTE_CAPABILITY:
+            return (
+                f"{torch.cuda.get_device_name(index)} (compute capability {capability[0]}.{capability[1]}) has no "
+                f"native bf16; it needs compute capability {BF16_MIN_COMPUTE_CAPABILITY[0]}.0 (Ampere) or newer"
+            )
+    return None
