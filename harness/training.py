@@ -6,8 +6,10 @@ with per-epoch evaluation -> Trainer -> train() -> predict(validation) -> comput
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,25 @@ def tokenize_pairs(dataset, tokenizer, *, max_length: int | None = None):
 
     columns = [c for c in ("sentence1", "sentence2") if c in dataset.column_names]
     return dataset.map(encode, batched=True, remove_columns=columns, desc="Tokenizing pairs")
+
+
+@contextlib.contextmanager
+def _progress_bars(enabled: bool) -> Iterator[None]:
+    """datasets' and transformers' bars are process-wide switches: restore them as found."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    was_datasets, was_hf = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    if not enabled:
+        datasets.disable_progress_bars()
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_datasets:
+            datasets.enable_progress_bars()
+        if was_hf:
+            hf_logging.enable_progress_bar()
 
 
 def check_device(device: str) -> str:
@@ -93,7 +114,12 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
     Deterministic for a given config on a given machine: the seed fixes the head's
     initialisation, dropout and batch order.
     """
-    from transformers import DataCollatorWithPadding, Trainer, set_seed
+    with _progress_bars(show_progress):
+        return _fine_tune(config, hub_offline=hub_offline, show_progress=show_progress)
+
+
+def _fine_tune(config: RunConfig, *, hub_offline: bool, show_progress: bool) -> RunResult:
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
 
     started = time.perf_counter()
     device = check_device(config.device)
@@ -125,6 +151,8 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
         processing_class=tokenizer,
         compute_metrics=MrpcMetrics(),
     )
+    if not show_progress:
+        trainer.remove_callback(PrinterCallback)  # it prints every log line when the bars are off
     log.info("fine-tuning %s (%s) on %d pairs, device %s", config.model_spec, recipe.name, train.num_rows, device)
     train_output = trainer.train()
     prediction = trainer.predict(validation, metric_key_prefix="validation")
