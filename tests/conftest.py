@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import pytest
+
+# pytester's in-process runs forget the modules first imported inside them, and matplotlib does not
+# survive a second import (its classes stop matching their own isinstance checks). Importing it
+# here, before any inner run, keeps one copy for the whole session.
+matplotlib.use("Agg")
+import matplotlib.pyplot  # noqa: E402,F401
 
 from harness.config import RunConfig
 from harness.result import RunResult
