@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.arguments import baseline_seeds, positive_int
 from harness.baselines import BaselineError
 from harness.config import DEVICES, PRECISIONS, RECIPES, ConfigError, RunConfig
 from harness.data import DataError
@@ -20,20 +21,6 @@ from harness.settings import DATA_DIR_VAR, Settings
 from harness.tables import markdown_table
 
 USER_ERRORS = (ConfigError, DataError, ModelError)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _baseline_seeds(text: str) -> int:
-    value = _positive_int(text)
-    if value < 2:  # caught here, not after the first fine-tune: one seed has no spread to gate with
-        raise argparse.ArgumentTypeError(f"a baseline needs at least 2 seeds to know its spread, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
     run.add_argument("--seed", type=int, default=42, help="default: 42")
     run.add_argument("--epochs", type=float, help="override the recipe's epochs")
-    run.add_argument("--max-train-samples", type=_positive_int, help="train on a seeded subset (default: all)")
+    run.add_argument("--max-train-samples", type=positive_int, help="train on a seeded subset (default: all)")
     run.add_argument("--output-dir", type=Path, default=Path("runs"), help="where results are written (default: runs)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -56,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
     record.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
-    record.add_argument("--seeds", type=_baseline_seeds, default=5, help="number of seeds, from --seed on (default: 5)")
+    record.add_argument("--seeds", type=baseline_seeds, default=5, help="number of seeds, from --seed on (default: 5)")
     record.add_argument("--seed", type=int, default=42, help="first seed (default: 42)")
     record.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
     record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")

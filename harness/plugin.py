@@ -6,12 +6,12 @@ Registered through the ``pytest11`` entry point, so any project with harness ins
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
 import pytest
 
+from harness.arguments import baseline_seeds, non_negative_float, positive_int
 from harness.gate import GatePolicy
 from harness.regression import DEFAULT_BASELINE_SEEDS
 from harness.relative_check import RelativeCheck
@@ -32,33 +32,6 @@ _SESSION_KEY = pytest.StashKey[HarnessSession]()
 BENCHMARK_JSON = "benchmarks.json"
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _baseline_seeds(text: str) -> int:
-    value = _positive_int(text)
-    if value < 2:  # caught here, not after the first fine-tune: one seed has no spread to gate with
-        raise argparse.ArgumentTypeError(f"a baseline needs at least 2 seeds to know its spread, got {value}")
-    return value
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "fine-tuning evaluation and regression harness")
     group.addoption("--harness-data-dir", type=Path, default=None,
@@ -74,13 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-force-regen", action="store_true", default=False,
                     help="re-measure the baselines the run touches from several seeds, write them, show the diff, "
                          "and fail. Default: off.")
-    group.addoption("--harness-baseline-seeds", type=_baseline_seeds, default=DEFAULT_BASELINE_SEEDS,
+    group.addoption("--harness-baseline-seeds", type=baseline_seeds, default=DEFAULT_BASELINE_SEEDS,
                     help=f"seeds a regenerated baseline is measured from. Default: {DEFAULT_BASELINE_SEEDS}.")
-    group.addoption("--harness-gate-sigmas", type=_non_negative_float, default=GatePolicy.sigmas,
+    group.addoption("--harness-gate-sigmas", type=non_negative_float, default=GatePolicy.sigmas,
                     help=f"allowed band in baseline seed standard deviations. Default: {GatePolicy.sigmas:g}.")
-    group.addoption("--harness-gate-floor", type=_non_negative_float, default=GatePolicy.floor,
+    group.addoption("--harness-gate-floor", type=non_negative_float, default=GatePolicy.floor,
                     help=f"smallest allowed band, absolute. Default: {GatePolicy.floor:g}.")
-    group.addoption("--harness-bootstrap-samples", type=_positive_int, default=GatePolicy.bootstrap_samples,
+    group.addoption("--harness-bootstrap-samples", type=positive_int, default=GatePolicy.bootstrap_samples,
                     help=f"bootstrap resamples for confidence intervals. Default: {GatePolicy.bootstrap_samples}.")
     group.addoption("--harness-no-progress", action="store_true", default=False,
                     help="hide training progress bars. Default: shown.")

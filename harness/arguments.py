@@ -1,0 +1,33 @@
+"""Validators for command-line values, shared by the CLI and the pytest options: each raises a
+readable ``argparse`` error before any work starts, rather than failing a fine-tune later."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def baseline_seeds(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:  # one seed has no spread to gate with
+        raise argparse.ArgumentTypeError(f"a baseline needs at least 2 seeds to know its spread, got {value}")
+    return value
