@@ -6,6 +6,7 @@ Registered through the ``pytest11`` entry point, so any project with harness ins
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -93,20 +94,24 @@ def harness(pytestconfig: pytest.Config) -> HarnessSession:
 class QualityGateFixture:
     """``quality_gate.check(config)``: fine-tune (shared, cached), gate, and fail with the table."""
 
-    def __init__(self, session: HarnessSession) -> None:
+    def __init__(self, session: HarnessSession, capture_manager=None) -> None:
         self._session = session
+        self._capture = capture_manager
 
     def check(self, config):
         __tracebackhide__ = True
-        outcome = self._session.check_quality(config)
+        # A fine-tune takes minutes: let its progress bars reach the terminal instead of pytest's capture.
+        live = self._session.show_progress and self._capture is not None
+        with self._capture.global_and_fixture_disabled() if live else contextlib.nullcontext():
+            outcome = self._session.check_quality(config)
         if not outcome.passed:
             pytest.fail(f"{outcome.report.table()}\n{outcome.message}".rstrip(), pytrace=False)
         return outcome
 
 
 @pytest.fixture
-def quality_gate(harness: HarnessSession) -> QualityGateFixture:
-    return QualityGateFixture(harness)
+def quality_gate(harness: HarnessSession, pytestconfig: pytest.Config) -> QualityGateFixture:
+    return QualityGateFixture(harness, pytestconfig.pluginmanager.getplugin("capturemanager"))
 
 
 class TrainingThroughputFixture:

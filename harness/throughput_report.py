@@ -127,8 +127,8 @@ def noise_warning(results: Sequence[ThroughputResult], *, max_cv: float = NOISY_
 
 
 def _peak_lines(results: Sequence[ThroughputResult]) -> list[str]:
-    seen = dict.fromkeys(f"  - {r.case.device} {r.case.precision}: {r.peak.source}" for r in results)
-    return list(seen)
+    # CPU peaks are measured before each case, so each case names the peak its MFU divides by.
+    return list(dict.fromkeys(f"  - {r.case.id}: {r.peak.source}" for r in results))
 
 
 def _machine_lines(results: Sequence[ThroughputResult], skipped: Sequence[ThroughputSkip]) -> list[str]:

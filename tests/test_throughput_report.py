@@ -73,7 +73,7 @@ def test_the_method_and_machine_are_stated():
     results, skipped = cpu_only_session()
     markdown = throughput_markdown(results, skipped)
     assert "6 x N_encoder x B x S + 12 x L x H x S x (B x S) + 6 x N_head x B" in markdown
-    assert "cpu fp32: a test's peak" in markdown
+    assert "minilm-cpu-fp32-b8: a test's peak" in markdown
     assert "torch threads" in markdown and "Libraries:" in markdown and "transformers" in markdown
 
 
