@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.arguments import baseline_seeds, positive_int
 from harness.baselines import BaselineError
-from harness.config import DEVICES, PRECISIONS, RECIPES, ConfigError, RunConfig
+from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
 from harness.data import DataError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=float, help="override the recipe's epochs")
     run.add_argument("--max-train-samples", type=positive_int, help="train on a seeded subset (default: all)")
     run.add_argument("--output-dir", type=Path, default=Path("runs"), help="where results are written (default: runs)")
+    run.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
+                     help="inject a deliberate regression, to see a gate fail (repeatable; default: none)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     commands.add_parser("recipes", help="list the named recipes")
@@ -68,6 +70,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         data_dir=args.data_dir or settings.data_dir,
         output_dir=args.output_dir,
+        faults=tuple(args.fault),
         **overrides,
     )
     print(f"harness: fine-tuning {config.model_spec} with recipe {config.recipe.name!r}, seed {config.seed}", file=sys.stderr)

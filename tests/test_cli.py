@@ -12,7 +12,7 @@ import pytest
 from harness.checksums import sha256_json
 from harness.cli import main
 from harness.config import RECIPES
-from harness.result import RESULT_FILE
+from harness.result import RESULT_FILE, RunResult
 from harness.settings import Settings
 
 OFFLINE = Settings(hub_offline=True)
@@ -52,6 +52,20 @@ def test_run_smoke_prints_the_metrics_table(smoke_dir, tmp_path, capsys):
     saved = Path(rows["saved to"])
     assert saved.parent == tmp_path and (saved / RESULT_FILE).is_file()
     assert "fine-tuning arch:bert-tiny with recipe 'smoke'" in captured.err
+
+
+def test_run_with_a_fault_records_it_in_the_saved_config(smoke_dir, tmp_path, capsys):
+    """An injected fault must be visible in the result, or a failing gate could not say why."""
+    code = main(
+        ["run", "--recipe", "smoke", "--data-dir", str(smoke_dir), "--device", "cpu", "--quiet",
+         "--output-dir", str(tmp_path), "--fault", "truncated-inputs"],
+        settings=OFFLINE,
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    saved = Path(table_rows(captured.out)["saved to"])
+    assert saved.name.endswith("-truncated-inputs")
+    assert RunResult.load(saved).config["faults"] == ["truncated-inputs"]
 
 
 def test_run_with_a_missing_data_dir_exits_2_with_the_error(tmp_path, capsys):
