@@ -28,10 +28,11 @@ class QualityOutcome:
     report: GateReport
     baseline_path: str
     message: str  # what to tell the user beyond the table (how to record, what was regenerated)
+    regenerated: bool = False  # a regenerated baseline fails its run on purpose, whatever the verdict
 
     @property
     def passed(self) -> bool:
-        return self.report.passed and not self.message.startswith("REGENERATED")
+        return self.report.passed and not self.regenerated
 
 
 def name_for(config: RunConfig, split: str = "validation") -> str:
@@ -88,7 +89,7 @@ def perform_quality_check(
             f"REGENERATED {path} from seeds {list(new.seeds)}; this run fails on purpose. "
             f"Review the diff, commit the file, and re-run without --harness-force-regen.\n{baseline_diff(old, new)}"
         )
-        return QualityOutcome(result, report, str(path), message)
+        return QualityOutcome(result, report, str(path), message, regenerated=True)
     report = check_run(result, old, name=name, policy=policy, published=tuple(store.published()))
     message = ""
     if old is None:
