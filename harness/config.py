@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,15 @@ FAULTS = {
 
 class ConfigError(ValueError):
     """A run was described in a way that cannot work; the message says which field and why."""
+
+
+# Every float field of a Recipe, with the test its value must pass and that range in words.
+_FLOAT_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "epochs": (lambda v: v > 0, "> 0"),
+    "learning_rate": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
 
 
 @dataclass(frozen=True)
@@ -47,15 +58,15 @@ class Recipe:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.epochs <= 0:
-            raise ConfigError(f"recipe {self.name!r}: epochs must be > 0, got {self.epochs}")
+        # NaN compares False with everything, so each range is checked as "finite and inside",
+        # never as "not outside": `--epochs nan` must be refused here, not crash the Trainer.
+        for name, (inside, valid_range) in _FLOAT_RANGES.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and inside(value)):
+                raise ConfigError(f"recipe {self.name!r}: {name} must be a finite number {valid_range}, got {value}")
         for name in ("batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"recipe {self.name!r}: {name} must be >= 1")
-        if not 0 < self.learning_rate < 1:
-            raise ConfigError(f"recipe {self.name!r}: learning_rate must be in (0, 1)")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"recipe {self.name!r}: warmup_ratio must be in [0, 1)")
         if self.max_length is not None and self.max_length < 8:
             raise ConfigError(f"recipe {self.name!r}: max_length must be >= 8 (room for [CLS] a [SEP] b [SEP])")
         if self.max_train_samples is not None and self.max_train_samples < 1:

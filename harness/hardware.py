@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.provenance import cpu_name
+from harness.config import ConfigError
+from harness.provenance import cpu_name, resolve_device
 
 PRECISIONS_BY_DEVICE_KIND = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "bf16", "fp16"), "mps": ("fp32",)}
 # Flags that mean the CPU multiplies bf16 in hardware: AVX512-BF16 and AMX on x86, BF16 on Arm.
@@ -60,6 +61,33 @@ def cpu_bf16_unavailable_reason(flags: frozenset[str] | None = None) -> str | No
         f"this CPU ({cpu_name()}) has no native bf16: none of {', '.join(NATIVE_BF16_CPU_FLAGS)} in its flags, "
         "so bf16 would be emulated through fp32 and far slower than fp32"
     )
+
+
+def check_precision(precision: str, device: str) -> None:
+    """Refuse, with a :class:`ConfigError` saying why and what to use, a precision ``device`` cannot
+    train in. ``device`` may be ``auto``: it is checked as the device it resolves to on this machine.
+
+    RunConfig refuses only what its literal device string rules out; this runs where the run will,
+    before any data is read, so ``--device auto --precision fp16`` on a CPU is refused rather than
+    trained in fp32 and labelled fp16.
+
+    >>> check_precision("fp32", "cpu")
+    """
+    resolved = resolve_device(device)
+    where = repr(resolved) if resolved == device else f"{device!r}, which resolves to {resolved!r} on this machine"
+    kind = device_kind(resolved)
+    if precision == "fp16" and kind != "cuda":
+        or_bf16 = " (or bf16 on a CPU with native bf16)" if kind == "cpu" else ""
+        raise ConfigError(f"fp16 training needs a CUDA device, and the device is {where}; use --precision fp32{or_bf16}")
+    if precision == "bf16" and kind == "cpu":
+        reason = cpu_bf16_unavailable_reason()
+        if reason is not None:
+            raise ConfigError(f"bf16 training is refused on the device {where}: {reason}; use --precision fp32")
+    if precision == "bf16" and kind == "cuda":
+        import torch
+
+        if torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+            raise ConfigError(f"bf16 was asked for, but the GPU (device {where}) does not support it; use fp16 or fp32")
 
 
 def benchmark_devices() -> tuple[str, ...]:

@@ -12,10 +12,16 @@ Specs, in the order they are tried:
 
 Only safetensors weights are loaded and ``trust_remote_code`` is never set: a spec names data,
 never code to run.
+
+A model is identified by more than its weights: ``config.json`` sets dropout and the head, and the
+tokenizer files decide what the model reads (``do_lower_case`` alone changes every input). So a
+resolved model carries ``definition_sha256``, a checksum over every file that defines the model and
+its tokenizer, and the run cache keys on it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,16 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 # Architecture-only models borrow the packaged uncased WordPiece tokenizer: it is bert-base-uncased's
 # 30,522-token vocabulary, so token counts and sequence lengths match the real model's.
 ARCH_TOKENIZER = "packaged:all-minilm-l6-v2"
+# What a model folder may hold that does not define what the harness trains: weight formats it never
+# loads (it loads safetensors only), the model card, and hidden files (.gitattributes). Everything
+# else at the folder's top level is hashed, so a tokenizer file of a kind not named here still counts.
+UNLOADED_WEIGHT_SUFFIXES = (".bin", ".h5", ".msgpack", ".onnx", ".ot", ".pt", ".pth")
+DOCUMENTATION_FILES = ("README.md",)
+# What is fetched from the Hub: the top level's configs (config, tokenizer, generation), vocabularies
+# (vocab.txt, merges.txt, *.tiktoken), sentencepiece models, chat templates and safetensors weights;
+# never subfolders (onnx/, openvino/, coreml/ hold other formats of the same model).
+HUB_FILE_PATTERNS = ("*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja", "*.safetensors")
+HUB_IGNORED_PATTERNS = ("*/*",)
 
 
 class ModelError(ValueError):
@@ -41,13 +57,19 @@ class ModelError(ValueError):
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """A model spec made concrete: where the weights and tokenizer are, and their checksum."""
+    """A model spec made concrete: where the weights and tokenizer are, and their checksums.
+
+    ``weights_sha256`` identifies the weights alone (``None`` for random ``arch`` weights);
+    ``definition_sha256`` identifies everything that defines the model: its config, its tokenizer's
+    files and its weights (for ``arch``: the architecture and the borrowed tokenizer's files).
+    """
 
     spec: str
     kind: str  # "packaged", "arch", "local" or "hub"
     source: str  # a directory, an architecture name, or a Hub id
     tokenizer_source: str
     weights_sha256: str | None
+    definition_sha256: str
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
     def provenance(self) -> dict[str, Any]:
@@ -58,6 +80,7 @@ class ResolvedModel:
             "weights_sha256": self.weights_sha256,
             "weights": "random initialisation from the run seed" if self.kind == "arch" else "pretrained",
             "architecture_sha256": sha256_json(self.config_overrides) if self.kind == "arch" else None,
+            "definition_sha256": self.definition_sha256,
         }
 
     def load_tokenizer(self):
@@ -126,7 +149,16 @@ def resolve_model(spec: str, *, hub_offline: bool = False) -> ResolvedModel:
         if name not in ARCHITECTURES:
             raise ModelError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}")
         tokenizer_dir = packaged_model_dir(ARCH_TOKENIZER.removeprefix("packaged:"))
-        return ResolvedModel(spec, "arch", name, str(tokenizer_dir), None, dict(ARCHITECTURES[name]))
+        overrides = dict(ARCHITECTURES[name])
+        # The borrowed folder's weights are not this model's (its weights are random): hash the rest.
+        tokenizer_files = {
+            path.name: sha256_file(path) for path in definition_files(tokenizer_dir) if path.suffix != ".safetensors"
+        }
+        return ResolvedModel(
+            spec, "arch", name, str(tokenizer_dir), None,
+            definition_sha256=sha256_json({"architecture": overrides, "tokenizer_files": tokenizer_files}),
+            config_overrides=overrides,
+        )
     if Path(canonical).expanduser().is_dir():
         return _local(spec, "local", Path(canonical).expanduser())
     if canonical.startswith((".", "/", "~")):
@@ -134,34 +166,63 @@ def resolve_model(spec: str, *, hub_offline: bool = False) -> ResolvedModel:
     return _hub(spec, canonical, hub_offline)
 
 
+def definition_files(directory: Path, patterns: tuple[str, ...] = ("*",)) -> list[Path]:
+    """The files at the top of a model folder that define the model and its tokenizer, by name.
+
+    Every regular file matching ``patterns`` except hidden files, the model card and weight formats
+    the harness never loads (see ``UNLOADED_WEIGHT_SUFFIXES``); subfolders are not read.
+    """
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.name not in DOCUMENTATION_FILES
+        and path.suffix not in UNLOADED_WEIGHT_SUFFIXES
+        and any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)
+    )
+
+
+def _from_folder(
+    spec: str, kind: str, directory: Path, source: str, patterns: tuple[str, ...] = ("*",)
+) -> ResolvedModel:
+    """Checksum a model folder's files once each: the weights' digest is taken from the same pass."""
+    files = {path.name: sha256_file(path) for path in definition_files(directory, patterns)}
+    weights = {name: digest for name, digest in files.items() if name.endswith(".safetensors")}
+    weights_sha256 = next(iter(weights.values())) if len(weights) == 1 else sha256_json(weights)
+    return ResolvedModel(spec, kind, source, source, weights_sha256, definition_sha256=sha256_json(files))
+
+
 def _local(spec: str, kind: str, directory: Path) -> ResolvedModel:
     if not (directory / "config.json").is_file():
         raise ModelError(f"{directory} has no config.json; is it a saved transformers model?")
-    weights = sorted(directory.glob("*.safetensors"))
-    if not weights:
+    if not any(directory.glob("*.safetensors")):
         raise ModelError(
             f"{directory} has no *.safetensors weights; the harness loads safetensors only "
             "(re-save the model with save_pretrained(..., safe_serialization=True))"
         )
-    digest = sha256_file(weights[0]) if len(weights) == 1 else sha256_json({w.name: sha256_file(w) for w in weights})
-    return ResolvedModel(spec, kind, str(directory.resolve()), str(directory.resolve()), digest)
+    return _from_folder(spec, kind, directory, str(directory.resolve()))
 
 
 def _hub(spec: str, repo_id: str, hub_offline: bool) -> ResolvedModel:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    from huggingface_hub import snapshot_download
 
-    # huggingface_hub >= 1.0 makes LocalEntryNotFoundError ("not cached, and the Hub may not be
-    # asked") a subclass of EntryNotFoundError, and the remote "no such file" an OSError: order matters.
+    # Not cached while the Hub may not be asked (LocalEntryNotFoundError, a FileNotFoundError), an
+    # unknown repo (RepositoryNotFoundError) and a network failure are all OSErrors in
+    # huggingface_hub >= 1.0; a repo without the files asked for is no error, only fewer files.
     try:
-        weights = hf_hub_download(repo_id, "model.safetensors", local_files_only=hub_offline)
-    except LocalEntryNotFoundError as error:
-        raise _hub_unreachable(repo_id, error) from error
-    except EntryNotFoundError:
-        raise ModelError(f"Hub model {repo_id!r} has no model.safetensors; the harness loads safetensors only") from None
+        folder = snapshot_download(
+            repo_id,
+            allow_patterns=list(HUB_FILE_PATTERNS),
+            ignore_patterns=list(HUB_IGNORED_PATTERNS),
+            local_files_only=hub_offline,
+        )
     except OSError as error:
         raise _hub_unreachable(repo_id, error) from error
-    return ResolvedModel(spec, "hub", repo_id, repo_id, sha256_file(weights))
+    if not any(Path(folder).glob("*.safetensors")):
+        raise ModelError(f"Hub model {repo_id!r} has no model.safetensors; the harness loads safetensors only")
+    # The Hub cache's snapshot folder may also hold files other tools fetched: hash what was asked for.
+    return _from_folder(spec, "hub", Path(folder), repo_id, HUB_FILE_PATTERNS)
 
 
 def _hub_unreachable(repo_id: str, error: Exception) -> ModelError:

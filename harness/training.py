@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from harness.checksums import sha256_json
 from harness.config import ConfigError, RunConfig
 from harness.data import MrpcSource
+from harness.hardware import check_precision
 from harness.metrics import MrpcMetrics
 from harness.models import ResolvedModel, resolve_model
 from harness.provenance import machine_provenance, resolve_device
@@ -61,11 +64,15 @@ def _progress_bars(enabled: bool) -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def check_device(device: str) -> str:
-    """The concrete device a config asks for, or a ConfigError saying why it is not usable here."""
+def check_device(config: RunConfig) -> str:
+    """The concrete device ``config`` trains on, or a ConfigError saying why it cannot train there.
+
+    Both the device and the precision are checked against what ``auto`` resolves to here, before
+    any data is read or model built, so a run that cannot work fails in a second, not minutes in.
+    """
     import torch
 
-    resolved = resolve_device(device)
+    resolved = resolve_device(config.device)
     if resolved == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             f"device 'cuda' was asked for, but torch {torch.__version__} sees no CUDA GPU "
@@ -73,18 +80,29 @@ def check_device(device: str) -> str:
         )
     if resolved == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device 'mps' was asked for, but this machine has no usable Apple MPS device; use --device cpu")
+    check_precision(config.precision, config.device)
     return resolved
+
+
+def samples_trained(*, steps: int, rows: int, batch_size: int) -> int:
+    """How many pairs ``steps`` optimizer steps trained on: whole epochs, then the batches of a partial one.
+
+    The Trainer rounds a fractional epoch count up to whole steps, and an epoch's last batch may be
+    short (``drop_last`` is off), so ``rows * epochs`` is not what was trained. Assumes one batch per
+    step (no gradient accumulation), as :func:`training_arguments` sets up.
+
+    >>> samples_trained(steps=2, rows=3668, batch_size=32)  # --epochs 0.01 on MRPC
+    64
+    """
+    batches_per_epoch = math.ceil(rows / batch_size)
+    epochs, batches = divmod(steps, batches_per_epoch)
+    return epochs * rows + batches * batch_size
 
 
 def training_arguments(config: RunConfig, device: str, output_dir: Path, *, show_progress: bool):
     from transformers import TrainingArguments
 
     recipe = config.recipe
-    if config.precision == "bf16" and device == "cuda":
-        import torch
-
-        if not torch.cuda.is_bf16_supported():
-            raise ConfigError("bf16 was asked for, but this GPU does not support it; use fp16 or fp32")
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=recipe.epochs,
@@ -105,6 +123,7 @@ def training_arguments(config: RunConfig, device: str, output_dir: Path, *, show
         fp16=config.precision == "fp16",
         disable_tqdm=not show_progress,
         dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",  # real tokens trained, counted batch by batch
     )
 
 
@@ -114,15 +133,15 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
     Deterministic for a given config on a given machine: the seed fixes the head's
     initialisation, dropout and batch order.
     """
+    device = check_device(config)  # first: a run that cannot work must not read data or build a model
     with _progress_bars(show_progress):
-        return _fine_tune(config, hub_offline=hub_offline, show_progress=show_progress)
+        return _fine_tune(config, device, hub_offline=hub_offline, show_progress=show_progress)
 
 
-def _fine_tune(config: RunConfig, *, hub_offline: bool, show_progress: bool) -> RunResult:
+def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progress: bool) -> RunResult:
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
 
     started = time.perf_counter()
-    device = check_device(config.device)
     source = MrpcSource(config.data_dir, hub_offline)
     splits = source.load()
     model_ref: ResolvedModel = resolve_model(config.model_spec, hub_offline=hub_offline)
@@ -164,13 +183,16 @@ def _fine_tune(config: RunConfig, *, hub_offline: bool, show_progress: bool) -> 
         "loss": float(prediction.metrics["validation_loss"]),
     }
     train_seconds = float(train_output.metrics["train_runtime"])
-    real_tokens = int(sum(len(ids) for ids in train["input_ids"]))
+    # What was trained, not rows x epochs: the Trainer rounds a fractional epoch up to whole steps.
+    trained = samples_trained(
+        steps=trainer.state.global_step, rows=train.num_rows, batch_size=trainer.args.train_batch_size
+    )
     throughput = TrainingThroughput(
         train_seconds=train_seconds,
-        samples_per_second=train.num_rows * recipe.epochs / train_seconds,
-        tokens_per_second=real_tokens * recipe.epochs / train_seconds,
-        train_samples=train.num_rows,
-        epochs=recipe.epochs,
+        samples_per_second=trained / train_seconds,
+        tokens_per_second=trainer.state.num_input_tokens_seen / train_seconds,
+        train_samples=trained,
+        epochs=trained / train.num_rows,
         total_seconds=time.perf_counter() - started,
     )
     provenance = machine_provenance(device)
@@ -189,6 +211,12 @@ def _fine_tune(config: RunConfig, *, hub_offline: bool, show_progress: bool) -> 
 
 
 def run_name(config: RunConfig) -> str:
+    """The run's folder name: a readable prefix, then a short hash of the config's whole identity.
+
+    The prefix leaves out most of the recipe (epochs, sample counts) and the device; the hash does
+    not, so runs that differ anywhere get folders of their own and the same config finds its own.
+    """
     model = config.model_spec.replace("/", "--").replace(":", "-")
     faults = "".join(f"-{fault}" for fault in config.faults)
-    return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}"
+    identity = sha256_json(config.identity())[:8]
+    return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}-{identity}"

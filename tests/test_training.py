@@ -7,6 +7,7 @@ values copied from an earlier run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,11 +16,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
+from harness.checksums import sha256_json
+from harness.config import RunConfig
 from harness.data import load_mrpc
 from harness.metrics import compute_metrics
 from harness.models import resolve_model
 from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
-from harness.training import fine_tune, run_name, tokenize_pairs
+from harness import hardware, training
+from harness.config import ConfigError
+from harness.training import check_device, fine_tune, run_name, samples_trained, tokenize_pairs
 
 
 def smoke_labels(smoke_dir: Path) -> np.ndarray:
@@ -64,13 +69,101 @@ def test_metrics_agree_with_the_stored_logits(smoke_result):
     assert smoke_result.metrics["loss"] == pytest.approx(cross_entropy(smoke_result.logits, labels), rel=1e-5)
 
 
-def test_throughput_is_consistent(smoke_result):
+def test_throughput_is_consistent(smoke_result, smoke_dir, tokenizer):
+    """Two whole epochs of 24 pairs: 48 pairs trained, and every real (unpadded) token twice."""
     t = smoke_result.throughput
     assert t.train_seconds > 0 and t.samples_per_second > 0 and t.tokens_per_second > 0
-    assert t.train_samples == 24 and t.epochs == 2.0
-    assert t.samples_per_second == pytest.approx(t.train_samples * t.epochs / t.train_seconds)
-    assert t.tokens_per_second > t.samples_per_second  # every pair is more than one token
+    assert t.train_samples == 48 and t.epochs == 2.0
+    assert t.samples_per_second == pytest.approx(t.train_samples / t.train_seconds)
+    train = tokenize_pairs(load_mrpc(smoke_dir)["train"], tokenizer, max_length=64)
+    real_tokens = sum(len(ids) for ids in train["input_ids"])
+    assert t.tokens_per_second * t.train_seconds == pytest.approx(2 * real_tokens)
     assert t.total_seconds >= t.train_seconds
+
+
+# --- what was trained, counted -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("steps", "rows", "batch_size", "expected"),
+    [
+        (2, 3668, 32, 64),  # --epochs 0.01 on MRPC: the Trainer rounds 1.15 steps up to 2
+        (345, 3668, 32, 11004),  # 3 epochs of 115 batches, the last of each 20 pairs short
+        (115, 3668, 32, 3668),  # one whole epoch, short last batch included
+        (116, 3668, 32, 3668 + 32),  # one epoch and the next one's first batch
+        (0, 3668, 32, 0),
+        (3, 10, 4, 10),  # batches of 4, 4, 2
+        (4, 10, 4, 14),
+        (6, 10, 4, 20),
+        (1, 3, 8, 3),  # a batch larger than the data
+    ],
+)
+def test_samples_trained_counts_what_the_steps_covered(steps, rows, batch_size, expected):
+    assert samples_trained(steps=steps, rows=rows, batch_size=batch_size) == expected
+
+
+def test_a_fraction_of_an_epoch_reports_the_batches_trained_not_rows_times_epochs(smoke_config, tmp_path):
+    """`--epochs 0.01` trains one whole batch (the Trainer rounds steps up), not 0.24 of a pair."""
+    recipe = dataclasses.replace(smoke_config.recipe, epochs=0.01)
+    result = fine_tune(smoke_config.replace(recipe=recipe, output_dir=tmp_path), hub_offline=True, show_progress=False)
+    t = result.throughput
+    steps = max(entry["step"] for entry in result.history)
+    assert steps == 1
+    assert t.train_samples == steps * recipe.batch_size == 4
+    assert t.epochs == pytest.approx(4 / 24)
+    assert t.samples_per_second == pytest.approx(4 / t.train_seconds)
+    assert 0 < t.tokens_per_second * t.train_seconds <= 4 * 64  # four pairs of at most max_length tokens
+
+
+# --- the device and precision, checked before anything is loaded ----------------------------------
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.fixture
+def data_must_not_be_read(monkeypatch):
+    """A refused run must fail before reading data, loading a model or training."""
+
+    def read(*args, **kwargs):
+        raise AssertionError("the data was read before the config was checked")
+
+    monkeypatch.setattr(training, "MrpcSource", read)
+
+
+@pytest.mark.usefixtures("no_gpu", "data_must_not_be_read")
+def test_fp16_on_auto_without_a_gpu_is_refused_before_the_data_is_read(smoke_config, tmp_path):
+    """It used to train in fp32 on the CPU and label the result fp16."""
+    config = smoke_config.replace(device="auto", precision="fp16", output_dir=tmp_path / "runs")
+    with pytest.raises(ConfigError) as error:
+        fine_tune(config, hub_offline=True, show_progress=False)
+    assert "fp16 training needs a CUDA device" in str(error.value) and "'cpu'" in str(error.value)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.usefixtures("data_must_not_be_read")
+def test_bf16_on_a_cpu_without_native_bf16_is_refused_before_the_data_is_read(smoke_config, monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2"}))
+    with pytest.raises(ConfigError, match="no native bf16"):
+        fine_tune(smoke_config.replace(precision="bf16"), hub_offline=True, show_progress=False)
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_check_device_resolves_auto_and_accepts_what_can_train(smoke_config, monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx512_bf16"}))
+    assert check_device(smoke_config.replace(device="auto")) == "cpu"
+    assert check_device(smoke_config.replace(device="auto", precision="bf16")) == "cpu"
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_check_device_refuses_cuda_without_a_gpu(smoke_config):
+    with pytest.raises(ConfigError, match="use --device cpu"):
+        check_device(smoke_config.replace(device="cuda"))
 
 
 def test_history_has_one_evaluation_per_epoch(smoke_result):
@@ -213,6 +306,28 @@ def test_old_schema_is_a_result_error(saved_copy):
     (saved_copy / RESULT_FILE).write_text(json.dumps(data))
     with pytest.raises(ResultError, match="schema 0"):
         RunResult.load(saved_copy)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"max_train_samples": 32}, {"epochs": 1.0}, {"device": "auto"}, {"learning_rate": 1e-4}, {"batch_size": 8}],
+)
+def test_a_run_name_is_as_distinct_as_the_config(smoke_config, tmp_path, changes):
+    """`--max-train-samples 64` then `32` must not overwrite each other's results, yet the same
+    config must find its own folder again, wherever its data is read from."""
+    device = {k: v for k, v in changes.items() if k == "device"}
+    recipe = dataclasses.replace(smoke_config.recipe, **{k: v for k, v in changes.items() if k != "device"})
+    other = smoke_config.replace(recipe=recipe, **device)
+    assert run_name(other) != run_name(smoke_config)
+    same = RunConfig.from_recipe("smoke", data_dir=tmp_path, output_dir=tmp_path, device="cpu")
+    assert run_name(same) == run_name(smoke_config)
+
+
+def test_run_name_keeps_a_readable_prefix_and_ends_in_the_identity_hash(smoke_config):
+    name = run_name(smoke_config.replace(faults=("truncated-inputs",)))
+    prefix, _, digest = name.rpartition("-")
+    assert prefix == "mrpc-smoke-arch-bert-tiny-fp32-seed42-truncated-inputs"
+    assert digest == sha256_json(smoke_config.replace(faults=("truncated-inputs",)).identity())[:8]
 
 
 def test_run_name_is_one_safe_folder_name(smoke_config):
