@@ -8,27 +8,22 @@ own source code: a change to any of them retrains; nothing else does. So a secon
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.checksums import sha256_file, sha256_json
+from harness.checksums import sha256_json
 from harness.config import RunConfig
 from harness.data import MrpcSource
 from harness.files import atomic_write_json
 from harness.models import resolve_model
-from harness.provenance import library_versions, resolve_device
+from harness.provenance import git_commit, harness_source_sha256, library_versions, resolve_device
 from harness.result import ResultError, RunResult
 
 log = logging.getLogger(__name__)
-_HARNESS_ROOT = Path(__file__).resolve().parent
-
-
-def harness_source_sha256() -> str:
-    """One hash over the harness's own Python sources: a code change is a new cache key."""
-    return sha256_json({str(p.relative_to(_HARNESS_ROOT)): sha256_file(p) for p in sorted(_HARNESS_ROOT.rglob("*.py"))})
 
 
 def cache_key(config: RunConfig, *, hub_offline: bool = False) -> dict:
@@ -44,6 +39,21 @@ def cache_key(config: RunConfig, *, hub_offline: bool = False) -> dict:
         "versions": versions,
         "harness_source_sha256": harness_source_sha256(),
     }
+
+
+def refreshed(result: RunResult, entry: str) -> RunResult:
+    """A cached result with today's run-time provenance.
+
+    The numbers are the cached training's; the commit is not: the cache key holds the harness's
+    source hash, so the code that would train now is the code that trained then, but the commit a
+    report names must be the one checked out now. When and from which commit the result was
+    trained stays on record under ``cached``.
+    """
+    provenance = dict(result.provenance)
+    provenance["cached"] = {"entry": entry, "trained": provenance.get("created"), "trained_git": provenance.get("git")}
+    provenance["git"] = git_commit()
+    provenance["harness_source_sha256"] = harness_source_sha256()
+    return dataclasses.replace(result, provenance=provenance)
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ class RunCache:
             try:
                 result = RunResult.load(directory)
                 log.info("reusing cached fine-tune %s (%s)", directory.name, config.model_spec)
-                return result
+                return refreshed(result, directory.name)
             except ResultError as error:
                 log.warning("cached fine-tune unreadable, retraining: %s", error)
         result = train(config.replace(output_dir=directory / "work"))

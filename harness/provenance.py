@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.checksums import sha256_file, sha256_json
+
 LIBRARIES = ("harness", "torch", "transformers", "datasets", "evaluate", "accelerate", "tokenizers", "numpy", "scikit-learn")
 
 
@@ -81,17 +83,43 @@ def _nvidia_driver() -> str | None:
         return None
 
 
-def git_commit(cwd: str | Path | None = None) -> dict[str, Any]:
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def harness_source_sha256() -> str:
+    """One hash over the harness's own Python sources: the code that produced a number, exactly,
+    whether it runs from a checkout, a wheel, or a checkout with uncommitted changes."""
+    return sha256_json({str(p.relative_to(_PACKAGE_DIR)): sha256_file(p) for p in sorted(_PACKAGE_DIR.rglob("*.py"))})
+
+
+def git_commit(package_dir: str | Path = _PACKAGE_DIR) -> dict[str, Any]:
+    """The commit of the checkout the harness package itself is imported from.
+
+    Asked of the package's own folder, never the working directory: a run started from another
+    folder, or from inside another repository, must not report that folder's commit. The package
+    counts only when it sits at the top of that checkout (``<root>/harness``), so a harness
+    installed into a virtualenv that happens to live inside some repository reports no commit.
+    ``dirty`` covers the package's tracked sources only: uncommitted reports, baselines or notes
+    elsewhere in the checkout do not change what the code computes.
+    """
+    package_dir = Path(package_dir).resolve()
+
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
+            out = subprocess.run(["git", "-C", str(package_dir), *args], capture_output=True, text=True, timeout=10, check=True)
             return out.stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return None
 
+    none = {"commit": None, "dirty": None, "checkout": None}
+    top = git("rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != package_dir.parent:
+        return none
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+    if commit is None:
+        return none
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None, "checkout": str(package_dir.parent)}
 
 
 def machine_provenance(device: str) -> dict[str, Any]:
@@ -100,5 +128,6 @@ def machine_provenance(device: str) -> dict[str, Any]:
         "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(), "python": sys.version.split()[0]},
         "device": device_info(device),
         "git": git_commit(),
+        "harness_source_sha256": harness_source_sha256(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_smoke_provenance_fingerprints_the_data_files(smoke_result, smoke_dir):
 
 def test_smoke_provenance_records_the_git_commit(smoke_result):
     git = smoke_result.provenance["git"]
-    assert set(git) == {"commit", "dirty"}
+    assert set(git) == {"commit", "dirty", "checkout"}
     if git["commit"] is not None:
         assert re.fullmatch(r"[0-9a-f]{40}", git["commit"])
         assert isinstance(git["dirty"], bool)
@@ -115,10 +116,56 @@ def test_git_commit_is_head_in_a_checkout():
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout (or no git)")
-    assert git_commit(REPO_ROOT)["commit"] == head
+    assert git_commit(REPO_ROOT / "harness")["commit"] == head
+    assert git_commit()["commit"] == head  # by default, the checkout the package is imported from
 
 
 def test_git_commit_outside_a_checkout_is_none(tmp_path, monkeypatch):
     """Running from an unpacked sdist is normal; provenance says 'unknown' rather than failing."""
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    assert git_commit(tmp_path) == {"commit": None, "dirty": None}
+    (tmp_path / "harness").mkdir()
+    assert git_commit(tmp_path / "harness") == {"commit": None, "dirty": None, "checkout": None}
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def other_repo(tmp_path, monkeypatch):
+    """A repository that is not the harness's, with a ``harness/`` package and a notes file tracked."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    repo = tmp_path / "other"
+    (repo / "harness").mkdir(parents=True)
+    (repo / "harness" / "code.py").write_text("x = 1\n")
+    (repo / "notes.md").write_text("notes\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "init")
+    return repo
+
+
+def test_git_provenance_does_not_depend_on_the_working_directory(other_repo):
+    """Started from inside another repository, a run still names the harness's own commit."""
+    head = git_commit()["commit"]
+    if head is None:
+        pytest.skip("the harness under test is not imported from a git checkout")
+    code = "import json; from harness.provenance import git_commit; print(json.dumps(git_commit()))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=other_repo, capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["commit"] == head
+
+
+def test_a_package_nested_deeper_in_some_repository_has_no_commit(other_repo):
+    """A harness installed into a virtualenv that lives inside a repository must not claim that repository's commit."""
+    nested = other_repo / ".venv" / "lib" / "site-packages" / "harness"
+    nested.mkdir(parents=True)
+    assert git_commit(nested) == {"commit": None, "dirty": None, "checkout": None}
+
+
+def test_dirty_means_the_package_sources_changed(other_repo):
+    git = git_commit(other_repo / "harness")
+    assert git["checkout"] == str(other_repo.resolve()) and git["dirty"] is False
+    (other_repo / "notes.md").write_text("edited notes\n")
+    assert git_commit(other_repo / "harness")["dirty"] is False  # a committed baseline or note is not the code
+    (other_repo / "harness" / "code.py").write_text("x = 2\n")
+    assert git_commit(other_repo / "harness")["dirty"] is True
