@@ -1,5 +1,9 @@
 """Baselines as data with provenance: readable JSON files in ``baselines/``, one per
-(task, model, recipe, split, device kind), plus the published references shown as context.
+(task, model, recipe, split, device kind, precision), plus the published references shown as context.
+
+Precision is part of the name because it changes results: a bf16 run is never gated against an
+fp32 baseline. Deliberate faults are not: a faulted run is gated against the clean baseline (that is
+how a fault proves the gate can fail), and a baseline is never recorded from a faulted config.
 
 Measured baselines gate: several seeds of one config, with their mean, spread and per-seed
 values, and the versions, device, data and model checksums they were measured with.
@@ -21,7 +25,8 @@ from harness.config import RunConfig
 from harness.files import atomic_write_json
 from harness.result import RunResult
 
-BASELINE_SCHEMA = 1
+BASELINE_SCHEMA = 2  # 2: precision is part of a measured baseline's identity
+PUBLISHED_SCHEMA = 1
 DIRECTIONS = {"accuracy": "higher", "f1": "higher", "loss": "lower"}
 PUBLISHED_FILE = "published.json"
 
@@ -60,6 +65,7 @@ class MeasuredBaseline:
     model: str
     recipe: str
     device_kind: str
+    precision: str
     metrics: dict[str, MetricStats]
     seeds: tuple[int, ...]
     recipe_config: dict[str, Any]
@@ -69,7 +75,7 @@ class MeasuredBaseline:
 
     @property
     def name(self) -> str:
-        return baseline_name(self.task, self.recipe, self.model, self.split, self.device_kind)
+        return baseline_name(self.task, self.recipe, self.model, self.split, self.device_kind, self.precision)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +86,7 @@ class MeasuredBaseline:
             "model": self.model,
             "recipe": self.recipe,
             "device_kind": self.device_kind,
+            "precision": self.precision,
             "seeds": list(self.seeds),
             "metrics": {name: stats.to_json() | {"better": DIRECTIONS.get(name, "higher")} for name, stats in self.metrics.items()},
             "recipe_config": self.recipe_config,
@@ -104,6 +111,7 @@ class MeasuredBaseline:
                 model=data["model"],
                 recipe=data["recipe"],
                 device_kind=data["device_kind"],
+                precision=data["precision"],
                 metrics={k: MetricStats(tuple(float(x) for x in v["values"])) for k, v in data["metrics"].items()},
                 seeds=tuple(data["seeds"]),
                 recipe_config=data["recipe_config"],
@@ -132,23 +140,39 @@ def _check_summary(path: Path, metric: str, stored: dict[str, Any], stats: Metri
             )
 
 
-def baseline_name(task: str, recipe: str, model: str, split: str, device_kind: str) -> str:
+def baseline_name(task: str, recipe: str, model: str, split: str, device_kind: str, precision: str) -> str:
     model_slug = model.replace("/", "--").replace(":", "-")
-    return f"{task}--{recipe}--{model_slug}--{split}--{device_kind}"
+    return f"{task}--{recipe}--{model_slug}--{split}--{device_kind}-{precision}"
 
 
 def device_kind(device: str) -> str:
     return device.split(":")[0]
 
 
+def check_recordable(config: RunConfig) -> None:
+    """Refuse, before anything trains, to record a baseline from a deliberately broken config."""
+    if config.faults:
+        raise BaselineError(
+            f"refusing to record a baseline from a config with deliberate faults ({', '.join(config.faults)}): "
+            "a baseline must describe the unbroken recipe; drop the fault(s) and record again"
+        )
+
+
 def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: str = "validation") -> MeasuredBaseline:
     """A measured baseline from runs of one config that differ only in their seed."""
+    check_recordable(config)
     if len(results) < 2:
         raise BaselineError("a measured baseline needs at least 2 seeds (5 or more recommended) to know its spread")
     first = results[0].provenance
-    for result in results[1:]:
+    for result in results:
+        if result.config.get("faults"):
+            raise BaselineError(f"seed {result.provenance['seed']} was run with deliberate faults {result.config['faults']}; "
+                                "a baseline is never recorded from a faulted run")
         if result.provenance["data"]["sha256"] != first["data"]["sha256"]:
             raise BaselineError("the runs were measured on different data; record each data set separately")
+        if result.provenance.get("precision") != config.precision:
+            raise BaselineError(f"seed {result.provenance['seed']} ran in {result.provenance.get('precision')}, "
+                                f"the baseline is for {config.precision}; record each precision separately")
     metrics = {name: MetricStats(tuple(r.metrics[name] for r in results)) for name in results[0].metrics}
     return MeasuredBaseline(
         task=config.task,
@@ -156,6 +180,7 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
         model=config.model_spec,
         recipe=config.recipe.name,
         device_kind=device_kind(first["device"]["device"]),
+        precision=config.precision,
         metrics=metrics,
         seeds=tuple(r.provenance["seed"] for r in results),
         recipe_config=config.identity()["recipe"],
@@ -165,6 +190,7 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
             "versions": first["versions"],
             "device": first["device"],
             "git": first["git"],
+            "harness_source_sha256": first.get("harness_source_sha256"),
             "created": first["created"],
             "data": first["data"],
             "precision": first.get("precision"),
@@ -195,8 +221,10 @@ class BaselineStore:
     def path(self, name: str) -> Path:
         return self.root / f"{name}.json"
 
-    def obtained_path(self, name: str) -> Path:
-        return self.root / f"{name}.obtained.json"
+    def obtained_path(self, name: str, tag: str) -> Path:
+        """Where a failing check of one config leaves its values: one file per config (``tag``), so a
+        passing check of another config sharing the baseline never deletes a failure's evidence."""
+        return self.root / f"{name}.{tag}.obtained.json"
 
     def load(self, name: str) -> MeasuredBaseline | None:
         path = self.path(name)
@@ -208,14 +236,29 @@ class BaselineStore:
             raise BaselineError(f"{path}: not valid JSON ({error}); restore it from git or re-record it") from error
         return MeasuredBaseline.from_json(data, path)
 
+    def partial_path(self, name: str) -> Path:
+        """The seeds of a recording still in progress (see :mod:`harness.seed_ledger`)."""
+        return self.root / f"{name}.partial.json"
+
+    def load_for_replacement(self, name: str) -> tuple[MeasuredBaseline | None, str | None]:
+        """The baseline a regeneration is about to replace, and a note when it cannot be read.
+
+        An unreadable old file is exactly what regeneration exists to fix, so it must not stop it:
+        it is reported, shown as having no old values in the diff, and overwritten.
+        """
+        try:
+            return self.load(name), None
+        except BaselineError as error:
+            return None, f"the old baseline could not be read and is replaced: {error}"
+
     def save(self, baseline: MeasuredBaseline) -> Path:
         return atomic_write_json(self.path(baseline.name), baseline.to_json())
 
-    def write_obtained(self, name: str, obtained: dict[str, Any]) -> Path:
-        return atomic_write_json(self.obtained_path(name), obtained)
+    def write_obtained(self, name: str, tag: str, obtained: dict[str, Any]) -> Path:
+        return atomic_write_json(self.obtained_path(name, tag), obtained)
 
-    def clear_obtained(self, name: str) -> None:
-        self.obtained_path(name).unlink(missing_ok=True)
+    def clear_obtained(self, name: str, tag: str) -> None:
+        self.obtained_path(name, tag).unlink(missing_ok=True)
 
     def published(self) -> list[PublishedReference]:
         path = self.root / PUBLISHED_FILE
@@ -223,8 +266,8 @@ class BaselineStore:
             return []
         try:
             data = json.loads(path.read_text())
-            if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA or data.get("kind") != "published":
-                raise BaselineError(f"{path}: expected kind 'published' of schema {BASELINE_SCHEMA}")
+            if not isinstance(data, dict) or data.get("schema") != PUBLISHED_SCHEMA or data.get("kind") != "published":
+                raise BaselineError(f"{path}: expected kind 'published' of schema {PUBLISHED_SCHEMA}")
             return [PublishedReference(**ref) for ref in data["references"]]
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise BaselineError(f"{path}: corrupt published references ({error}); restore it from git") from error

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
     run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
     run.add_argument("--seed", type=int, default=42, help="default: 42")
-    run.add_argument("--epochs", type=float, help="override the recipe's epochs")
+    run.add_argument("--epochs", type=float, help="override the recipe's epochs (a fraction trains whole batches)")
     run.add_argument("--max-train-samples", type=positive_int, help="train on a seeded subset (default: all)")
     run.add_argument("--output-dir", type=Path, default=Path("runs"), help="where results are written (default: runs)")
     run.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--seed", type=int, default=42, help="first seed (default: 42)")
     record.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
     record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
+    record.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32 (part of the baseline's name)")
     record.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     record.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -80,7 +81,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ["accuracy", f"{result.metrics['accuracy']:.4f}"],
         ["f1", f"{result.metrics['f1']:.4f}"],
         ["loss", f"{result.metrics['loss']:.4f}"],
-        ["train time", f"{t.train_seconds:.1f} s ({t.epochs:g} epochs, {t.train_samples} pairs)"],
+        ["train time", f"{t.train_seconds:.1f} s ({t.train_samples} pairs trained, {t.epochs:g} epochs)"],
         ["throughput", f"{t.samples_per_second:.1f} samples/s, {t.tokens_per_second:.0f} tokens/s"],
         ["device", result.provenance["device"].get("gpu") or result.provenance["device"]["cpu"]],
         ["data sha256", result.provenance["data"]["sha256"][:16]],
@@ -92,15 +93,27 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.baselines import check_recordable
+    from harness.hardware import check_precision
     from harness.regression import baseline_diff, name_for, record_baseline
+    from harness.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
     session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet)
-    config = session.config(args.recipe, seed=args.seed, data_dir=args.data_dir or settings.data_dir)
-    old = session.store.load(name_for(config))
-    print(f"harness: recording {name_for(config)} from {args.seeds} seeds ({args.seed}..{args.seed + args.seeds - 1})", file=sys.stderr)
-    baseline = record_baseline(config, session.fine_tune, seeds=args.seeds)
+    config = session.config(args.recipe, seed=args.seed, precision=args.precision, data_dir=args.data_dir or settings.data_dir)
+    check_recordable(config)
+    check_precision(config.precision, config.device)
+    name = name_for(config)
+    old, unreadable = session.store.load_for_replacement(name)
+    if unreadable:
+        print(f"harness: {unreadable}", file=sys.stderr)
+    ledger = SeedLedger.open(session.store.partial_path(name))
+    print(f"harness: recording {name} from {args.seeds} seeds ({args.seed}..{args.seed + args.seeds - 1}); "
+          f"each finished seed is kept in {ledger.path}, so the same command resumes after an interruption", file=sys.stderr)
+    baseline = record_baseline(config, session.fine_tune, seeds=args.seeds, ledger=ledger,
+                               progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
     path = session.store.save(baseline)
+    ledger.remove()
     print(baseline_diff(old, baseline))
     print(f"wrote {path}")
     return 0

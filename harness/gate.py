@@ -136,6 +136,9 @@ def environment_problems(result: RunResult, baseline: MeasuredBaseline) -> list[
     data_sha = result.provenance["data"]["sha256"]
     if data_sha != baseline.data_sha256:
         problems.append(f"data differs: run sha256 {data_sha[:12]}…, baseline {baseline.data_sha256[:12]}…")
+    run_precision = result.provenance.get("precision")
+    if run_precision != baseline.precision:
+        problems.append(f"precision differs: run {run_precision}, baseline {baseline.precision}; record a baseline for {run_precision}")
     run_model, base_model = result.provenance["model"], baseline.model_provenance
     for key in ("weights_sha256", "architecture_sha256"):
         if run_model.get(key) != base_model.get(key):
@@ -163,6 +166,10 @@ def check_run(
         if baseline.recipe_config != result.config["recipe"]:
             changed = sorted(k for k in baseline.recipe_config if baseline.recipe_config.get(k) != result.config["recipe"].get(k))
             notes.append(f"recipe settings differ from the baseline's ({', '.join(changed)}): gated all the same")
+        run_definition = result.provenance["model"].get("definition_sha256")
+        base_definition = baseline.model_provenance.get("definition_sha256")
+        if base_definition and run_definition and run_definition != base_definition:
+            notes.append("the model's config or tokenizer files differ from the baseline's (same weights): gated all the same")
         base_versions, run_versions = baseline.provenance.get("versions", {}), result.provenance["versions"]
         upgraded = [f"{k} {base_versions[k]} → {run_versions.get(k)}" for k in ("torch", "transformers", "datasets")
                     if k in base_versions and base_versions[k] != run_versions.get(k)]

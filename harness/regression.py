@@ -3,19 +3,35 @@ the stored baseline, and on a mismatch leave ``*.obtained.json`` beside it.
 
 Regeneration is explicit and never passes: with ``force_regen`` the baseline is re-measured from
 several seeds, written, its diff against the old one shown, and the check still fails, so nobody
-loosens a baseline by accident.
+loosens a baseline by accident. It replaces an unreadable old baseline (saying so) instead of
+stopping on it, never records from a config with deliberate faults, and refuses to let two
+different configs of one session overwrite each other's baseline.
+
+The baseline is read and validated before anything trains: a corrupt file costs seconds, not a
+fine-tune.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.baselines import BaselineStore, MeasuredBaseline, baseline_name, device_kind, measured_from_runs
+from harness.baselines import (
+    BaselineStore,
+    MeasuredBaseline,
+    baseline_name,
+    check_recordable,
+    device_kind,
+    measured_from_runs,
+)
+from harness.checksums import sha256_json
 from harness.config import RunConfig
 from harness.gate import GatePolicy, GateReport, check_run
 from harness.provenance import resolve_device
 from harness.result import RunResult
+from harness.seed_ledger import SeedLedger
 from harness.tables import markdown_table
 
 FineTune = Callable[[RunConfig], RunResult]
@@ -36,13 +52,70 @@ class QualityOutcome:
 
 
 def name_for(config: RunConfig, split: str = "validation") -> str:
-    return baseline_name(config.task, config.recipe.name, config.model_spec, split, device_kind(resolve_device(config.device)))
+    return baseline_name(
+        config.task, config.recipe.name, config.model_spec, split, device_kind(resolve_device(config.device)), config.precision
+    )
 
 
-def record_baseline(config: RunConfig, fine_tune: FineTune, *, seeds: int = DEFAULT_BASELINE_SEEDS) -> MeasuredBaseline:
-    """Fine-tune ``config`` from ``seeds`` consecutive seeds (starting at its own) and summarise."""
-    results = [fine_tune(config.replace(seed=config.seed + offset)) for offset in range(seeds)]
+def config_tag(config: RunConfig) -> str:
+    """A short hash of everything that determines a run's result: names one config's files."""
+    return sha256_json(config.identity())[:8]
+
+
+def record_baseline(
+    config: RunConfig,
+    fine_tune: FineTune,
+    *,
+    seeds: int = DEFAULT_BASELINE_SEEDS,
+    ledger: SeedLedger | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MeasuredBaseline:
+    """Fine-tune ``config`` from ``seeds`` consecutive seeds (starting at its own) and summarise.
+
+    With a ``ledger``, every finished seed is saved as it lands and seeds already in it are not
+    trained again: a recording killed after seed 17 continues from seed 18 when run again.
+    ``progress`` receives one line per seed, with the time left at the pace of the seeds so far.
+    """
+    check_recordable(config)
+    wanted = [config.seed + offset for offset in range(seeds)]
+    say = progress or (lambda line: None)
+    done = [seed for seed in wanted if ledger is not None and seed in ledger]
+    if done:
+        say(f"resuming from {ledger.path}: seeds {_ranges(done)} already measured, {len(wanted) - len(done)} to go")
+    fresh: dict[int, RunResult] = {}
+    durations: list[float] = []
+    for seed in wanted:
+        if seed in done:
+            continue
+        started = time.monotonic()
+        result = fine_tune(config.replace(seed=seed))
+        if ledger is not None:
+            ledger.add(config, result)
+        fresh[seed] = result
+        durations.append(time.monotonic() - started)
+        left = len(wanted) - len(done) - len(fresh)
+        eta = f"about {_duration(statistics.fmean(durations) * left)} left" if left else "done"
+        metrics = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items())
+        say(f"seed {seed}: {metrics} ({_duration(durations[-1])}); {len(done) + len(fresh)}/{len(wanted)} seeds, {eta}")
+    results = [fresh[seed] if seed in fresh else ledger.results([seed])[0] for seed in wanted]
     return measured_from_runs(config, results)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _ranges(seeds: list[int]) -> str:
+    """``[42, 43, 44, 50]`` as ``42-44, 50``."""
+    spans: list[list[int]] = []
+    for seed in sorted(seeds):
+        if spans and seed == spans[-1][1] + 1:
+            spans[-1][1] = seed
+        else:
+            spans.append([seed, seed])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
 
 
 def baseline_diff(old: MeasuredBaseline | None, new: MeasuredBaseline) -> str:
@@ -76,31 +149,75 @@ def perform_quality_check(
     policy: GatePolicy = GatePolicy(),
     force_regen: bool = False,
     seeds: int = DEFAULT_BASELINE_SEEDS,
+    regenerated: dict[str, MeasuredBaseline] | None = None,
 ) -> QualityOutcome:
-    name = name_for(config)
-    result = fine_tune(config)
-    old = store.load(name)
+    """Fine-tune ``config`` and gate it against its baseline (``force_regen``: re-measure it first).
+
+    ``regenerated`` is the session's record of the baselines it has already re-measured: a second
+    check of the same recipe reuses that baseline instead of measuring it again, and a check of a
+    different recipe that maps to the same baseline file is refused rather than overwriting it.
+    """
+    name, tag = name_for(config), config_tag(config)
+    regenerated = {} if regenerated is None else regenerated
     if force_regen:
-        new = record_baseline(config, fine_tune, seeds=seeds)
-        path = store.save(new)
-        store.clear_obtained(name)
-        report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
-        message = (
-            f"REGENERATED {path} from seeds {list(new.seeds)}; this run fails on purpose. "
-            f"Review the diff, commit the file, and re-run without --harness-force-regen.\n{baseline_diff(old, new)}"
-        )
-        return QualityOutcome(result, report, str(path), message, regenerated=True)
-    report = check_run(result, old, name=name, policy=policy, published=tuple(store.published()))
-    message = ""
-    if old is None:
-        message = (
+        return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated)
+    old = store.load(name)  # fail fast: a corrupt baseline is reported before minutes of training
+    result = fine_tune(config)
+    return _gate(config, result, old, name, tag, store=store, policy=policy, seeds=seeds)
+
+
+def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | None, name: str, tag: str, *,
+          store: BaselineStore, policy: GatePolicy, seeds: int, prefix: str = "") -> QualityOutcome:
+    report = check_run(result, baseline, name=name, policy=policy, published=tuple(store.published()))
+    messages = [prefix] if prefix else []
+    if baseline is None:
+        messages.append(
             f"no baseline at {store.path(name)}. Record one from {seeds} seeds with "
             f"`pytest --harness-force-regen` or `harness record-baseline --recipe {config.recipe.name} --seeds {seeds}`, "
             "review it, and commit it."
         )
     if report.passed:
-        store.clear_obtained(name)
+        store.clear_obtained(name, tag)
     else:
-        obtained = store.write_obtained(name, obtained_record(result, report))
-        message = (message + "\n" if message else "") + f"obtained values written to {obtained}"
-    return QualityOutcome(result, report, str(store.path(name)), message)
+        obtained = store.write_obtained(name, tag, obtained_record(result, report))
+        messages.append(f"obtained values written to {obtained}")
+    return QualityOutcome(result, report, str(store.path(name)), "\n".join(messages))
+
+
+def _regenerate(config: RunConfig, name: str, tag: str, *, fine_tune: FineTune, store: BaselineStore, policy: GatePolicy,
+                seeds: int, regenerated: dict[str, MeasuredBaseline]) -> QualityOutcome:
+    if config.faults:
+        old = store.load(name)
+        refusal = (
+            f"NOT REGENERATED {store.path(name)}: this config injects deliberate faults ({', '.join(config.faults)}), "
+            "and a baseline is never recorded from a faulted config; gated against the existing baseline instead."
+        )
+        return _gate(config, fine_tune(config), old, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
+    if name in regenerated:
+        new = regenerated[name]
+        if new.recipe_config != config.identity()["recipe"]:
+            # Two recipes sharing one baseline file would each overwrite the other: last writer wins.
+            changed = sorted(k for k in new.recipe_config if new.recipe_config.get(k) != config.identity()["recipe"].get(k))
+            refusal = (
+                f"NOT REGENERATED {store.path(name)}: this session already re-measured it from a config whose recipe "
+                f"differs in {', '.join(changed)}; one baseline file cannot describe both. Give the variant its own recipe name."
+            )
+            return _gate(config, fine_tune(config), new, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
+        result = fine_tune(config)
+        report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
+        message = f"REGENERATED {store.path(name)} earlier in this session from seeds {list(new.seeds)}; this run fails on purpose."
+        return QualityOutcome(result, report, str(store.path(name)), message, regenerated=True)
+    old, unreadable = store.load_for_replacement(name)
+    result = fine_tune(config)
+    new = record_baseline(config, fine_tune, seeds=seeds)
+    path = store.save(new)
+    regenerated[name] = new
+    store.clear_obtained(name, tag)
+    report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
+    message = (
+        f"REGENERATED {path} from seeds {list(new.seeds)}; this run fails on purpose. "
+        f"Review the diff, commit the file, and re-run without --harness-force-regen."
+        + (f"\nnote: {unreadable}" if unreadable else "")
+        + f"\n{baseline_diff(old, new)}"
+    )
+    return QualityOutcome(result, report, str(path), message, regenerated=True)

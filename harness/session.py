@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.baselines import BaselineStore
+from harness.baselines import BaselineStore, MeasuredBaseline
 from harness.cache import RunCache
 from harness.config import RunConfig
 from harness.gate import GatePolicy
@@ -35,6 +35,7 @@ class HarnessSession:
     outcomes: list[QualityOutcome] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
     throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
+    regenerated: dict[str, MeasuredBaseline] = field(default_factory=dict)  # baselines re-measured this session
     _memo: dict[str, RunResult] = field(default_factory=dict, repr=False)
 
     @property
@@ -69,6 +70,7 @@ class HarnessSession:
             policy=self.policy,
             force_regen=self.force_regen,
             seeds=self.baseline_seeds,
+            regenerated=self.regenerated,
         )
         self.outcomes.append(outcome)
         return outcome

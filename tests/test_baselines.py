@@ -35,7 +35,7 @@ def store(tmp_path) -> BaselineStore:
 
 def test_measured_baseline_summarises_its_seeds():
     baseline = measured()
-    assert baseline.name == "mrpc--smoke--arch-bert-tiny--validation--cpu"
+    assert baseline.name == "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
     assert baseline.seeds == (42, 43, 44)
     assert baseline.metrics["accuracy"].values == (0.70, 0.75, 0.80)
     assert baseline.metrics["accuracy"].mean == pytest.approx(0.75)
@@ -190,25 +190,29 @@ def test_corrupt_published_references_fail_clearly(store, content):
 
 def test_obtained_file_sits_beside_the_baseline(store):
     """As in pytest-regressions: the obtained values are diffed against the baseline file next to them."""
-    name = baseline_name("mrpc", "smoke", "arch:bert-tiny", "validation", "cpu")
-    assert store.obtained_path(name) == store.root / f"{name}.obtained.json"
-    written = store.write_obtained(name, {"kind": "obtained", "metrics": {"accuracy": 0.5}})
-    assert written == store.obtained_path(name)
+    name = baseline_name("mrpc", "smoke", "arch:bert-tiny", "validation", "cpu", "fp32")
+    assert store.obtained_path(name, "0123abcd") == store.root / f"{name}.0123abcd.obtained.json"
+    written = store.write_obtained(name, "0123abcd", {"kind": "obtained", "metrics": {"accuracy": 0.5}})
+    other = store.write_obtained(name, "feedbeef", {"kind": "obtained", "metrics": {"accuracy": 0.4}})
+    assert written == store.obtained_path(name, "0123abcd")
     assert json.loads(written.read_text())["metrics"] == {"accuracy": 0.5}
-    store.clear_obtained(name)
+    store.clear_obtained(name, "0123abcd")
     assert not written.exists()
-    store.clear_obtained(name)  # clearing twice is not an error
+    assert other.is_file(), "clearing one config's obtained file must leave another config's evidence alone"
+    store.clear_obtained(name, "0123abcd")  # clearing twice is not an error
 
 
 def test_baseline_names_are_safe_file_names():
-    assert baseline_name("mrpc", "course", "org/model:v1", "validation", "cuda") == "mrpc--course--org--model-v1--validation--cuda"
+    assert (baseline_name("mrpc", "course", "org/model:v1", "validation", "cuda", "bf16")
+            == "mrpc--course--org--model-v1--validation--cuda-bf16")
 
 
 def test_the_repository_baselines_load():
     """The committed files are what CI gates with; a damaged one should fail here, not mid-gate."""
     store = BaselineStore(REPO_BASELINES)
     published = REPO_BASELINES / PUBLISHED_FILE
-    measured_files = [p for p in sorted(REPO_BASELINES.glob("*.json")) if p != published and not p.name.endswith(".obtained.json")]
+    measured_files = [p for p in sorted(REPO_BASELINES.glob("*.json")) if p != published and not p.name.endswith((".obtained.json", ".partial.json"))]
+    assert measured_files, f"no measured baseline in {REPO_BASELINES}: CI's quality gate would have nothing to gate against"
     if not published.is_file() and not measured_files:
         pytest.skip(f"no baseline files in {REPO_BASELINES} yet")
     if published.is_file():
@@ -217,3 +221,22 @@ def test_the_repository_baselines_load():
     for path in measured_files:
         baseline = store.load(path.stem)
         assert baseline is not None and baseline.name == path.stem
+
+
+def test_a_baseline_is_never_measured_from_faulted_runs():
+    config = smoke_run_config()
+    with pytest.raises(BaselineError, match="deliberate faults"):
+        measured_from_runs(config.replace(faults=("shuffled-labels",)), [run_result(config), run_result(config.replace(seed=43))])
+    faulted = run_result(config.replace(seed=43, faults=("shuffled-labels",)))
+    with pytest.raises(BaselineError, match="seed 43 was run with deliberate faults"):
+        measured_from_runs(config, [run_result(config), faulted])
+
+
+def test_a_baseline_records_its_precision_and_refuses_mixed_precisions(store):
+    baseline = measured()
+    assert baseline.precision == "fp32" and baseline.name.endswith("-fp32")
+    assert json.loads(store.save(baseline).read_text())["precision"] == "fp32"
+    config = smoke_run_config()
+    bf16 = run_result(config.replace(seed=43, precision="bf16"))
+    with pytest.raises(BaselineError, match="ran in bf16, the baseline is for fp32"):
+        measured_from_runs(config, [run_result(config), bf16])

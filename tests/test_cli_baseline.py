@@ -5,17 +5,21 @@ It reads fine-tunes through the shared ``smoke_cache``, so the seeds it records 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from harness.cache import RunCache
 from harness.cli import main
+from harness.config import RunConfig
+from harness.seed_ledger import SeedLedger
 from harness.settings import Settings
 
 pytest_plugins = ["smoke_cache"]
 
-BASELINE_NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu"
+BASELINE_NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
 
 
 def record(smoke_dir: Path, baselines: Path, cache: Path) -> int:
@@ -49,14 +53,37 @@ def test_re_recording_shows_the_old_values(smoke_cache, smoke_dir, tmp_path, cap
     assert cells[3] == "+0.0000"
 
 
-def test_a_corrupt_existing_baseline_is_a_clear_error(smoke_cache, smoke_dir, tmp_path, capsys):
+@pytest.mark.parametrize("content", ["{not json", '{"schema": 0, "kind": "measured"}'], ids=["not json", "old schema"])
+def test_an_unreadable_existing_baseline_is_reported_and_replaced(smoke_cache, smoke_dir, tmp_path, capsys, content):
+    """The error for a broken baseline says to run this command; the command must then not stop on it."""
     baselines = tmp_path / "baselines"
     baselines.mkdir()
     path = baselines / f"{BASELINE_NAME}.json"
-    path.write_text("{not json")
-    assert record(smoke_dir, baselines, smoke_cache) == 2
+    path.write_text(content)
+    assert record(smoke_dir, baselines, smoke_cache) == 0
+    assert f"the old baseline could not be read and is replaced: {path}" in capsys.readouterr().err
+    assert json.loads(path.read_text())["seeds"] == [42, 43]
+
+
+def test_recording_shows_progress_and_resumes_from_a_partial_recording(smoke_cache, smoke_dir, tmp_path, capsys):
+    baselines = tmp_path / "baselines"
+    config = RunConfig.from_recipe("smoke", data_dir=smoke_dir, device="cpu", seed=42)
+    seed42 = RunCache(smoke_cache, hub_offline=True).get_or_run(config, lambda c: pytest.fail("seed 42 is cached"))
+    marked = dataclasses.replace(seed42, metrics=seed42.metrics | {"accuracy": 0.123})  # proves it is not re-measured
+    SeedLedger.open(baselines / f"{BASELINE_NAME}.partial.json").add(config, marked)
+    assert record(smoke_dir, baselines, smoke_cache) == 0
     err = capsys.readouterr().err
-    assert f"harness: error: {path}: not valid JSON" in err
+    assert "seeds 42 already measured, 1 to go" in err
+    assert "seed 43: accuracy" in err and "2/2 seeds, done" in err
+    data = json.loads((baselines / f"{BASELINE_NAME}.json").read_text())
+    assert data["metrics"]["accuracy"]["values"][0] == 0.123
+    assert not (baselines / f"{BASELINE_NAME}.partial.json").exists()  # a finished recording leaves only the baseline
+
+
+def test_an_impossible_precision_is_refused_before_training(capsys):
+    assert main(["record-baseline", "--recipe", "smoke", "--precision", "fp16", "--device", "cpu"],
+                settings=Settings(hub_offline=True)) == 2
+    assert "fp16" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("seeds", "message"), [("0", "must be >= 1"), ("1", "a baseline needs at least 2 seeds")])

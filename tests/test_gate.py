@@ -13,7 +13,7 @@ from harness.config import ConfigError
 from harness.gate import FAIL, IMPROVED, MISMATCH, MISSING, PASS, GatePolicy, check_run
 from harness.result import RunResult
 
-NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu"
+NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
 # A small bootstrap keeps each check fast; the intervals are not what these tests are about.
 POLICY = GatePolicy(bootstrap_samples=50)
 
@@ -30,6 +30,7 @@ def baseline_for(result: RunResult, *, shift: float = 0.0, std: float = 0.0, **c
         model="arch:bert-tiny",
         recipe="smoke",
         device_kind="cpu",
+        precision="fp32",
         metrics=metrics,
         seeds=(42, 43),
         recipe_config=result.config["recipe"],
@@ -107,8 +108,9 @@ def test_band_falls_back_to_the_floor_when_seeds_agree(result):
         ({"data_sha256": "e" * 64}, "data differs"),
         ({"model_provenance": model_provenance(weights_sha256="f" * 64)}, "weights_sha256 differs"),
         ({"model_provenance": model_provenance(architecture_sha256="b" * 64)}, "architecture_sha256 differs"),
+        ({"precision": "bf16"}, "precision differs: run fp32, baseline bf16"),
     ],
-    ids=["data", "weights", "architecture"],
+    ids=["data", "weights", "architecture", "precision"],
 )
 def test_a_baseline_of_other_data_or_weights_is_a_mismatch(result, changes, named):
     """Gating one data set or model against another's numbers would pass or fail for the wrong reason."""
