@@ -2,12 +2,18 @@
 
 Registered through the ``pytest11`` entry point, so any project with harness installed gets the
 ``--harness-*`` options and the ``harness`` / ``quality_gate`` fixtures.
+
+Under pytest-xdist the checks run in workers: each worker hands what it measured to the controller
+(``workeroutput``), and only the controller prints the verdicts and writes the reports, over the
+whole run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import dataclasses
+import time
 from pathlib import Path
 
 import pytest
@@ -16,10 +22,10 @@ from harness.arguments import baseline_seeds, non_negative_float, positive_int
 from harness.gate import GatePolicy
 from harness.regression import DEFAULT_BASELINE_SEEDS
 from harness.relative_check import RelativeCheck
-from harness.reports import write_quality_reports
+from harness.reports import QualitySummary, remove_stale_reports, write_quality_reports
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, Settings
-from harness.throughput import ThroughputCase, ThroughputResult
+from harness.throughput import ThroughputCase, ThroughputResult, ThroughputSkip
 from harness.throughput_bench import ThroughputBench
 from harness.throughput_report import write_throughput_reports
 
@@ -30,7 +36,10 @@ MARKERS = {
     "slow": "runs a real fine-tune or benchmark (minutes on a CPU)",
 }
 _SESSION_KEY = pytest.StashKey[HarnessSession]()
+_STARTED_KEY = pytest.StashKey[float]()
+_WORKER_QUALITY_KEY = pytest.StashKey[list]()
 BENCHMARK_JSON = "benchmarks.json"
+WORKER_OUTPUT_KEY = "harness"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    config.stash[_STARTED_KEY] = time.time()
+    config.stash[_WORKER_QUALITY_KEY] = []
     opt = config.option
     settings = Settings.from_environ()
     rootdir = Path(config.rootpath)
@@ -127,7 +138,11 @@ class TrainingThroughputFixture:
         reason = self._bench.skip_reason(case)
         if reason is not None:
             pytest.skip(reason)
-        return self._bench.measure(case, benchmark)
+        try:
+            return self._bench.measure(case, benchmark)
+        except Exception as error:
+            self._bench.record_failure(case, error)
+            raise
 
     def assert_relative(self, faster: ThroughputCase, slower: ThroughputCase, *, min_ratio: float,
                         metric: str = "samples_per_second", why: str = "") -> RelativeCheck:
@@ -170,24 +185,63 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         config.option.benchmark_json = bench_session.json = path
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand every verdict and throughput figure to the controller as plain data."""
+    config = session.config
+    harness_session = config.stash.get(_SESSION_KEY, None)
+    if harness_session is None or not _is_xdist_worker(config):
+        return
+    output = {
+        "quality": [QualitySummary.of(outcome).to_record() for outcome in harness_session.outcomes],
+        "throughput": [result.to_record() for result in harness_session.throughput],
+        "throughput_skipped": [skip.to_record() for skip in harness_session.throughput_skipped],
+    }
+    # execnet carries only builtin types: a JSON round trip turns anything else (paths, numpy scalars) into them.
+    config.workeroutput[WORKER_OUTPUT_KEY] = json.loads(json.dumps(output, default=str))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """On the xdist controller: collect what a finished worker measured, for the one set of reports."""
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    harness_session = node.config.stash.get(_SESSION_KEY, None)
+    if not output or harness_session is None:
+        return
+    node.config.stash[_WORKER_QUALITY_KEY].extend(QualitySummary.from_record(r) for r in output["quality"])
+    harness_session.throughput.extend(ThroughputResult.from_record(r) for r in output["throughput"])
+    harness_session.throughput_skipped.extend(ThroughputSkip.from_record(r) for r in output["throughput_skipped"])
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's, which raises on --benchmark-compare-fail
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     session = config.stash.get(_SESSION_KEY, None)
-    if session is not None and (session.throughput or session.throughput_skipped):
-        _report_throughput(terminalreporter, session)
-    if session is None or not session.outcomes:
+    if session is None or _is_xdist_worker(config):
         return
-    terminalreporter.section("harness quality gate")
-    for outcome in session.outcomes:
-        terminalreporter.write_line(outcome.report.table())
-        if outcome.message:
-            terminalreporter.write_line(outcome.message)
-        terminalreporter.write_line("")
-    for path in write_quality_reports(session.outcomes, session.settings.reports_dir, session.settings.step_summary):
-        terminalreporter.write_line(f"harness: wrote {path}")
+    written: list[Path] = []
+    if session.throughput or session.throughput_skipped:
+        written += _report_throughput(terminalreporter, session)
+    summaries = [QualitySummary.of(outcome) for outcome in session.outcomes] + config.stash[_WORKER_QUALITY_KEY]
+    if summaries:
+        terminalreporter.section("harness quality gate")
+        for summary in summaries:
+            terminalreporter.write_line(summary.table)
+            if summary.message:
+                terminalreporter.write_line(summary.message)
+            terminalreporter.write_line("")
+        paths = write_quality_reports(summaries, session.settings.reports_dir, session.settings.step_summary)
+        for path in paths:
+            terminalreporter.write_line(f"harness: wrote {path}")
+        written += paths
+    if written:
+        for path in remove_stale_reports(session.settings.reports_dir, started=config.stash[_STARTED_KEY], kept=written):
+            terminalreporter.write_line(f"harness: removed {path}, left by an earlier run (this run did not write it)")
 
 
-def _report_throughput(terminalreporter, session: HarnessSession) -> None:
+def _report_throughput(terminalreporter, session: HarnessSession) -> list[Path]:
     settings = session.settings
     written = write_throughput_reports(session.throughput, session.throughput_skipped, settings.reports_dir, settings.step_summary)
     terminalreporter.section("harness training throughput")
@@ -200,3 +254,4 @@ def _report_throughput(terminalreporter, session: HarnessSession) -> None:
         )
     for path in written:
         terminalreporter.write_line(f"harness: wrote {path}")
+    return written

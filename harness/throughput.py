@@ -84,10 +84,19 @@ def throughput_cases(batch_sizes: Mapping[str, Sequence[int]], devices: Sequence
 
 @dataclass(frozen=True)
 class ThroughputSkip:
-    """A case that was not measured, and why: the report shows it as "not measured"."""
+    """A case that was not measured, and why: the report shows it as "not measured", or as "FAILED"
+    when it was meant to run here and raised (``failed``), so a broken case never just vanishes."""
 
     case: ThroughputCase
     reason: str
+    failed: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ThroughputSkip:
+        return cls(ThroughputCase(**record["case"]), record["reason"], record.get("failed", False))
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,23 @@ class ThroughputResult:
     @property
     def round_cv(self) -> float | None:
         return coefficient_of_variation(self.round_seconds)
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, losslessly, as plain data: how a pytest-xdist worker hands a result to the controller."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ThroughputResult:
+        fields = dict(record)
+        return cls(
+            **fields | {
+                "case": ThroughputCase(**fields["case"]),
+                "peak": PeakFlops(**fields["peak"]),
+                "memory": PeakMemory(**fields["memory"]),
+                "step_seconds": tuple(fields["step_seconds"]),
+                "round_seconds": tuple(fields["round_seconds"]),
+            }
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Flat, JSON-ready figures (pytest-benchmark's ``extra_info`` and the reports)."""

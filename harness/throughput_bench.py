@@ -44,6 +44,12 @@ class ThroughputBench:
             self.session.throughput_skipped.append(ThroughputSkip(case, reason))
         return reason
 
+    def record_failure(self, case: ThroughputCase, error: BaseException) -> None:
+        """A case that raised keeps its row in the report, saying it failed and with what."""
+        message = " ".join(str(error).split())
+        message = message if len(message) <= 300 else message[:297] + "..."
+        self.session.throughput_skipped.append(ThroughputSkip(case, f"{type(error).__name__}: {message}", failed=True))
+
     def batches(self, case: ThroughputCase) -> TrainingBatches:
         model_ref = resolve_model(case.model, hub_offline=self.session.settings.hub_offline)
         key = (model_ref.tokenizer_source, case.batch_size)
@@ -79,6 +85,8 @@ class ThroughputBench:
 
     def why_missing(self, case: ThroughputCase) -> str:
         skip = next((s for s in self.session.throughput_skipped if s.case == case), None)
+        if skip is not None and skip.failed:
+            return f"{case.id} failed: {skip.reason}"
         reason = skip.reason if skip is not None else case.unavailable_reason()
         if reason is not None:
             return f"{case.id} was not measured: {reason}"

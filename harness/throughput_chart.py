@@ -134,9 +134,10 @@ def _not_measured_notes(skipped: Sequence[ThroughputSkip], measured: Sequence[tu
         if pair in measured:
             continue
         label = f"{skip.case.device} {skip.case.precision}"
-        if label not in by_reason.setdefault(skip.reason, []):
-            by_reason[skip.reason].append(label)
+        key = f"{'Failed' if skip.failed else 'Not measured'}: {{}}: {skip.reason}"
+        if label not in by_reason.setdefault(key, []):
+            by_reason[key].append(label)
     lines = []
-    for reason, labels in by_reason.items():
-        lines += textwrap.wrap(f"Not measured: {', '.join(labels)}: {reason}", width=width, subsequent_indent="    ")
+    for template, labels in by_reason.items():
+        lines += textwrap.wrap(template.format(", ".join(labels)), width=width, subsequent_indent="    ")
     return lines

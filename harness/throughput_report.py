@@ -1,7 +1,8 @@
 """The end-of-session throughput report for people: ``throughput.md`` beside ``throughput.png``.
 
 One row per model x device x precision x batch size, measured or not: a case that could not run
-here is a row that says "not measured" and why, never a blank or an invented number. Speedups are
+here is a row that says "not measured" and why, and a case that raised is a row that says
+"FAILED" and why, never a blank or an invented number. Speedups are
 only shown between cases measured in the same run.
 """
 
@@ -22,6 +23,7 @@ from harness.throughput_chart import write_throughput_chart
 THROUGHPUT_MARKDOWN = "throughput.md"
 THROUGHPUT_CHART = "throughput.png"
 NOT_MEASURED = "not measured"
+FAILED = "FAILED"
 PUBLISHED_CONTEXT = (
     "The transformers text-classification example (`examples/pytorch/text-classification`, README) reports "
     "fine-tuning bert-base-cased on MRPC for 5 epochs on a Titan RTX in 2:21 (fp32) and 1:10 (fp16). "
@@ -62,7 +64,7 @@ def throughput_rows(results: Sequence[ThroughputResult], skipped: Sequence[Throu
         head = [case.model, case.device, case.precision, str(case.batch_size)]
         if isinstance(entry, ThroughputSkip):
             marker = footnotes.setdefault(entry.reason, f"[{len(footnotes) + 1}]")
-            rows.append(head + [f"{NOT_MEASURED} {marker}"] + ["–"] * 7)
+            rows.append(head + [f"{FAILED if entry.failed else NOT_MEASURED} {marker}"] + ["–"] * 7)
             continue
         latency = entry.latency
         baseline = cpu_baseline(entry, results)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 pytest_plugins = ["pytester", "smoke_cache"]
 
-BASELINE_NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu"
+BASELINE_NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
 INNER_TEST = """
 def test_smoke_quality(harness, quality_gate):
     quality_gate.check(harness.config("smoke"))
@@ -51,12 +52,16 @@ class GateRun:
 
     @property
     def obtained(self) -> Path:
-        return self.baselines_dir / f"{BASELINE_NAME}.obtained.json"
+        """The one config's obtained file (named ``<baseline>.<config hash>.obtained.json``), or a path that does not exist."""
+        found = sorted(self.baselines_dir.glob(f"{BASELINE_NAME}.*.obtained.json"))
+        assert len(found) <= 1, found
+        return found[0] if found else self.baselines_dir / f"{BASELINE_NAME}.none.obtained.json"
 
-    def __call__(self, *extra: str) -> pytest.RunResult:
+    def __call__(self, *extra: str, subprocess: bool = False) -> pytest.RunResult:
         # ``--option=value``, not ``--option value``: pytest picks the rootdir (and its ini file and
         # conftests) before plugins register their options, and would take a lone path for a test path.
-        result = self.pytester.runpytest(
+        run = self.pytester.runpytest_subprocess if subprocess else self.pytester.runpytest
+        result = run(
             f"--harness-data-dir={self.smoke_dir}",
             f"--harness-cache-dir={self.cache_dir}",
             f"--harness-baselines-dir={self.baselines_dir}",
@@ -181,7 +186,7 @@ def test_the_report_is_appended_to_the_ci_step_summary(gate_run, monkeypatch, tm
     gate_run().assert_outcomes(failed=1)
     text = summary.read_text()
     assert text.startswith("earlier step\n")
-    assert "# MRPC quality gate" in text
+    assert "# Quality gate" in text
     assert f"## {BASELINE_NAME}: FAILED" in text
 
 
@@ -195,3 +200,39 @@ def test_a_second_session_reuses_the_cached_fine_tune(gate_run):
     assert "reusing cached fine-tune" in output
     assert "fine-tuning arch:bert-tiny" not in output
     assert _cache_entries(gate_run.cache_dir) == before
+
+
+XDIST_TESTS = """
+from pathlib import Path
+
+
+def test_passes(harness, quality_gate):
+    quality_gate.check(harness.config("smoke"))
+
+
+def test_fails(harness, quality_gate):
+    quality_gate.check(harness.config("smoke", data_dir=Path(__file__).parent / "edited-data"))
+"""
+
+
+def test_under_xdist_the_controller_reports_every_check(gate_run, smoke_dir, tmp_path):
+    """Each worker used to write its own report, the last one winning: a failed run read "passed"."""
+    pytest.importorskip("xdist")
+    shutil.copytree(gate_run.cache_dir, tmp_path / "cache")  # this test trains one more run: keep the shared cache as it was
+    gate_run.cache_dir = tmp_path / "cache"
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    edited = gate_run.pytester.path / "edited-data"
+    edited.mkdir()
+    (edited / "train.tsv").write_bytes((smoke_dir / "train.tsv").read_bytes())
+    dev = (smoke_dir / "dev.tsv").read_bytes()
+    (edited / "dev.tsv").write_bytes(dev + dev.splitlines(keepends=True)[1])  # one more pair: other data, a MISMATCH
+    gate_run.pytester.makepyfile(test_smoke_quality=XDIST_TESTS)
+    result = gate_run("-n", "2", subprocess=True)
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert output.count(f"Quality gate: {BASELINE_NAME}") >= 2, output  # both tables reach the terminal
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is False
+    assert sorted(c["passed"] for c in quality["checks"]) == [False, True]
+    markdown = (gate_run.reports_dir / "quality.md").read_text()
+    assert f"## {BASELINE_NAME}: PASSED" in markdown and f"## {BASELINE_NAME}: FAILED" in markdown

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch  # noqa: F401  (imported out here: an inner run that imported it first would drop it, and torch cannot be imported twice)
 
 pytest_plugins = ["pytester"]
 
@@ -103,3 +104,50 @@ def test_gpu_cases_skip_with_the_reason_and_the_report_says_not_measured(pyteste
     report = (pytester.path / "reports" / "throughput.md").read_text()
     assert "| arch:bert-tiny | cuda:0 | fp32      | 4     | not measured [1]" in report
     assert (pytester.path / "reports" / "throughput.png").read_bytes().startswith(b"\x89PNG")
+
+
+INNER_FAILING_THROUGHPUT = """
+from harness.throughput import ThroughputCase
+
+
+def test_cpu_case(training_throughput, benchmark):
+    training_throughput.measure(ThroughputCase("arch:bert-tiny", "cpu", "fp32", 4), benchmark)
+"""
+
+
+@pytest.mark.filterwarnings("ignore:Not saving anything")
+def test_a_case_that_fails_keeps_its_row_saying_why(pytester, monkeypatch, tmp_path):
+    """A broken data folder used to drop the failed cases from throughput.md without a word."""
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(pytester.path / "reports"))
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "no-such-mrpc"))
+    pytester.makepyfile(test_inner=INNER_FAILING_THROUGHPUT)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    report = (pytester.path / "reports" / "throughput.md").read_text()
+    assert "| arch:bert-tiny | cpu    | fp32      | 4     | FAILED [1]" in report, report
+    footnote = next(line for line in report.splitlines() if line.startswith("[1] "))
+    assert "DataError" in footnote and "no-such-mrpc" in footnote
+
+
+@pytest.mark.filterwarnings("ignore:Not saving anything")
+def test_reports_an_earlier_run_left_are_removed(pytester, monkeypatch):
+    """`pytest benchmarks -k cuda` rewrote throughput.md but left an older quality.md and benchmarks.json beside it."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    reports = pytester.path / "reports"
+    reports.mkdir()
+    stale = {name: reports / name for name in ("quality.md", "quality.json", "benchmarks.json")}
+    for path in stale.values():
+        path.write_text("from an earlier run\n")
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(reports))
+    pytester.makepyfile(test_inner=INNER_THROUGHPUT)
+    plain = pytester.makepyfile(test_plain="def test_nothing():\n    pass\n")
+    pytester.runpytest("-p", "no:cacheprovider", str(plain)).assert_outcomes(passed=1)
+    assert all(path.exists() for path in stale.values()), "a run that writes no report must not touch the folder"
+    result = pytester.runpytest("-p", "no:cacheprovider", "test_inner.py")
+    result.assert_outcomes(skipped=2)
+    assert (reports / "throughput.md").is_file()
+    assert not any(path.exists() for path in stale.values())
+    for path in stale.values():
+        assert f"harness: removed {path}, left by an earlier run" in result.stdout.str()
