@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.checksums import sha256_json
+
 TASKS = ("mrpc",)
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -188,6 +190,11 @@ class RunConfig:
             "seed": self.seed,
             "faults": list(self.faults),
         }
+
+    @property
+    def short_id(self) -> str:
+        """Eight hex digits of the identity's sha256: names this config's run folder and obtained file."""
+        return sha256_json(self.identity())[:8]
 
     def to_dict(self) -> dict[str, Any]:
         out = self.identity()

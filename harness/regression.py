@@ -26,7 +26,6 @@ from harness.baselines import (
     device_kind,
     measured_from_runs,
 )
-from harness.checksums import sha256_json
 from harness.config import RunConfig
 from harness.gate import GatePolicy, GateReport, check_run
 from harness.provenance import resolve_device
@@ -59,7 +58,7 @@ def name_for(config: RunConfig, split: str = "validation") -> str:
 
 def config_tag(config: RunConfig) -> str:
     """A short hash of everything that determines a run's result: names one config's files."""
-    return sha256_json(config.identity())[:8]
+    return config.short_id
 
 
 def record_baseline(

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from harness.checksums import sha256_json
 from harness.config import ConfigError, RunConfig
 from harness.data import MrpcSource
 from harness.hardware import check_precision
@@ -218,5 +217,5 @@ def run_name(config: RunConfig) -> str:
     """
     model = config.model_spec.replace("/", "--").replace(":", "-")
     faults = "".join(f"-{fault}" for fault in config.faults)
-    identity = sha256_json(config.identity())[:8]
+    identity = config.short_id
     return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}-{identity}"
