@@ -195,6 +195,14 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
             "data": first["data"],
             "precision": first.get("precision"),
             "recorded_with": "harness (fine-tune per seed, validation split)",
+            # What an exact reproduction of a seed (the gate's one-run fast path) was observed under.
+            "exactness": {
+                "torch": first["versions"].get("torch"),
+                "transformers": first["versions"].get("transformers"),
+                "precision": config.precision,
+                "cpu_capability": sorted({r.provenance["device"].get("cpu_capability") or "unknown" for r in results}),
+                "torch_threads": sorted({r.provenance["device"].get("torch_threads") for r in results}),
+            },
             "train_seconds": [r.throughput.train_seconds for r in results],
             "samples_per_second": [r.throughput.samples_per_second for r in results],
         },

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from harness.arguments import baseline_seeds, non_negative_float, positive_int
-from harness.gate import GatePolicy
+from harness.config import ConfigError
+from harness.gate import PROCEDURES, GatePolicy
+from harness.project_config import read_gate_policy
 from harness.regression import DEFAULT_BASELINE_SEEDS
 from harness.relative_check import RelativeCheck
 from harness.reports import QualitySummary, remove_stale_reports, write_quality_reports
@@ -65,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"smallest allowed band, absolute. Default: {GatePolicy.floor:g}.")
     group.addoption("--harness-bootstrap-samples", type=positive_int, default=GatePolicy.bootstrap_samples,
                     help=f"bootstrap resamples for confidence intervals. Default: {GatePolicy.bootstrap_samples}.")
+    group.addoption("--harness-gate-procedure", choices=PROCEDURES, default=None,
+                    help="'sequential' (candidate seeds until the evidence decides, stated error rates), 'band' (one run "
+                         "against mean - max(sigmas x std, floor)) or 'auto' (sequential when the baseline has enough "
+                         "seeds). Default: [tool.harness.gate] procedure in pyproject.toml, else auto.")
     group.addoption("--harness-no-progress", action="store_true", default=False,
                     help="hide training progress bars. Default: shown.")
 
@@ -87,13 +93,25 @@ def pytest_configure(config: pytest.Config) -> None:
         settings=settings,
         baselines_dir=opt.harness_baselines_dir or rootdir / "baselines",
         device=opt.harness_device,
-        policy=GatePolicy(
-            sigmas=opt.harness_gate_sigmas, floor=opt.harness_gate_floor, bootstrap_samples=opt.harness_bootstrap_samples
-        ),
+        policy=_gate_policy(config, rootdir),
         force_regen=opt.harness_force_regen,
         baseline_seeds=opt.harness_baseline_seeds,
         show_progress=not opt.harness_no_progress,
     )
+
+
+def _gate_policy(config: pytest.Config, rootdir: Path) -> GatePolicy:
+    """``[tool.harness.gate]`` from the project's pyproject.toml, with the command line's options on top."""
+    opt = config.option
+    overrides = {"sigmas": opt.harness_gate_sigmas, "floor": opt.harness_gate_floor, "bootstrap_samples": opt.harness_bootstrap_samples}
+    try:
+        policy = read_gate_policy(rootdir / "pyproject.toml")
+        changes = {k: v for k, v in overrides.items() if v != getattr(GatePolicy, k)}
+        if opt.harness_gate_procedure:
+            changes["procedure"] = opt.harness_gate_procedure
+        return dataclasses.replace(policy, **changes)
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from error
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,15 @@ def resolve_device(device: str) -> str:
 def device_info(device: str) -> dict[str, Any]:
     import torch
 
-    info: dict[str, Any] = {"device": device, "cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    info: dict[str, Any] = {
+        "device": device,
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        # The instruction set ATen dispatches its CPU kernels for (AVX512, AVX2, ...): one of the
+        # things bit-exact reproduction of a run could depend on, so it is recorded with every result.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     if device.startswith("cuda") and torch.cuda.is_available():
         index = torch.device(device).index or 0
         props = torch.cuda.get_device_properties(index)

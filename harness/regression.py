@@ -13,12 +13,14 @@ fine-tune.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.baselines import (
+    BaselineError,
     BaselineStore,
     MeasuredBaseline,
     baseline_name,
@@ -27,10 +29,12 @@ from harness.baselines import (
     measured_from_runs,
 )
 from harness.config import RunConfig
-from harness.gate import GatePolicy, GateReport, check_run
+from harness.gate import REPRODUCED, GatePolicy, GateReport, check_run
 from harness.provenance import resolve_device
 from harness.result import RunResult
 from harness.seed_ledger import SeedLedger
+from harness.sequential_check import designs_for, run_sequential, sequential_report
+from harness.sequential_gate import DesignError
 from harness.tables import markdown_table
 
 FineTune = Callable[[RunConfig], RunResult]
@@ -161,13 +165,37 @@ def perform_quality_check(
     if force_regen:
         return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated)
     old = store.load(name)  # fail fast: a corrupt baseline is reported before minutes of training
+    designs, note = sequential_designs(old, policy, store.path(name), config)  # and so is one too small for the gate
     result = fine_tune(config)
-    return _gate(config, result, old, name, tag, store=store, policy=policy, seeds=seeds)
+    return _gate(config, result, old, name, tag, store=store, policy=policy, seeds=seeds, designs=designs, note=note,
+                 fine_tune=fine_tune)
+
+
+def sequential_designs(baseline: MeasuredBaseline | None, policy: GatePolicy, path, config: RunConfig):
+    """The sequential gate's designs for this baseline, or None and why not (``auto`` falls back to the
+    band; an explicit ``sequential`` policy makes a baseline too small for it an error, before training)."""
+    if baseline is None or policy.procedure == "band":
+        return None, None
+    try:
+        return designs_for(baseline, policy), None
+    except DesignError as error:
+        seeds = f" --seeds {error.seeds_needed}" if error.seeds_needed else ""
+        fix = f"record a larger baseline: `harness record-baseline --recipe {config.recipe.name}{seeds}`"
+        if policy.procedure == "sequential":
+            raise BaselineError(f"{path}: too few seeds for the sequential gate: {error}; {fix}") from error
+        return None, (f"the sequential gate cannot run on this baseline ({error}), so this is the one-run band check, "
+                      f"whose false-alarm rate and power are not stated; {fix}")
 
 
 def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | None, name: str, tag: str, *,
-          store: BaselineStore, policy: GatePolicy, seeds: int, prefix: str = "") -> QualityOutcome:
+          store: BaselineStore, policy: GatePolicy, seeds: int, prefix: str = "", designs=None, note: str | None = None,
+          fine_tune: FineTune | None = None) -> QualityOutcome:
     report = check_run(result, baseline, name=name, policy=policy, published=tuple(store.published()))
+    if designs and not report.problems and not any(c.verdict == REPRODUCED for c in report.checks):
+        run = run_sequential(result, config, designs, fine_tune, baseline)
+        report = sequential_report(report, run, designs)
+    if note:
+        report = dataclasses.replace(report, notes=report.notes + (note,))
     messages = [prefix] if prefix else []
     if baseline is None:
         messages.append(

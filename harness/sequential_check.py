@@ -1,0 +1,131 @@
+"""The sequential quality check: candidate seeds, one at a time, until every gated metric decides.
+
+The first candidate run is the config's own seed, which the baseline normally holds: on unchanged
+code it reproduces that seed exactly and the gate passes after one run (see
+:func:`harness.gate.reproduced_seed`). Any other first run enters the sequential test of
+:mod:`harness.sequential_gate`, one design per gated metric (each with its own direction and its
+own noise estimate from the baseline's seeds, alpha split between them). After every run: any
+metric at REGRESSION fails the check; all at NO_REGRESSION pass it; otherwise the next seed runs.
+Further seeds come after the baseline's, so they are new draws, not repeats of reference runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from harness.baselines import MeasuredBaseline
+from harness.config import RunConfig
+from harness.gate import FAIL, PASS, GatePolicy, GateReport, MetricCheck
+from harness.result import RunResult
+from harness.sequential_gate import CONTINUE, NO_REGRESSION, REGRESSION, SequentialDecision, SequentialDesign, decide, design_gate
+
+
+def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> dict[str, SequentialDesign]:
+    """One calibrated design per gated metric; raises :class:`DesignError` when the baseline's seeds
+    cannot support the policy's alpha and power (its message says how many seeds would)."""
+    return {
+        metric: design_gate(baseline.metrics[metric].values, policy.sequential_parameters(metric), metric=metric)
+        for metric in policy.metrics
+        if metric in baseline.metrics
+    }
+
+
+def candidate_seeds(config: RunConfig, baseline: MeasuredBaseline) -> Iterator[int]:
+    """The config's own seed first, then seeds after the baseline's highest."""
+    yield config.seed
+    seed = max(max(baseline.seeds), config.seed)
+    while True:
+        seed += 1
+        yield seed
+
+
+@dataclass(frozen=True)
+class SequentialRun:
+    results: tuple[RunResult, ...]
+    decisions: dict[str, SequentialDecision]
+
+    @property
+    def passed(self) -> bool:
+        return all(d.verdict == NO_REGRESSION for d in self.decisions.values())
+
+
+def run_sequential(first: RunResult, config: RunConfig, designs: dict[str, SequentialDesign],
+                   fine_tune: Callable[[RunConfig], RunResult], baseline: MeasuredBaseline) -> SequentialRun:
+    """Run candidate seeds after ``first`` until the designs decide (at most the largest cap)."""
+    seeds = candidate_seeds(config, baseline)
+    next(seeds)  # the first run's
+    results = [first]
+    while True:
+        decisions = {m: design_decide(design, [r.metrics[m] for r in results]) for m, design in designs.items()}
+        verdicts = {d.verdict for d in decisions.values()}
+        if REGRESSION in verdicts or CONTINUE not in verdicts:
+            return SequentialRun(tuple(results), decisions)
+        results.append(fine_tune(config.replace(seed=next(seeds))))
+
+
+def design_decide(design: SequentialDesign, values: list[float]) -> SequentialDecision:
+    """A metric that decided at an earlier look keeps that answer (``decide`` replays every look)."""
+    return decide(design, values[: design.max_runs])
+
+
+def sequential_report(report: GateReport, run: SequentialRun, designs: dict[str, SequentialDesign]) -> GateReport:
+    """The single-run report turned into the sequential verdict: one row per metric, and per metric
+    the runs used (k of K), each run's value, the boundaries at the deciding look, the decision and
+    what the gate can detect."""
+    checks, entries = [], []
+    for check in report.checks:
+        decision, design = run.decisions.get(check.metric), designs.get(check.metric)
+        if decision is None:
+            checks.append(check)
+            continue
+        look = decision.look
+        low, high = sorted((look.fail_threshold, look.pass_threshold))
+        checks.append(replace(check, measured=decision.candidate_mean, baseline_mean=design.reference_mean,
+                              baseline_std=design.reference_sd, band_low=low, band_high=high,
+                              verdict=FAIL if decision.verdict == REGRESSION else PASS))
+        entries.append(_entry(check.metric, decision, design, run))
+    notes = report.notes + (
+        f"sequential gate: {len(run.results)} run(s), seeds {[r.provenance['seed'] for r in run.results]}",
+    )
+    return replace(report, checks=tuple(checks), sequential=tuple(entries), notes=notes)
+
+
+def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, run: SequentialRun) -> dict[str, Any]:
+    p = design.parameters
+    unit = 100.0  # accuracy and F1 are reported in points
+    seeds = [r.provenance["seed"] for r in run.results[: decision.runs]]
+    values = ", ".join(f"{v:.4f}" for v in decision.values)
+    summary = (
+        f"{metric}: {decision.verdict} after {decision.runs} of at most {design.max_runs} runs "
+        f"(seeds {seeds}: {values}; mean {decision.candidate_mean:.4f} against the baseline's "
+        f"{design.reference_mean:.4f} ± {design.reference_sd:.4f} over {design.n_reference} seeds). "
+        f"At run {decision.runs} it fails at or beyond {decision.look.fail_threshold:.4f} and passes at or beyond "
+        f"{decision.look.pass_threshold:.4f}. This gate detects a drop of >= {design.detectable_worsening * unit:.2f} "
+        f"points with {p.power:.0%} probability, and fails an unchanged recipe at most {p.alpha:.2%} of the time"
+        + (f" (practical margin {p.margin * unit:.2f} points)." if p.margin else ".")
+    )
+    return {
+        "metric": metric,
+        "verdict": decision.verdict,
+        "runs": decision.runs,
+        "max_runs": design.max_runs,
+        "seeds": seeds,
+        "values": list(decision.values),
+        "candidate_mean": decision.candidate_mean,
+        "reference_mean": design.reference_mean,
+        "reference_sd": design.reference_sd,
+        "reference_seeds": design.n_reference,
+        "fail_threshold": decision.look.fail_threshold,
+        "pass_threshold": decision.look.pass_threshold,
+        "looks": [{"runs": look.runs, "fail_threshold": look.fail_threshold, "pass_threshold": look.pass_threshold}
+                  for look in design.looks],
+        "alpha": p.alpha,
+        "power": p.power,
+        "effect": p.effect,
+        "margin": p.margin,
+        "detectable_drop": design.detectable_worsening,
+        "sentence": decision.sentence,
+        "summary": summary,
+    }

@@ -1,0 +1,81 @@
+"""A team's own gate settings in pyproject.toml: defaults, overrides, and errors that name the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.config import ConfigError
+from harness.gate import GatePolicy
+from harness.project_config import GATE_KEYS, read_gate_policy
+
+pytest_plugins = ["pytester"]
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_or_no_section_means_the_documented_defaults(tmp_path):
+    assert read_gate_policy(tmp_path / "pyproject.toml") == GatePolicy()
+    assert read_gate_policy(write(tmp_path, "[project]\nname = 'x'\n")) == GatePolicy()
+    defaults = GatePolicy()
+    assert (defaults.procedure, defaults.alpha, defaults.power, defaults.max_runs) == ("auto", 0.01, 0.95, 8)
+
+
+def test_a_section_sets_the_policy_with_margins_per_metric(tmp_path):
+    policy = read_gate_policy(write(tmp_path, """
+[tool.harness.gate]
+procedure = "sequential"
+alpha = 0.02
+power = 0.9
+max_runs = 6
+metrics = ["f1"]
+
+[tool.harness.gate.margins]
+f1 = 0.005
+
+[tool.harness.gate.effects]
+f1 = 0.03
+"""))
+    assert (policy.procedure, policy.alpha, policy.power, policy.max_runs, policy.metrics) == ("sequential", 0.02, 0.9, 6, ("f1",))
+    params = policy.sequential_parameters("f1")
+    assert (params.margin, params.effect, params.alpha, params.direction) == (0.005, 0.03, 0.02, "higher")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tool.harness.gate]\nalfa = 0.01\n", "unknown key 'alfa' in [tool.harness.gate]; valid keys: " + ", ".join(GATE_KEYS)),
+        ("[tool.harness]\ngates = 1\n", "unknown key(s) ['gates'] in [tool.harness]; valid keys: gate"),
+        ("[tool.harness.gate]\nalpha = 0.7\n", "gate alpha (the false-alarm rate) must be in (0, 0.5), got 0.7"),
+        ("[tool.harness.gate]\npower = 'high'\n", "[tool.harness.gate] power: expected a number, got 'high'"),
+        ("[tool.harness.gate.margins]\nf1 = 0.03\n", "margin must be in [0, effect) = [0, 0.02), got 0.03"),
+        ("[tool.harness.gate.margins]\nbleu = 0.1\n", "unknown metric 'bleu'; valid: accuracy, f1, loss"),
+        ("[tool.harness.gate]\nprocedure = 'bayes'\n", "unknown gate procedure 'bayes'; use one of auto, sequential, band"),
+        ("[tool.harness.gate\n", "not valid TOML"),
+    ],
+)
+def test_a_mistake_is_an_error_naming_what_is_valid(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        read_gate_policy(path)
+    assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_the_plugin_reads_the_projects_pyproject_and_stops_on_a_mistake(pytester):
+    pytester.makepyprojecttoml("[tool.harness.gate]\nalfa = 0.01\n")
+    pytester.makepyfile(test_x="def test_x(harness):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown key 'alfa' in [tool.harness.gate]" in result.stderr.str()
+
+
+def test_the_command_line_procedure_wins_over_the_project_file(pytester):
+    pytester.makepyprojecttoml("[tool.harness.gate]\nprocedure = 'band'\nalpha = 0.02\n")
+    pytester.makepyfile(test_x="""
+def test_x(harness):
+    assert harness.policy.procedure == "sequential" and harness.policy.alpha == 0.02
+""")
+    pytester.runpytest("-p", "no:cacheprovider", "--harness-gate-procedure=sequential").assert_outcomes(passed=1)

@@ -1,0 +1,101 @@
+"""The sequential quality check end to end on hand-built runs: exact reproduction, an early fail,
+a pass after several seeds, a baseline too small for the stated error rates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from fake_runs import run_result, smoke_run_config
+from harness.baselines import BaselineError, BaselineStore, measured_from_runs
+from harness.gate import FAIL, PASS, REPRODUCED, GatePolicy
+from harness.regression import name_for, perform_quality_check
+from harness.sequential_gate import NO_REGRESSION, REGRESSION
+
+SD = 0.0093  # the MiniLM recipe's seed-to-seed sd of F1, in F1 units
+
+
+@dataclass
+class NoisyFineTune:
+    """Accuracy ``0.80 + shift + SD * z``, z drawn from the seed: ``stream`` stands for the code, so
+    another stream is a code change that moves every run a little while the true mean stays put."""
+
+    shift: float = 0.0
+    stream: int = 0
+    seeds: list[int] = field(default_factory=list)
+
+    def __call__(self, config):
+        self.seeds.append(config.seed)
+        z = np.random.default_rng([config.seed, self.stream]).standard_normal()
+        return run_result(config, accuracy=0.80 + self.shift + SD * z, rows=4000)
+
+
+@pytest.fixture(scope="module")
+def baseline_store(tmp_path_factory):
+    config = smoke_run_config(seed=42)
+    store = BaselineStore(tmp_path_factory.mktemp("baselines"))
+    fine_tune = NoisyFineTune()
+    store.save(measured_from_runs(config, [fine_tune(config.replace(seed=s)) for s in range(42, 72)]))
+    return store
+
+
+POLICY = GatePolicy(bootstrap_samples=20, procedure="sequential")
+
+
+def check(store, fine_tune, policy=POLICY, config=None):
+    return perform_quality_check(config or smoke_run_config(seed=42), fine_tune=fine_tune, store=store, policy=policy)
+
+
+def test_unchanged_code_reproduces_seed_42_and_passes_after_one_run(baseline_store):
+    fine_tune = NoisyFineTune()
+    outcome = check(baseline_store, fine_tune)
+    assert outcome.passed and fine_tune.seeds == [42]
+    assert {c.verdict for c in outcome.report.checks} == {REPRODUCED}
+    assert not outcome.report.sequential
+
+
+def test_a_large_drop_fails_after_one_run_with_the_boundaries_in_the_report(baseline_store):
+    fine_tune = NoisyFineTune(shift=-0.06)
+    outcome = check(baseline_store, fine_tune)
+    assert not outcome.passed and fine_tune.seeds == [42]
+    assert [c.verdict for c in outcome.report.checks] == [FAIL, FAIL]
+    entry = next(e for e in outcome.report.sequential if e["metric"] == "accuracy")
+    assert entry["verdict"] == REGRESSION and entry["runs"] == 1 and entry["seeds"] == [42]
+    assert entry["reference_seeds"] == 30 and entry["alpha"] == pytest.approx(0.005)  # 1% split over two metrics
+    table = outcome.report.table()
+    assert "accuracy: REGRESSION after 1 of at most" in table and "detects a drop of >=" in table
+
+
+def test_a_code_change_that_leaves_quality_alone_passes_on_new_seeds(baseline_store):
+    fine_tune = NoisyFineTune(stream=1)
+    outcome = check(baseline_store, fine_tune)
+    assert outcome.passed, outcome.report.table()
+    assert [c.verdict for c in outcome.report.checks] == [PASS, PASS]
+    assert fine_tune.seeds[0] == 42 and all(seed > 71 for seed in fine_tune.seeds[1:])  # fresh seeds after the baseline's
+    entries = {e["metric"]: e for e in outcome.report.sequential}
+    assert {e["verdict"] for e in entries.values()} == {NO_REGRESSION}
+    assert len(fine_tune.seeds) == max(e["runs"] for e in entries.values()) <= entries["accuracy"]["max_runs"]
+
+
+def test_a_baseline_too_small_for_the_stated_rates_is_an_error_before_training(tmp_path):
+    config = smoke_run_config(seed=42)
+    store = BaselineStore(tmp_path)
+    fine_tune = NoisyFineTune()
+    store.save(measured_from_runs(config, [fine_tune(config.replace(seed=s)) for s in range(42, 47)]))
+    fine_tune.seeds.clear()
+    with pytest.raises(BaselineError, match=r"too few seeds for the sequential gate.*--seeds \d+"):
+        check(store, fine_tune)
+    assert fine_tune.seeds == []
+    auto = check(store, fine_tune, policy=GatePolicy(bootstrap_samples=20))  # auto: the band, and it says so
+    assert any("false-alarm rate and power are not stated" in note for note in auto.report.notes)
+    assert store.path(name_for(config)).is_file()
+
+
+def test_a_practical_margin_lets_a_small_drop_pass(baseline_store):
+    """A team that says 'fail only if accuracy fell by more than 1.5 points' does not fail a 1-point drop."""
+    policy = GatePolicy(bootstrap_samples=20, procedure="sequential", metrics=("accuracy",), margins=(("accuracy", 0.015),),
+                        effects=(("accuracy", 0.035),))
+    assert check(baseline_store, NoisyFineTune(shift=-0.01, stream=2), policy=policy).passed
+    assert not check(baseline_store, NoisyFineTune(shift=-0.05, stream=2), policy=policy).passed
