@@ -16,6 +16,7 @@ from harness.arguments import baseline_seeds, positive_int
 from harness.baselines import BaselineError
 from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
 from harness.data import DataError
+from harness.sequential_gate import DesignError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.tables import markdown_table
@@ -42,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     commands.add_parser("recipes", help="list the named recipes")
+
+    simulate = commands.add_parser("simulate-gate", help="the sequential gate's false-alarm rate, power and run counts "
+                                   "for a recorded baseline, by simulation")
+    simulate.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
+    simulate.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    simulate.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
+    simulate.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
+    simulate.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
+                          help="where [tool.harness.gate] is read (default: pyproject.toml)")
+    simulate.add_argument("--trials", type=positive_int, default=20_000, help="simulated gate runs per row (default: 20000)")
+    simulate.add_argument("--output", type=Path, default=Path("reports") / "gate-simulation.md",
+                          help="Markdown report (default: reports/gate-simulation.md)")
 
     record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
     record.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
@@ -119,6 +132,49 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _simulate_gate(args: argparse.Namespace) -> int:
+    from harness.baselines import BaselineStore
+    from harness.files import atomic_write_text
+    from harness.project_config import read_gate_policy
+    from harness.regression import name_for
+    from harness.sequential_check import designs_for, simulate_check
+
+    config = RunConfig.from_recipe(args.recipe, precision=args.precision, device=args.device)
+    name = name_for(config)
+    store = BaselineStore(args.baselines_dir)
+    baseline = store.load(name)
+    if baseline is None:
+        raise BaselineError(f"no baseline at {store.path(name)}; record one with `harness record-baseline --recipe {args.recipe}`")
+    policy = read_gate_policy(args.pyproject)
+    try:
+        designs = designs_for(baseline, policy)
+    except DesignError as error:
+        more = f" --seeds {error.seeds_needed}" if error.seeds_needed else ""
+        raise BaselineError(f"{store.path(name)}: {error}; record more: `harness record-baseline --recipe {args.recipe}{more}`") from error
+    rows = []
+    for points in (0, -1, -2, -3):
+        for label, shifts in ((f"every metric {points:+d} points", {m: points / 100 for m in designs}),
+                              (f"f1 {points:+d} points", {"f1": points / 100})):
+            if "f1" not in designs and label.startswith("f1"):
+                continue
+            if points == 0 and label.startswith("f1"):
+                continue
+            for mode in ("resample", "normal"):
+                r = simulate_check(designs, shifts, mode=mode, trials=args.trials)
+                rows.append([label, mode, f"{r.fail_rate:.4f} ± {r.fail_rate_se:.4f}", f"{r.expected_runs:.2f}", str(r.worst_case_runs)])
+    lines = [f"# Sequential gate: {name}", "",
+             f"{baseline.metrics[next(iter(designs))].values.__len__()} reference seeds; alpha {policy.alpha:g} over "
+             f"{len(designs)} metric(s), power {policy.power:g}, at most {policy.max_runs} candidate runs; "
+             f"{args.trials} simulated gate runs per row (resample: whole seeds drawn from the recorded ones; "
+             "normal: independent normal draws).", ""]
+    lines += [design.explain() + "\n" for design in designs.values()]
+    lines += [markdown_table(["true change", "simulation", "P(fail)", "expected runs", "worst-case runs"], rows), ""]
+    text = "\n".join(lines)
+    print(text)
+    print(f"wrote {atomic_write_text(args.output, text)}")
+    return 0
+
+
 def _recipes() -> int:
     rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}", r.description] for r in RECIPES.values()]
     print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "what"], rows))
@@ -134,6 +190,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             return _run(args, settings)
         if args.command == "record-baseline":
             return _record_baseline(args, settings)
+        if args.command == "simulate-gate":
+            return _simulate_gate(args)
         return _recipes()
     except USER_ERRORS + (BaselineError,) as error:
         print(f"harness: error: {error}", file=sys.stderr)

@@ -99,3 +99,42 @@ def test_a_practical_margin_lets_a_small_drop_pass(baseline_store):
                         effects=(("accuracy", 0.035),))
     assert check(baseline_store, NoisyFineTune(shift=-0.01, stream=2), policy=policy).passed
     assert not check(baseline_store, NoisyFineTune(shift=-0.05, stream=2), policy=policy).passed
+
+
+def test_the_whole_check_simulated_matches_the_one_metric_simulation(baseline_store):
+    from harness.sequential_check import designs_for, simulate_check
+    from harness.sequential_gate import simulate
+
+    baseline = baseline_store.load(name_for(smoke_run_config()))
+    policy = GatePolicy(metrics=("accuracy",), max_runs=10)
+    design = designs_for(baseline, policy)["accuracy"]
+    for mode in ("resample", "normal"):
+        whole = simulate_check({"accuracy": design}, {"accuracy": -0.02}, mode=mode, trials=2000, seed=1)
+        single = simulate(design, -0.02, mode=mode, trials=2000, seed=1)
+        assert (whole.fail_rate, whole.expected_runs) == (single.fail_rate, single.expected_runs)
+
+
+def test_two_metrics_keep_the_false_alarm_rate_and_stop_when_both_have_decided(baseline_store):
+    from harness.sequential_check import designs_for, simulate_check
+
+    baseline = baseline_store.load(name_for(smoke_run_config()))
+    designs = designs_for(baseline, GatePolicy(max_runs=10))
+    unchanged = simulate_check(designs, {}, mode="normal", trials=20_000)
+    assert unchanged.fail_rate <= 0.01 + 3 * unchanged.fail_rate_se
+    assert unchanged.worst_case_runs <= max(d.max_runs for d in designs.values())
+    dropped = simulate_check(designs, {"accuracy": -0.03, "f1": -0.03}, mode="normal", trials=5_000)
+    assert dropped.fail_rate >= 0.95 - 3 * dropped.fail_rate_se
+
+
+def test_simulate_gate_reports_error_rates_for_a_recorded_baseline(baseline_store, tmp_path, capsys):
+    from harness.cli import main
+
+    output = tmp_path / "gate-simulation.md"
+    argv = ["simulate-gate", "--recipe", "smoke", "--device", "cpu", "--baselines-dir", str(baseline_store.root),
+            "--pyproject", str(tmp_path / "none.toml"), "--trials", "500", "--output", str(output)]
+    assert main(argv) == 0
+    text = output.read_text()
+    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| every") or line.startswith("| f1")]
+    labels = {(label.strip(), mode.strip()) for label, mode in rows}
+    assert {("every metric +0 points", "resample"), ("f1 -2 points", "normal"), ("every metric -3 points", "resample")} <= labels
+    assert "detects a fall of >=" in text and "30 reference seeds" in text
