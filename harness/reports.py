@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import atomic_write_json, atomic_write_text
+from harness.quality_chart import QUALITY_CHART, write_quality_chart
 from harness.regression import QualityOutcome
 
 QUALITY_MARKDOWN = "quality.md"
 QUALITY_JSON = "quality.json"
 # Every file a session may write into the reports folder; what this run did not write is stale.
-REPORT_FILES = (QUALITY_MARKDOWN, QUALITY_JSON, "throughput.md", "throughput.png", "benchmarks.json")
+REPORT_FILES = (QUALITY_MARKDOWN, QUALITY_JSON, QUALITY_CHART, "throughput.md", "throughput.png", "benchmarks.json")
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,11 @@ class QualitySummary:
         return cls(**record)
 
 
-def quality_markdown(summaries: Sequence[QualitySummary], *, written: str | None = None) -> str:
+def quality_markdown(summaries: Sequence[QualitySummary], *, written: str | None = None, chart: str | None = None) -> str:
     written = written or _now()
     lines = ["# Quality gate", "", f"{len(summaries)} check(s), written {written}.", ""]
+    if chart:
+        lines += [f"![Baseline seeds, candidate runs and the gate's thresholds]({chart})", ""]
     for summary in summaries:
         verdict = "PASSED" if summary.passed else "FAILED"
         lines += [f"## {summary.name}: {verdict}", "", summary.table, ""]
@@ -89,14 +92,15 @@ def write_quality_reports(summaries: Sequence[QualitySummary], reports_dir: Path
     if not summaries:
         return []
     written = _now()
-    markdown = quality_markdown(summaries, written=written)
-    paths = [
+    chart = write_quality_chart([s.record for s in summaries], Path(reports_dir) / QUALITY_CHART)
+    markdown = quality_markdown(summaries, written=written, chart=chart.name if chart else None)
+    paths = [*([chart] if chart else []),
         atomic_write_text(reports_dir / QUALITY_MARKDOWN, markdown),
         atomic_write_json(reports_dir / QUALITY_JSON, quality_json(summaries, written=written)),
     ]
     if step_summary is not None:
         with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
+            handle.write(quality_markdown(summaries, written=written) + "\n")  # a step summary cannot show a local PNG
     return paths
 
 

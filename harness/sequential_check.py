@@ -119,6 +119,7 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
         "reference_mean": design.reference_mean,
         "reference_sd": design.reference_sd,
         "reference_seeds": design.n_reference,
+        "reference_values": list(design.reference_values),
         "fail_threshold": decision.look.fail_threshold,
         "pass_threshold": decision.look.pass_threshold,
         "looks": [{"runs": look.runs, "fail_threshold": look.fail_threshold, "pass_threshold": look.pass_threshold}
