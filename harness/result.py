@@ -45,6 +45,7 @@ class RunResult:
     throughput: TrainingThroughput
     provenance: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    idx: np.ndarray | None = field(default=None, repr=False)  # each prediction row's example ``idx``, in split order
 
     @property
     def predictions(self) -> np.ndarray:
@@ -64,7 +65,8 @@ class RunResult:
         """Write ``result.json`` and ``predictions.npz``; each appears whole or not at all."""
         directory = Path(directory)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, logits=self.logits, labels=self.labels)
+        arrays = {"logits": self.logits, "labels": self.labels} | ({"idx": self.idx} if self.idx is not None else {})
+        np.savez_compressed(buffer, **arrays)
         atomic_write_bytes(directory / PREDICTIONS_FILE, buffer.getvalue())
         atomic_write_json(directory / RESULT_FILE, self.to_json())
         return directory
@@ -74,7 +76,7 @@ class RunResult:
         directory = Path(directory)
         result_file = directory / RESULT_FILE
         data = _read(result_file, lambda: json.loads(result_file.read_text()))
-        logits, labels = _read(directory / PREDICTIONS_FILE, lambda: _read_arrays(directory / PREDICTIONS_FILE))
+        logits, labels, idx = _read(directory / PREDICTIONS_FILE, lambda: _read_arrays(directory / PREDICTIONS_FILE))
         schema = data.get("schema") if isinstance(data, dict) else None
         if schema != RESULT_SCHEMA:
             raise ResultError(f"{result_file}: schema {schema!r}, expected {RESULT_SCHEMA}; re-run")
@@ -87,14 +89,15 @@ class RunResult:
                 throughput=TrainingThroughput(**data["throughput"]),
                 provenance=data["provenance"],
                 history=data.get("history", []),
+                idx=idx,
             )
         except (KeyError, TypeError) as error:
             raise ResultError(f"{result_file}: incomplete result ({error!r}); delete {directory} and re-run") from error
 
 
-def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     with np.load(path) as arrays:
-        return arrays["logits"], arrays["labels"]
+        return arrays["logits"], arrays["labels"], (arrays["idx"] if "idx" in arrays.files else None)
 
 
 # What a damaged file raises: json and numpy raise ValueError, a truncated archive BadZipFile or

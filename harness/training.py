@@ -175,7 +175,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     train_output = trainer.train()
     prediction = trainer.predict(validation, metric_key_prefix="validation")
     logits = np.asarray(prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions)
-    labels = np.asarray(prediction.label_ids)
+    logits, labels = in_split_order(trainer, validation, logits, np.asarray(prediction.label_ids))
     metrics = {
         "accuracy": float(prediction.metrics["validation_accuracy"]),
         "f1": float(prediction.metrics["validation_f1"]),
@@ -204,9 +204,31 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         throughput=throughput,
         provenance=provenance,
         history=[entry for entry in trainer.state.log_history if "eval_f1" in entry or "loss" in entry],
+        idx=np.asarray(validation["idx"]) if "idx" in validation.column_names else None,
     )
     result.save(run_dir)
     return result
+
+
+def in_split_order(trainer, dataset, logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``predict()``'s rows put back in the evaluation split's order, so row i is example i.
+
+    With ``group_by_length``, transformers 5's Trainer also groups the *evaluation* set by length
+    (``_get_eval_sampler`` returns a ``LengthGroupedSampler``), so ``predict()`` returns rows in a
+    shuffled order. Metrics do not care (labels move with logits), but saved predictions would not
+    line up with their examples. That sampler draws from a generator seeded with ``data_seed``, so
+    asking the Trainer for it again gives the same order, which is undone here; the labels, which
+    must then read as the split's, check it.
+    """
+    sampler = trainer._get_eval_sampler(dataset)
+    order = np.asarray(list(sampler)) if sampler is not None else np.arange(len(labels))
+    if sorted(order.tolist()) != list(range(len(dataset))) or len(order) != len(labels):
+        raise RuntimeError(f"the Trainer's evaluation sampler does not visit each of the {len(dataset)} rows once")
+    restored_logits, restored_labels = np.empty_like(logits), np.empty_like(labels)
+    restored_logits[order], restored_labels[order] = logits, labels
+    if "label" in dataset.column_names and not np.array_equal(restored_labels, np.asarray(dataset["label"])):
+        raise RuntimeError("predictions could not be put back in the evaluation split's order (labels disagree)")
+    return restored_logits, restored_labels
 
 
 def run_name(config: RunConfig) -> str:

@@ -80,3 +80,21 @@ def test_fewer_than_one_sample_is_rejected(samples):
     logits, labels = _predictions(10)
     with pytest.raises(ValueError, match="samples must be >= 1"):
         bootstrap_intervals(logits, labels, samples=samples)
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
+def test_the_interval_width_matches_its_confidence(confidence):
+    """A 90% interval printed as "95% CI" must fail a test: with 4,000 rows at 80% accuracy the
+    bootstrap distribution of accuracy is close to normal, so the percentile interval's width is
+    2 z sqrt(p (1 - p) / n) to within a few percent."""
+    from scipy.stats import norm
+
+    rows, accuracy = 4000, 0.8
+    labels = np.zeros(rows, dtype=np.int64)
+    logits = np.zeros((rows, 2))
+    logits[: int(accuracy * rows), 0] = 1.0  # right on the first 80% of rows
+    logits[int(accuracy * rows):, 1] = 1.0
+    interval = bootstrap_intervals(logits, labels, samples=4000, confidence=confidence, seed=1)["accuracy"]
+    expected = 2 * norm.ppf(0.5 + confidence / 2) * np.sqrt(accuracy * (1 - accuracy) / rows)
+    assert interval.high - interval.low == pytest.approx(expected, rel=0.06)
+    assert interval.confidence == confidence

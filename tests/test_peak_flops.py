@@ -66,3 +66,14 @@ def test_cpu_peak_is_measured_and_described():
 def test_mps_has_no_peak_and_says_why():
     peak = peak_flops_for("mps", "fp32")
     assert peak.flops_per_second is None and "mps" in peak.source
+
+
+def test_the_cpu_peak_is_two_n_cubed_over_the_fastest_matmul(monkeypatch):
+    """An n x n matmul is 2 n^3 FLOPs (n multiply-adds per output element): a peak off by a
+    factor of two would double or halve every MFU in the report."""
+    from harness import peak_flops
+
+    clock = iter([0.0, 0.5, 1.0, 1.25, 2.0, 2.4, 3.0, 3.3, 4.0, 4.5, 5.0, 5.6, 6.0, 6.5] + [float(i) for i in range(10, 200)])
+    monkeypatch.setattr(peak_flops.time, "perf_counter", lambda: next(clock))
+    peak = peak_flops.measure_cpu_peak_flops("fp32", size=64, repeats=5)
+    assert peak.flops_per_second == pytest.approx(2 * 64**3 / 0.25)

@@ -335,3 +335,40 @@ def test_run_name_is_one_safe_folder_name(smoke_config):
     name = run_name(smoke_config.replace(model="someone/some-model"))
     assert "/" not in name and ":" not in name and "someone--some-model" in name
     assert run_name(smoke_config.replace(seed=1)) != run_name(smoke_config)
+
+
+def test_saved_predictions_follow_the_evaluation_split_row_by_row(smoke_dir, tmp_path):
+    """With length-grouped batches the Trainer also shuffles evaluation: row i must still be example i."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from harness.data import MrpcSource
+    from harness.models import resolve_model
+    from harness.training import in_split_order, tokenize_pairs
+
+    model_ref = resolve_model("arch:bert-tiny", hub_offline=True)
+    tokenizer = model_ref.load_tokenizer()
+    validation = tokenize_pairs(MrpcSource(smoke_dir, True).load()["validation"], tokenizer, max_length=64)
+    model = model_ref.load_for_classification(num_labels=2, seed=0).eval()
+
+    def predict(strategy: str):
+        args = TrainingArguments(output_dir=str(tmp_path / strategy), per_device_eval_batch_size=2, report_to="none",
+                                 use_cpu=True, train_sampling_strategy=strategy, seed=3, data_seed=3)
+        trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
+        output = trainer.predict(validation)
+        return trainer, np.asarray(output.predictions), np.asarray(output.label_ids)
+
+    trainer, grouped, grouped_labels = predict("group_by_length")
+    _, sequential, sequential_labels = predict("random")  # evaluation in the split's order
+    assert not np.array_equal(grouped_labels, sequential_labels) or not np.allclose(grouped, sequential, atol=1e-5)
+    logits, labels = in_split_order(trainer, validation, grouped, grouped_labels)
+    np.testing.assert_array_equal(labels, np.asarray(validation["label"]))
+    np.testing.assert_allclose(logits, sequential, atol=1e-5)  # the same model scores each example alike
+
+
+def test_predictions_carry_each_examples_idx_in_split_order(smoke_result, smoke_config):
+    from harness.result import RunResult
+    from harness.training import run_name
+
+    np.testing.assert_array_equal(smoke_result.idx, np.arange(len(smoke_result.labels)))
+    saved = RunResult.load(smoke_config.output_dir / run_name(smoke_config))
+    np.testing.assert_array_equal(saved.idx, smoke_result.idx)
