@@ -25,6 +25,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 FAULTS = {
     "shuffled-labels": "train labels permuted across pairs (a broken data join or label mapping)",
     "truncated-inputs": "every pair truncated to 8 tokens (a tokenizer or max_length change gone wrong)",
+    # Graded faults: small, realistic regressions (a noisy annotation batch) of a chosen size, to measure
+    # what the gate can see. Their effect on F1 is measured over seeds, not assumed (see the README).
+    **{f"label-noise-{pct}": f"{pct}% of train labels flipped, rows drawn from the seed (noisy annotation)"
+       for pct in (5, 10, 20)},
 }
 
 

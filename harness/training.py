@@ -44,6 +44,19 @@ def tokenize_pairs(dataset, tokenizer, *, max_length: int | None = None):
     return dataset.map(encode, batched=True, remove_columns=columns, desc="Tokenizing pairs")
 
 
+def flip_labels(dataset, *, fraction: float, seed: int):
+    """The "label-noise-N" faults: exactly ``round(fraction * rows)`` labels flipped, rows drawn from ``seed``."""
+    labels = np.asarray(dataset["label"]).copy()
+    rows = np.random.default_rng([seed, 1]).choice(len(labels), size=round(fraction * len(labels)), replace=False)
+    labels[rows] = 1 - labels[rows]
+    return dataset.map(lambda row, i: {"label": int(labels[i])}, with_indices=True, desc="Flipping labels")
+
+
+def label_noise(faults: tuple[str, ...]) -> float:
+    """The fraction of train labels the config's label-noise fault flips (0 without one)."""
+    return sum(int(f.removeprefix("label-noise-")) / 100 for f in faults if f.startswith("label-noise-"))
+
+
 @contextlib.contextmanager
 def _progress_bars(enabled: bool) -> Iterator[None]:
     """datasets' and transformers' bars are process-wide switches: restore them as found."""
@@ -153,6 +166,8 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     max_length = TRUNCATED_LENGTH if "truncated-inputs" in config.faults else recipe.max_length
     if "shuffled-labels" in config.faults:
         train = shuffle_labels(train, seed=config.seed)
+    if label_noise(config.faults):
+        train = flip_labels(train, fraction=label_noise(config.faults), seed=config.seed)
     train = tokenize_pairs(train, tokenizer, max_length=max_length)
     validation = tokenize_pairs(splits["validation"], tokenizer, max_length=max_length)
 

@@ -372,3 +372,30 @@ def test_predictions_carry_each_examples_idx_in_split_order(smoke_result, smoke_
     np.testing.assert_array_equal(smoke_result.idx, np.arange(len(smoke_result.labels)))
     saved = RunResult.load(smoke_config.output_dir / run_name(smoke_config))
     np.testing.assert_array_equal(saved.idx, smoke_result.idx)
+
+
+@pytest.mark.parametrize("pct", [5, 10, 20])
+def test_label_noise_flips_exactly_that_share_of_train_labels(smoke_dir, pct):
+    from harness.data import MrpcSource
+    from harness.training import flip_labels, label_noise
+
+    train = MrpcSource(smoke_dir, True).load()["train"]
+    fraction = label_noise((f"label-noise-{pct}",))
+    assert fraction == pct / 100
+    flipped = flip_labels(train, fraction=fraction, seed=42)
+    before, after = np.asarray(train["label"]), np.asarray(flipped["label"])
+    assert int((before != after).sum()) == round(fraction * len(before))
+    assert set(after.tolist()) <= {0, 1}
+    again = np.asarray(flip_labels(train, fraction=fraction, seed=42)["label"])
+    np.testing.assert_array_equal(after, again)  # the same seed flips the same rows
+    assert flipped["sentence1"] == train["sentence1"]
+
+
+def test_a_label_noise_run_records_its_fault(smoke_config):
+    from harness.training import fine_tune
+
+    import dataclasses
+
+    config = smoke_config.replace(faults=("label-noise-10",), recipe=dataclasses.replace(smoke_config.recipe, epochs=0.5))
+    result = fine_tune(config, hub_offline=True, show_progress=False)
+    assert result.config["faults"] == ["label-noise-10"]
