@@ -61,7 +61,17 @@ class RelativeCheck:
         verdict = "pass" if self.passed else "FAIL"
         lines = [claim + (f" ({self.why})" if self.why else "") + ".", table,
                  f"ratio {self.ratio:.3g}x, required >= {self.min_ratio:g}x: {verdict}"]
+        if self.ratio_half_width is not None:
+            lines.append(f"with this run's noise the ratio is known to ±{self.ratio_half_width:.1%} (95%): a shortfall "
+                         "smaller than that cannot be told from noise")
         return "\n".join(lines)
+
+    @property
+    def ratio_half_width(self) -> float | None:
+        """Relative half-width of the ratio's 95% interval, from both cases' round spreads (errors of
+        a ratio of two independent means add in quadrature, relatively)."""
+        halves = [r.mean_half_width for r in (self.faster, self.slower)]
+        return None if None in halves else (halves[0] ** 2 + halves[1] ** 2) ** 0.5
 
 
 def assert_relative(faster: ThroughputResult, slower: ThroughputResult, *, min_ratio: float,

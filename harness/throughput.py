@@ -19,6 +19,7 @@ loss.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import tempfile
 import time
@@ -99,22 +100,51 @@ class ThroughputSkip:
         return cls(ThroughputCase(**record["case"]), record["reason"], record.get("failed", False))
 
 
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
 @dataclass(frozen=True)
 class RoundPlan:
-    """How many rounds (passes over the batches) to discard as warm-up and how many to time."""
+    """How many rounds (passes over the batches) to discard as warm-up and how many to time.
+
+    With ``max_rounds`` the plan adapts to the noise it meets: ``rounds`` pilot rounds are timed
+    first, and from their spread (CV) enough further rounds to know the mean round time to
+    ``precision`` (relative half-width of its 95% interval), at most ``max_rounds`` in all. Three
+    rounds at a CV of 10% know the mean to only about +-11%: too few to see a 10% slowdown.
+    """
 
     warmup_rounds: int
     rounds: int
+    max_rounds: int | None = None
+    precision: float = 0.02
 
     def __post_init__(self) -> None:
         if self.warmup_rounds < 0 or self.rounds < 1:
             raise ValueError(f"need warmup_rounds >= 0 and rounds >= 1, got {self.warmup_rounds} and {self.rounds}")
+        if self.max_rounds is not None and self.max_rounds < self.rounds:
+            raise ValueError(f"max_rounds ({self.max_rounds}) must be >= rounds ({self.rounds})")
+        if not 0 < self.precision < 1:
+            raise ValueError(f"precision must be in (0, 1), got {self.precision}")
+
+    def rounds_for(self, cv: float | None) -> int:
+        """Rounds in all so that ``Z95 * cv / sqrt(n) <= precision``, within [rounds, max_rounds].
+
+        >>> RoundPlan(1, 3, max_rounds=40, precision=0.02).rounds_for(0.05)
+        25
+        """
+        if self.max_rounds is None or cv is None:
+            return self.rounds
+        needed = math.ceil((Z95 * cv / self.precision) ** 2)
+        return min(max(needed, self.rounds), self.max_rounds)
 
     @classmethod
     def for_device(cls, device: str) -> RoundPlan:
         """A CPU step is seconds and the CPU warms up in one pass; a GPU step is milliseconds, so a GPU
-        affords more warm-up (cuBLAS heuristics, allocator) and many more rounds for a tight spread."""
-        return {"cpu": cls(1, 3), "cuda": cls(3, 20), "mps": cls(3, 10)}[device_kind(device)]
+        affords more warm-up (cuBLAS heuristics, allocator) and many more rounds for a tight spread.
+        The caps keep the CPU matrix within minutes; the report states the precision reached."""
+        return {"cpu": cls(1, 3, max_rounds=10), "cuda": cls(3, 20, max_rounds=200), "mps": cls(3, 10, max_rounds=100)}[
+            device_kind(device)
+        ]
 
 
 @dataclass(frozen=True)
@@ -206,6 +236,19 @@ class ThroughputResult:
     def round_cv(self) -> float | None:
         return coefficient_of_variation(self.round_seconds)
 
+    @property
+    def mean_half_width(self) -> float | None:
+        """Relative half-width of the 95% interval of the mean round time: how well samples/s is known."""
+        cv = self.round_cv
+        return None if cv is None else Z95 * cv / math.sqrt(len(self.round_seconds))
+
+    @property
+    def detectable_change(self) -> float | None:
+        """The smallest change in samples/s that a comparison with another run of the same noise and
+        rounds tells from noise (two-sided, 95%): the difference of two means has sqrt(2) their error."""
+        half = self.mean_half_width
+        return None if half is None else math.sqrt(2) * half
+
     def to_record(self) -> dict[str, Any]:
         """Everything, losslessly, as plain data: how a pytest-xdist worker hands a result to the controller."""
         return asdict(self)
@@ -233,6 +276,8 @@ class ThroughputResult:
             "padded_tokens_per_second": self.padded_tokens_per_second,
             "step_latency_seconds": asdict(self.latency),
             "round_cv": self.round_cv,
+            "mean_half_width_95": self.mean_half_width,
+            "detectable_change_95": self.detectable_change,
             "rounds": len(self.round_seconds),
             "measured_steps": len(self.step_seconds),
             "warmup_steps": self.warmup_steps,
@@ -353,6 +398,11 @@ class TrainerStepRunner:
         pin = case.device_kind == "cuda" and args.dataloader_pin_memory
         self._batches = [{k: v.pin_memory() for k, v in b.items()} if pin else b for b in batches.batches]
         self._num_items = [trainer.get_batch_samples(iter([batch]), 1, args.device)[1] for batch in self._batches]
+
+    @property
+    def round_seconds(self) -> tuple[float, ...]:
+        """The measured (post-warm-up) rounds so far."""
+        return tuple(self._round_seconds)
 
     @property
     def measuring(self) -> bool:

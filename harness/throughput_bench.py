@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.data import MrpcSource
 from harness.models import resolve_model
-from harness.peak_flops import peak_flops_for
+from harness.peak_flops import PeakFlops, peak_flops_for
 from harness.session import HarnessSession
 from harness.throughput import (
     BATCH_SEED,
@@ -23,6 +23,7 @@ from harness.throughput import (
     ThroughputResult,
     ThroughputSkip,
     TrainerStepRunner,
+    coefficient_of_variation,
 )
 from harness.training_batches import TrainingBatches, sample_training_batches
 
@@ -36,6 +37,14 @@ class ThroughputBench:
         self.seed = seed
         self._train = None
         self._batches: dict[tuple[str, int], TrainingBatches] = {}
+        self._peaks: dict[tuple[str, str], PeakFlops] = {}
+
+    def peak(self, case: ThroughputCase) -> PeakFlops:
+        """The device's peak for the case's precision, measured (on a CPU) once per session."""
+        key = (case.device, case.precision)
+        if key not in self._peaks:
+            self._peaks[key] = peak_flops_for(case.device, case.precision)
+        return self._peaks[key]
 
     def skip_reason(self, case: ThroughputCase) -> str | None:
         """Why ``case`` cannot run here (recorded for the report), or None."""
@@ -71,8 +80,15 @@ class ThroughputBench:
         model_ref = resolve_model(case.model, hub_offline=self.session.settings.hub_offline)
         benchmark.group = f"{case.model}, batch {case.batch_size}"
         with TrainerStepRunner(case, batches, model_ref=model_ref, warmup_rounds=plan.warmup_rounds, seed=self.seed) as runner:
-            peak = peak_flops_for(case.device, case.precision)
-            benchmark.pedantic(runner.run_pass, rounds=plan.rounds, warmup_rounds=plan.warmup_rounds, iterations=1)
+            peak = self.peak(case)
+            rounds, warmup = plan.rounds, plan.warmup_rounds
+            if plan.max_rounds is not None and not getattr(benchmark, "disabled", False):
+                # Warm-up and pilot rounds outside pytest-benchmark's timer; the runner keeps the pilot's
+                # times, and the pilot's spread says how many more rounds the plan's precision needs.
+                for _ in range(plan.warmup_rounds + plan.rounds):
+                    runner.run_pass()
+                rounds, warmup = max(plan.rounds_for(coefficient_of_variation(runner.round_seconds)) - plan.rounds, 1), 0
+            benchmark.pedantic(runner.run_pass, rounds=rounds, warmup_rounds=warmup, iterations=1)
             if getattr(benchmark, "disabled", False):
                 return None
             result = runner.result(peak)

@@ -64,27 +64,41 @@ def throughput_rows(results: Sequence[ThroughputResult], skipped: Sequence[Throu
         head = [case.model, case.device, case.precision, str(case.batch_size)]
         if isinstance(entry, ThroughputSkip):
             marker = footnotes.setdefault(entry.reason, f"[{len(footnotes) + 1}]")
-            rows.append(head + [f"{FAILED if entry.failed else NOT_MEASURED} {marker}"] + ["–"] * 7)
+            rows.append(head + [f"{FAILED if entry.failed else NOT_MEASURED} {marker}"] + ["–"] * 8)
             continue
         latency = entry.latency
         baseline = cpu_baseline(entry, results)
         rows.append(head + [
             f"{entry.samples_per_second:.3g}",
+            "n/a" if entry.mean_half_width is None else f"±{entry.mean_half_width:.1%} ({len(entry.round_seconds)} rounds)",
             f"{entry.real_tokens_per_second:,.0f}",
             f"{entry.padded_tokens_per_second:,.0f}",
             f"{latency.p50 * 1000:,.0f} / {latency.p90 * 1000:,.0f}",
             "n/a" if entry.round_cv is None else f"{entry.round_cv:.1%}",
             format_bytes(entry.memory.bytes),
-            NOT_MEASURED if entry.mfu is None else f"{entry.mfu:.1%}",
+            _mfu_cell(entry, footnotes),
             "–" if baseline is None else f"{entry.samples_per_second / baseline.samples_per_second:.2f}x",
         ])
     return rows, footnotes
 
 
 TABLE_HEADERS = [
-    "model", "device", "precision", "batch", "samples/s", "tokens/s (real)", "tokens/s (padded)",
+    "model", "device", "precision", "batch", "samples/s", "±95%", "tokens/s (real)", "tokens/s (padded)",
     "step p50 / p90 (ms)", "round CV", "peak memory", "MFU", "vs CPU fp32",
 ]
+
+
+def _mfu_cell(entry: ThroughputResult, footnotes: dict[str, str]) -> str:
+    """MFU, or a named measurement error when it exceeds 100%: no device beats its own peak, so the
+    peak was not an upper bound (a busy machine while it was measured) and the ratio means nothing."""
+    if entry.mfu is None:
+        return NOT_MEASURED
+    if entry.mfu <= 1:
+        return f"{entry.mfu:.1%}"
+    reason = (f"measurement error: training reached {entry.achieved_flops_per_second / 1e9:,.0f} GFLOP/s, above the peak "
+              f"measured for it ({entry.peak.flops_per_second / 1e9:,.0f} GFLOP/s, MFU {entry.mfu:.0%}); the peak is not "
+              "an upper bound (other work slowed its measurement), so no MFU is reported: re-run on a quiet machine")
+    return f"error {footnotes.setdefault(reason, f'[{len(footnotes) + 1}]')}"
 
 
 def format_bytes(value: int | None) -> str:
@@ -188,7 +202,10 @@ def throughput_markdown(results: Sequence[ThroughputResult], skipped: Sequence[T
     lines += [
         "## How to read it",
         "",
-        "- samples/s: training pairs per second over the timed rounds.",
+        "- samples/s: training pairs per second over the timed rounds; ±95%: the relative half-width of its 95% "
+        "interval, from the spread of the rounds (rounds are added, up to a cap, until it reaches 2%). Against a saved "
+        "run with the same noise, a change smaller than about 1.4 times this cannot be told from noise: set "
+        "`--benchmark-compare-fail` above it.",
         "- tokens/s (real): tokens the pairs have (attention mask); (padded): tokens computed (batch x padded length).",
         "- step p50 / p90: latency of one optimizer step over the timed steps, in milliseconds.",
         "- round CV: standard deviation over mean of the round times. Every round does the same work, so this "

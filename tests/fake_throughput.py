@@ -15,7 +15,7 @@ NO_GPU = "no CUDA GPU on this machine: torch.cuda.is_available() is False (a tes
 
 
 def fake_result(case: ThroughputCase, *, round_seconds=(2.0, 2.1, 1.9), steps_per_round: int = 2,
-                padded_length: int = 80, real_length: int = 60, peak: float | None = 1e11,
+                padded_length: int = 80, real_length: int = 60, peak: float | None = 1e13,
                 memory: int | None = 3 * 2**30) -> ThroughputResult:
     rounds = len(round_seconds)
     samples = rounds * steps_per_round * case.batch_size

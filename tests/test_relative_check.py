@@ -47,3 +47,15 @@ def test_bad_arguments_are_refused():
         RelativeCheck(fast, slow, 1.0, metric="speed")
     with pytest.raises(ValueError, match="min_ratio must be > 0"):
         RelativeCheck(fast, slow, 0.0)
+
+
+def test_the_verdict_says_how_well_the_ratio_is_known():
+    from fake_throughput import fake_result
+    from harness.relative_check import RelativeCheck
+    from harness.throughput import ThroughputCase
+
+    fast = fake_result(ThroughputCase("minilm", "cpu", "fp32", 8), round_seconds=(1.0, 1.1, 0.9))
+    slow = fake_result(ThroughputCase("arch:bert-base-uncased", "cpu", "fp32", 8), round_seconds=(4.0, 4.0, 4.0))
+    check = RelativeCheck(fast, slow, min_ratio=2.0)
+    assert check.ratio_half_width == pytest.approx(fast.mean_half_width)  # the steady case adds nothing
+    assert f"the ratio is known to ±{fast.mean_half_width:.1%} (95%)" in check.explain()

@@ -81,7 +81,7 @@ def test_result_figures_follow_from_its_rounds():
     assert result.samples_per_second == pytest.approx(8.0)
     assert result.padded_tokens_per_second == pytest.approx(8.0 * 80)
     assert result.real_tokens_per_second == pytest.approx(8.0 * 60)
-    assert result.mfu == pytest.approx(result.flops / 6.0 / 1e11)
+    assert result.mfu == pytest.approx(result.flops / 6.0 / 1e13)
     assert result.round_cv == pytest.approx(0.5)
     assert result.latency.max == 1.5
 
@@ -156,3 +156,14 @@ def test_bf16_on_the_cpu_runs_under_the_trainers_autocast(tiny_batches):
         assert accelerator.mixed_precision == "bf16" and accelerator.native_amp
         runner.run_pass()
         assert runner.result(A_PEAK).step_seconds
+
+
+@pytest.mark.parametrize(("cv", "rounds"), [(None, 3), (0.001, 3), (0.05, 25), (0.2, 40)])
+def test_a_noisier_machine_gets_more_rounds_up_to_the_cap(cv, rounds):
+    assert RoundPlan(1, 3, max_rounds=40, precision=0.02).rounds_for(cv) == rounds
+
+
+def test_a_plan_without_a_cap_keeps_its_rounds():
+    assert RoundPlan(1, 3).rounds_for(0.5) == 3
+    with pytest.raises(ValueError, match="max_rounds"):
+        RoundPlan(1, 3, max_rounds=2)

@@ -82,3 +82,20 @@ def test_skips_are_recorded_with_the_reason(bench, session, monkeypatch):
 
 def test_a_case_that_never_ran_says_so(bench):
     assert "was not measured in this run" in bench.why_missing(TINY)
+
+
+def test_an_adaptive_plan_times_a_pilot_then_the_rounds_its_noise_needs(bench, session, monkeypatch):
+    monkeypatch.setattr(throughput_bench, "coefficient_of_variation", lambda values: 0.05)  # needs 25 rounds at 2%
+    benchmark = StandInBenchmark()
+    result = bench.measure(TINY, benchmark, plan=RoundPlan(1, 2, max_rounds=6))
+    assert benchmark.calls == 6 - 2  # the pilot's 2 rounds ran outside the timer, the cap holds the rest to 4
+    assert len(result.round_seconds) == 6  # the pilot's rounds are measurements too
+
+
+def test_the_cpu_peak_is_measured_once_per_session_and_precision(bench, monkeypatch):
+    calls = []
+    monkeypatch.setattr(throughput_bench, "peak_flops_for", lambda d, p: calls.append((d, p)) or PeakFlops(1e12, "x"))
+    for batch_size in (2, 4):
+        bench.peak(ThroughputCase("arch:bert-tiny", "cpu", "fp32", batch_size))
+    bench.peak(ThroughputCase("arch:bert-tiny", "cpu", "bf16", 4))
+    assert calls == [("cpu", "fp32"), ("cpu", "bf16")]

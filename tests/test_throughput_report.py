@@ -53,7 +53,27 @@ def test_speedup_only_when_both_cases_ran():
 def test_unknown_peak_means_mfu_not_measured():
     result = fake_result(ThroughputCase("minilm", "mps", "fp32", 8), peak=None)
     rows, _ = rows_by_id([result], [])
-    assert rows["minilm-mps-fp32-b8"][10] == "not measured"
+    assert rows["minilm-mps-fp32-b8"][11] == "not measured"
+
+
+def test_an_mfu_above_100_percent_is_reported_as_a_measurement_error():
+    """No device beats its own peak: 108% MFU means the peak was measured low, not a fast step."""
+    result = fake_result(ThroughputCase("arch:bert-base-uncased", "cpu", "fp32", 16), peak=1e9)
+    assert result.mfu > 1
+    rows, footnotes = rows_by_id([result], [])
+    cell = rows["arch:bert-base-uncased-cpu-fp32-b16"][11]
+    assert cell == "error [1]"
+    (reason,) = footnotes
+    assert reason.startswith("measurement error: training reached") and "no MFU is reported" in reason
+    assert f"{result.mfu:.0%}" in reason
+
+
+def test_each_row_says_how_well_its_samples_per_second_is_known():
+    result = fake_result(ThroughputCase("minilm", "cpu", "fp32", 8), round_seconds=(2.0, 2.2, 1.8, 2.0))
+    rows, _ = rows_by_id([result], [])
+    expected = 1.959963984540054 * result.round_cv / 2
+    assert rows["minilm-cpu-fp32-b8"][5] == f"±{expected:.1%} (4 rounds)"
+    assert result.detectable_change == pytest.approx(expected * 2**0.5)
 
 
 def test_rows_follow_model_batch_device_precision_order():
