@@ -613,37 +613,27 @@ def _seeds_needed(runs: int, shift: float, p: SequentialGateParameters) -> int |
     if _fixed_sample_power(math.inf, runs, shift, alpha) < p.power:
         return None
     start = _smallest(2, MAX_SEEDS_SEARCHED, lambda n: _fixed_sample_power(n, runs, shift, alpha) >= p.power)
-    if start is None:
-        return None
-
-    @functools.cache
-    def designable(n: int) -> bool:
-        return _calibrate(n, runs, shift, p).power(shift) >= p.power
-
-    low, high = start, start
-    while not designable(high):  # the bound is close; walk out geometrically, then bisect back
-        if high >= MAX_SEEDS_SEARCHED:
-            return None
-        low, high = high + 1, min(2 * high, MAX_SEEDS_SEARCHED)
-    return _smallest(low, high, designable)
+    return _walk_out(start, MAX_SEEDS_SEARCHED, lambda n: _calibrate(n, runs, shift, p).power(shift) >= p.power)
 
 
 def _runs_needed(n: int, shift: float, p: SequentialGateParameters) -> int | None:
     alpha = p.calibrated_alpha
     start = _smallest(1, MAX_RUNS_LIMIT, lambda k: _fixed_sample_power(n, k, shift, alpha) >= p.power)
+    return _walk_out(start, MAX_RUNS_LIMIT, lambda k: _calibrate(n, k, shift, p).power(shift) >= p.power)
+
+
+def _walk_out(start: int | None, limit: int, works) -> int | None:
+    """The smallest value from ``start`` (the fixed-sample bound, close below the answer) at which the
+    calibrated design ``works``: walk out geometrically, then bisect back."""
     if start is None:
         return None
-
-    @functools.cache
-    def designable(runs: int) -> bool:
-        return _calibrate(n, runs, shift, p).power(shift) >= p.power
-
+    works = functools.cache(works)
     low, high = start, start
-    while not designable(high):
-        if high >= MAX_RUNS_LIMIT:
+    while not works(high):
+        if high >= limit:
             return None
-        low, high = high + 1, min(2 * high, MAX_RUNS_LIMIT)
-    return _smallest(low, high, designable)
+        low, high = high + 1, min(2 * high, limit)
+    return _smallest(low, high, works)
 
 
 def _design_error(
