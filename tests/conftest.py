@@ -6,6 +6,7 @@ provenance, storage) can share one run: it is the pipeline end to end, and it co
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SMOKE_DIR = Path(__file__).resolve().parent / "data" / "mrpc-smoke"
 # The checkout's neighbour, as in the README; --harness-data-dir or HARNESS_DATA_DIR point elsewhere.
 DEFAULT_MRPC_DIR = REPO_ROOT.parent / "shared" / "data" / "glue" / "MRPC"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_in_a_temp_dir(harness: HarnessSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tests write only inside their own temp dirs: the session's fine-tune cache (by default the
+    user's ~/.cache/harness, where a second run of the suite would reuse instead of train) moves
+    into pytest's temp folder for the suite."""
+    harness.settings = dataclasses.replace(harness.settings, cache_dir=tmp_path_factory.mktemp("harness-cache"))
+    return harness.settings.cache_dir
 
 
 @pytest.fixture(scope="session")

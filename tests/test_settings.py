@@ -51,3 +51,8 @@ def test_empty_values_count_as_unset():
 )
 def test_hub_offline_follows_the_hugging_face_variables(environ, offline):
     assert Settings.from_environ(environ).hub_offline is offline
+
+
+def test_the_suite_caches_fine_tunes_inside_its_own_temp_dir(harness, tmp_path_factory):
+    """`pytest tests` must not leave runs in the user's ~/.cache/harness."""
+    assert harness.settings.cache_dir.is_relative_to(tmp_path_factory.getbasetemp())
