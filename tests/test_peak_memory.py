@@ -10,13 +10,14 @@ from harness.peak_memory import PeakMemoryMonitor
 def test_the_cpu_peak_covers_memory_held_between_start_and_stop():
     monitor = PeakMemoryMonitor("cpu", interval=0.001)
     monitor.start()
+    before = psutil.Process().memory_info().rss
     block = bytearray(64 * 2**20)  # touched, so resident
     for i in range(0, len(block), 4096):
         block[i] = 1
-    resident = psutil.Process().memory_info().rss
     peak = monitor.stop()
     del block
-    assert peak.bytes >= resident
+    # The block, not the exact page count: other threads free and map pages between any two reads.
+    assert peak.bytes >= before + 60 * 2**20
     assert "process RSS" in peak.source
 
 
