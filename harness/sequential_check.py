@@ -21,17 +21,39 @@ from harness.baselines import MeasuredBaseline
 from harness.config import RunConfig
 from harness.gate import FAIL, PASS, GatePolicy, GateReport, MetricCheck
 from harness.result import RunResult
-from harness.sequential_gate import CONTINUE, NO_REGRESSION, REGRESSION, SequentialDecision, SequentialDesign, decide, design_gate
+from harness.sequential_gate import (
+    CONTINUE,
+    NO_REGRESSION,
+    REGRESSION,
+    DesignError,
+    SequentialDecision,
+    SequentialDesign,
+    decide,
+    design_gate,
+)
 
 
 def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> dict[str, SequentialDesign]:
     """One calibrated design per gated metric; raises :class:`DesignError` when the baseline's seeds
-    cannot support the policy's alpha and power (its message says how many seeds would)."""
-    return {
-        metric: design_gate(baseline.metrics[metric].values, policy.sequential_parameters(metric), metric=metric)
-        for metric in policy.metrics
-        if metric in baseline.metrics
-    }
+    cannot support the policy's alpha and power, naming every metric that falls short and the seeds
+    that would do for all of them."""
+    designs, errors = {}, []
+    for metric in policy.metrics:
+        if metric not in baseline.metrics:
+            continue
+        try:
+            designs[metric] = design_gate(baseline.metrics[metric].values, policy.sequential_parameters(metric), metric=metric)
+        except DesignError as error:
+            errors.append(error)
+    if errors:
+        needed = [e.seeds_needed for e in errors]
+        runs = [e.runs_needed for e in errors]
+        raise DesignError(
+            " ".join(str(e) for e in errors),
+            seeds_needed=None if None in needed else max(needed),
+            runs_needed=None if None in runs else max(runs),
+        )
+    return designs
 
 
 def candidate_seeds(config: RunConfig, baseline: MeasuredBaseline) -> Iterator[int]:

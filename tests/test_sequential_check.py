@@ -3,6 +3,7 @@ a pass after several seeds, a baseline too small for the stated error rates."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,3 +139,22 @@ def test_simulate_gate_reports_error_rates_for_a_recorded_baseline(baseline_stor
     labels = {(label.strip(), mode.strip()) for label, mode in rows}
     assert {("every metric +0 points", "resample"), ("f1 -2 points", "normal"), ("every metric -3 points", "resample")} <= labels
     assert "detects a fall of >=" in text and "30 reference seeds" in text
+
+
+def test_a_baseline_too_small_names_the_seeds_every_metric_needs(tmp_path):
+    from harness.sequential_check import designs_for
+    from harness.sequential_gate import DesignError
+
+    config = smoke_run_config(seed=42)
+    fine_tune = NoisyFineTune()
+    baseline = measured_from_runs(config, [fine_tune(config.replace(seed=s)) for s in range(42, 52)])
+    policy = GatePolicy(max_runs=10, effects=(("accuracy", 0.02), ("f1", 0.015)))
+    with pytest.raises(DesignError) as error:
+        designs_for(baseline, policy)
+    assert "for accuracy" in str(error.value) and "for f1" in str(error.value)
+    singles = []
+    for metric in ("accuracy", "f1"):
+        with pytest.raises(DesignError) as single:
+            designs_for(baseline, dataclasses.replace(policy, metrics=(metric,), alpha=policy.alpha / 2))  # the same alpha per metric
+        singles.append(single.value.seeds_needed)
+    assert error.value.seeds_needed == max(singles)
