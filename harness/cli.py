@@ -16,7 +16,6 @@ from harness.arguments import baseline_seeds, positive_int
 from harness.baselines import BaselineError
 from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
 from harness.data import DataError
-from harness.sequential_gate import DesignError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.tables import markdown_table
@@ -133,11 +132,13 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate_gate(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from harness.baselines import BaselineStore
     from harness.files import atomic_write_text
     from harness.project_config import read_gate_policy
-    from harness.regression import name_for
-    from harness.sequential_check import designs_for, simulate_check
+    from harness.regression import name_for, sequential_designs
+    from harness.sequential_check import simulate_check
 
     config = RunConfig.from_recipe(args.recipe, precision=args.precision, device=args.device)
     name = name_for(config)
@@ -146,24 +147,18 @@ def _simulate_gate(args: argparse.Namespace) -> int:
     if baseline is None:
         raise BaselineError(f"no baseline at {store.path(name)}; record one with `harness record-baseline --recipe {args.recipe}`")
     policy = read_gate_policy(args.pyproject)
-    try:
-        designs = designs_for(baseline, policy)
-    except DesignError as error:
-        more = f" --seeds {error.seeds_needed}" if error.seeds_needed else ""
-        raise BaselineError(f"{store.path(name)}: {error}; record more: `harness record-baseline --recipe {args.recipe}{more}`") from error
+    # "sequential": a baseline too small for the policy is an error naming the seeds it needs.
+    designs, _ = sequential_designs(baseline, dataclasses.replace(policy, procedure="sequential"), store.path(name), config)
+    changes = [(f"every metric {points:+d} points", {m: points / 100 for m in designs}) for points in (0, -1, -2, -3)]
+    if "f1" in designs:
+        changes += [(f"f1 {points:+d} points", {"f1": points / 100}) for points in (-1, -2, -3)]
     rows = []
-    for points in (0, -1, -2, -3):
-        for label, shifts in ((f"every metric {points:+d} points", {m: points / 100 for m in designs}),
-                              (f"f1 {points:+d} points", {"f1": points / 100})):
-            if "f1" not in designs and label.startswith("f1"):
-                continue
-            if points == 0 and label.startswith("f1"):
-                continue
-            for mode in ("resample", "normal"):
-                r = simulate_check(designs, shifts, mode=mode, trials=args.trials)
-                rows.append([label, mode, f"{r.fail_rate:.4f} ± {r.fail_rate_se:.4f}", f"{r.expected_runs:.2f}", str(r.worst_case_runs)])
+    for label, shifts in changes:
+        for mode in ("resample", "normal"):
+            r = simulate_check(designs, shifts, mode=mode, trials=args.trials)
+            rows.append([label, mode, f"{r.fail_rate:.4f} ± {r.fail_rate_se:.4f}", f"{r.expected_runs:.2f}", str(r.worst_case_runs)])
     lines = [f"# Sequential gate: {name}", "",
-             f"{baseline.metrics[next(iter(designs))].values.__len__()} reference seeds; alpha {policy.alpha:g} over "
+             f"{next(iter(designs.values())).n_reference} reference seeds; alpha {policy.alpha:g} over "
              f"{len(designs)} metric(s), power {policy.power:g}, at most {policy.max_runs} candidate runs; "
              f"{args.trials} simulated gate runs per row (resample: whole seeds drawn from the recorded ones; "
              "normal: independent normal draws).", ""]

@@ -60,11 +60,6 @@ def name_for(config: RunConfig, split: str = "validation") -> str:
     )
 
 
-def config_tag(config: RunConfig) -> str:
-    """A short hash of everything that determines a run's result: names one config's files."""
-    return config.short_id
-
-
 def record_baseline(
     config: RunConfig,
     fine_tune: FineTune,
@@ -160,7 +155,7 @@ def perform_quality_check(
     check of the same recipe reuses that baseline instead of measuring it again, and a check of a
     different recipe that maps to the same baseline file is refused rather than overwriting it.
     """
-    name, tag = name_for(config), config_tag(config)
+    name, tag = name_for(config), config.short_id
     regenerated = {} if regenerated is None else regenerated
     if force_regen:
         return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated)

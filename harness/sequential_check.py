@@ -82,16 +82,11 @@ def run_sequential(first: RunResult, config: RunConfig, designs: dict[str, Seque
     next(seeds)  # the first run's
     results = [first]
     while True:
-        decisions = {m: design_decide(design, [r.metrics[m] for r in results]) for m, design in designs.items()}
+        decisions = {m: decide(design, [r.metrics[m] for r in results][: design.max_runs]) for m, design in designs.items()}
         verdicts = {d.verdict for d in decisions.values()}
         if REGRESSION in verdicts or CONTINUE not in verdicts:
             return SequentialRun(tuple(results), decisions)
         results.append(fine_tune(config.replace(seed=next(seeds))))
-
-
-def design_decide(design: SequentialDesign, values: list[float]) -> SequentialDecision:
-    """A metric that decided at an earlier look keeps that answer (``decide`` replays every look)."""
-    return decide(design, values[: design.max_runs])
 
 
 def sequential_report(report: GateReport, run: SequentialRun, designs: dict[str, SequentialDesign]) -> GateReport:

@@ -15,7 +15,7 @@ import pytest
 
 from harness.baselines import BaselineStore
 from harness.gate import FAIL, REPRODUCED
-from harness.regression import config_tag, record_baseline
+from harness.regression import record_baseline
 from harness.session import HarnessSession
 
 pytestmark = pytest.mark.slow
@@ -62,5 +62,5 @@ def test_an_injected_fault_fails_the_gate_with_the_table(gate_session, clean_con
     assert accuracy.verdict == FAIL, table
     assert accuracy.measured < accuracy.band_low
     assert "| accuracy" in table and "FAIL" in table and "allowed band" in table
-    obtained = BaselineStore(gate_session.baselines_dir).obtained_path(outcome.report.name, config_tag(clean_config.replace(faults=(fault,))))
+    obtained = BaselineStore(gate_session.baselines_dir).obtained_path(outcome.report.name, clean_config.replace(faults=(fault,)).short_id)
     assert obtained.is_file(), "a failed check leaves the obtained values beside the baseline"

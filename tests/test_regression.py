@@ -13,7 +13,7 @@ from fake_runs import FakeFineTune, smoke_run_config
 from harness.baselines import BaselineError, BaselineStore
 from harness.cli import build_parser
 from harness.gate import FAIL, GatePolicy
-from harness.regression import config_tag, name_for, perform_quality_check, record_baseline
+from harness.regression import name_for, perform_quality_check, record_baseline
 
 POLICY = GatePolicy(bootstrap_samples=50)
 
@@ -38,8 +38,8 @@ def test_a_missing_baseline_fails_and_says_how_to_record_one(config, store):
     assert f"no baseline at {store.path(name_for(config))}" in outcome.message
     assert "from 3 seeds" in outcome.message
     assert "`pytest --harness-force-regen`" in outcome.message
-    assert store.obtained_path(name_for(config), config_tag(config)).is_file()
-    assert f"obtained values written to {store.obtained_path(name_for(config), config_tag(config))}" in outcome.message
+    assert store.obtained_path(name_for(config), config.short_id).is_file()
+    assert f"obtained values written to {store.obtained_path(name_for(config), config.short_id)}" in outcome.message
 
 
 def test_the_suggested_record_command_exists(config, store):
@@ -57,7 +57,7 @@ def test_force_regen_records_writes_and_still_fails(config, store):
     """Regeneration that passed would let a baseline be loosened without anyone looking at it."""
     fine_tune = FakeFineTune()
     name = name_for(config)
-    store.write_obtained(name, config_tag(config), {"kind": "obtained"})  # left by an earlier failure
+    store.write_obtained(name, config.short_id, {"kind": "obtained"})  # left by an earlier failure
     outcome = check(config, store, fine_tune, force_regen=True)
     assert not outcome.passed
     assert outcome.report.passed  # the run itself is fine; only the regeneration fails it
@@ -67,7 +67,7 @@ def test_force_regen_records_writes_and_still_fails(config, store):
     baseline = store.load(name)
     assert baseline is not None and baseline.seeds == (42, 43, 44)
     assert baseline.metrics["accuracy"].values == pytest.approx((0.70, 0.75, 0.80))
-    assert not store.obtained_path(name, config_tag(config)).exists()
+    assert not store.obtained_path(name, config.short_id).exists()
 
 
 def test_regen_diff_shows_the_change_from_the_old_baseline(config, store):
@@ -80,12 +80,12 @@ def test_regen_diff_shows_the_change_from_the_old_baseline(config, store):
 def test_after_regen_a_plain_check_passes_and_clears_a_stale_obtained_file(config, store):
     check(config, store, FakeFineTune(), force_regen=True)
     name = name_for(config)
-    store.write_obtained(name, config_tag(config), {"kind": "obtained", "stale": True})
+    store.write_obtained(name, config.short_id, {"kind": "obtained", "stale": True})
     outcome = check(config, store, FakeFineTune())
     assert outcome.passed, outcome.report.table()
     assert outcome.message == ""
     assert outcome.baseline_path == str(store.path(name))
-    assert not store.obtained_path(name, config_tag(config)).exists()
+    assert not store.obtained_path(name, config.short_id).exists()
 
 
 def test_a_failing_check_leaves_the_obtained_values_beside_the_baseline(config, store):
@@ -94,7 +94,7 @@ def test_a_failing_check_leaves_the_obtained_values_beside_the_baseline(config, 
     outcome = check(config, store, FakeFineTune(accuracy_offset=-0.3))
     assert not outcome.passed
     assert [c.verdict for c in outcome.report.checks][0] == FAIL
-    obtained = json.loads(store.obtained_path(name_for(config), config_tag(config)).read_text())
+    obtained = json.loads(store.obtained_path(name_for(config), config.short_id).read_text())
     assert obtained["kind"] == "obtained"
     assert obtained["metrics"] == outcome.result.metrics
     assert obtained["provenance"]["seed"] == 42
@@ -102,7 +102,7 @@ def test_a_failing_check_leaves_the_obtained_values_beside_the_baseline(config, 
     assert obtained["config"]["recipe"]["name"] == "smoke"
     assert obtained["gate"]["passed"] is False
     assert obtained["gate"]["checks"][0]["verdict"] == FAIL
-    assert f"obtained values written to {store.obtained_path(name_for(config), config_tag(config))}" in outcome.message
+    assert f"obtained values written to {store.obtained_path(name_for(config), config.short_id)}" in outcome.message
 
 
 def test_a_corrupt_baseline_is_reported_before_anything_trains(config, store):
@@ -184,7 +184,7 @@ def test_a_passing_config_leaves_another_configs_obtained_file(config, store):
     failing = config.replace(faults=("shuffled-labels",))
     failed = check(failing, store, FakeFineTune(accuracy_offset=-0.3))
     assert not failed.passed
-    evidence = store.obtained_path(name_for(failing), config_tag(failing))
+    evidence = store.obtained_path(name_for(failing), failing.short_id)
     assert evidence.is_file()
     assert check(config, store, FakeFineTune()).passed
     assert evidence.is_file()
