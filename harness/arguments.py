@@ -31,3 +31,22 @@ def baseline_seeds(text: str) -> int:
     if value < 2:  # one seed has no spread to gate with
         raise argparse.ArgumentTypeError(f"a baseline needs at least 2 seeds to know its spread, got {value}")
     return value
+
+
+def fault_name(text: str) -> str:
+    from harness.config import fault_problem
+
+    problem = fault_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def seed_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed must be from 0 to 2**32 - 1, got {value}")
+    return value

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.arguments import baseline_seeds, positive_int
+from harness.arguments import baseline_seeds, fault_name, positive_int, seed_value
 from harness.baselines import BaselineError
 from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
 from harness.data import DataError
@@ -33,12 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
     run.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
     run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
-    run.add_argument("--seed", type=int, default=42, help="default: 42")
+    run.add_argument("--seed", type=seed_value, default=42, help="default: 42")
     run.add_argument("--epochs", type=float, help="override the recipe's epochs (a fraction trains whole batches)")
     run.add_argument("--max-train-samples", type=positive_int, help="train on a seeded subset (default: all)")
     run.add_argument("--output-dir", type=Path, default=Path("runs"), help="where results are written (default: runs)")
-    run.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
-                     help="inject a deliberate regression, to see a gate fail (repeatable; default: none)")
+    run.add_argument("--fault", action="append", default=[], type=fault_name, metavar="FAULT",
+                     help=f"inject a deliberate regression, to see a gate fail: {', '.join(FAULTS)}, or "
+                          "label-noise-N for any N from 1 to 50 (repeatable; default: none)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     commands.add_parser("recipes", help="list the named recipes")
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
     record.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
     record.add_argument("--seeds", type=baseline_seeds, default=5, help="number of seeds, from --seed on (default: 5)")
-    record.add_argument("--seed", type=int, default=42, help="first seed (default: 42)")
+    record.add_argument("--seed", type=seed_value, default=42, help="first seed (default: 42)")
     record.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
     record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
     record.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32 (part of the baseline's name)")

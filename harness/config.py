@@ -27,9 +27,27 @@ FAULTS = {
     "truncated-inputs": "every pair truncated to 8 tokens (a tokenizer or max_length change gone wrong)",
     # Graded faults: small, realistic regressions (a noisy annotation batch) of a chosen size, to measure
     # what the gate can see. Their effect on F1 is measured over seeds, not assumed (see the README).
+    # Any whole percent from 1 to 50 is valid (see fault_problem); these are the ones listed in help.
     **{f"label-noise-{pct}": f"{pct}% of train labels flipped, rows drawn from the seed (noisy annotation)"
        for pct in (5, 10, 20)},
 }
+LABEL_NOISE = "label-noise-"
+
+
+def fault_problem(fault: str) -> str | None:
+    """Why ``fault`` is not a fault the harness can inject, or None when it is.
+
+    ``label-noise-N`` takes any whole percent N from 1 to 50, so a graded fault can be calibrated
+    to a chosen effect size; flipping more than half the labels would invert the task instead.
+    """
+    if fault in FAULTS:
+        return None
+    if fault.startswith(LABEL_NOISE):
+        pct = fault.removeprefix(LABEL_NOISE)
+        if pct.isdigit() and str(int(pct)) == pct and 1 <= int(pct) <= 50:
+            return None
+        return f"{fault!r}: label-noise takes a whole percent from 1 to 50 (e.g. label-noise-12)"
+    return f"unknown fault {fault!r}; known: {', '.join(FAULTS)} (label-noise-N for any N from 1 to 50)"
 
 
 class ConfigError(ValueError):
@@ -146,9 +164,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faults", tuple(sorted(set(self.faults))))
-        unknown = [f for f in self.faults if f not in FAULTS]
-        if unknown:
-            raise ConfigError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+        problems = [problem for problem in map(fault_problem, self.faults) if problem]
+        if problems:
+            raise ConfigError("; ".join(problems))
+        if sum(f.startswith(LABEL_NOISE) for f in self.faults) > 1:
+            raise ConfigError(f"at most one label-noise fault per run, got {[f for f in self.faults if f.startswith(LABEL_NOISE)]}")
         if self.task not in TASKS:
             raise ConfigError(f"unknown task {self.task!r}; supported: {', '.join(TASKS)}")
         if self.precision not in PRECISIONS:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.arguments import baseline_seeds, non_negative_float, positive_int
+from harness.arguments import baseline_seeds, fault_name, non_negative_float, positive_int, seed_value
 from harness.config import ConfigError
 from harness.gate import PROCEDURES, GatePolicy
 from harness.project_config import read_gate_policy
@@ -71,6 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="'sequential' (candidate seeds until the evidence decides, stated error rates), 'band' (one run "
                          "against mean - max(sigmas x std, floor)) or 'auto' (sequential when the baseline has enough "
                          "seeds). Default: [tool.harness.gate] procedure in pyproject.toml, else auto.")
+    group.addoption("--harness-seed", type=seed_value, default=None,
+                    help="seed of every fine-tune the checks ask for (the sequential gate's first candidate run; a "
+                         "seed outside the baseline skips the exact-reproduction fast path). Default: the recipe's (42).")
+    group.addoption("--harness-fault", type=fault_name, action="append", default=[], metavar="FAULT",
+                    help="inject a deliberate regression into every fine-tune the checks ask for, to see what the gate "
+                         "catches: shuffled-labels, truncated-inputs, label-noise-N (N from 1 to 50). Repeatable. "
+                         "Default: none.")
     group.addoption("--harness-no-progress", action="store_true", default=False,
                     help="hide training progress bars. Default: shown.")
 
@@ -97,6 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
         force_regen=opt.harness_force_regen,
         baseline_seeds=opt.harness_baseline_seeds,
         show_progress=not opt.harness_no_progress,
+        seed=opt.harness_seed,
+        faults=tuple(opt.harness_fault),
     )
 
 

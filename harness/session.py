@@ -32,6 +32,8 @@ class HarnessSession:
     force_regen: bool = False
     baseline_seeds: int = DEFAULT_BASELINE_SEEDS
     show_progress: bool = True
+    seed: int | None = None  # None: the recipe's
+    faults: tuple[str, ...] = ()  # injected into every config this session builds
     outcomes: list[QualityOutcome] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
     throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
@@ -47,7 +49,10 @@ class HarnessSession:
         return RunCache(self.settings.cache_dir, hub_offline=self.settings.hub_offline)
 
     def config(self, recipe: str, **changes: Any) -> RunConfig:
-        """A run config from a named recipe with this session's data and device."""
+        """A run config from a named recipe with this session's data, device, seed and injected faults."""
+        if self.seed is not None:
+            changes.setdefault("seed", self.seed)
+        changes["faults"] = tuple(changes.get("faults", ())) + self.faults
         changes.setdefault("data_dir", self.settings.data_dir)
         changes.setdefault("device", self.device)
         changes.setdefault("output_dir", self.settings.cache_dir / "work")

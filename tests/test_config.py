@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,32 @@ def test_invalid_run_fields_are_named_with_the_fix(changes, field, suggestion):
     message = str(error.value)
     assert field in message and suggestion in message
     assert repr(next(iter(changes.values()))) in message or str(next(iter(changes.values()))) in message
+
+
+@pytest.mark.parametrize("fault", ["label-noise-1", "label-noise-13", "label-noise-50", "shuffled-labels"])
+def test_label_noise_takes_any_whole_percent_up_to_half(fault):
+    assert smoke(faults=(fault,)).faults == (fault,)
+
+
+@pytest.mark.parametrize(
+    ("fault", "phrase"),
+    [
+        ("label-noise-0", "whole percent from 1 to 50"),
+        ("label-noise-51", "whole percent from 1 to 50"),
+        ("label-noise-7.5", "whole percent from 1 to 50"),
+        ("label-noise-", "whole percent from 1 to 50"),
+        ("label-noise-+5", "whole percent from 1 to 50"),
+        ("shuffled", "unknown fault 'shuffled'; known: shuffled-labels, truncated-inputs"),
+    ],
+)
+def test_impossible_faults_are_refused_naming_the_valid_ones(fault, phrase):
+    with pytest.raises(ConfigError, match=re.escape(phrase)):
+        smoke(faults=(fault,))
+
+
+def test_two_label_noise_faults_in_one_run_are_refused():
+    with pytest.raises(ConfigError, match="at most one label-noise fault"):
+        smoke(faults=("label-noise-10", "label-noise-20"))
 
 
 @pytest.mark.parametrize("device", ["cpu", "mps"])

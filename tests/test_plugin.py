@@ -6,6 +6,7 @@ Every inner run uses the smoke recipe and the shared ``smoke_cache``, so none of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -33,6 +34,8 @@ OPTIONS = [
     "--harness-gate-floor",
     "--harness-bootstrap-samples",
     "--harness-gate-procedure",
+    "--harness-seed",
+    "--harness-fault",
     "--harness-no-progress",
 ]
 
@@ -113,6 +116,10 @@ def test_markers_are_registered(pytester):
         ("--harness-baseline-seeds=1", "a baseline needs at least 2 seeds"),
         ("--harness-bootstrap-samples=1.5", "expected an integer, got '1.5'"),
         ("--harness-device=tpu", "invalid choice: 'tpu'"),
+        ("--harness-seed=-3", "a seed must be from 0 to 2**32 - 1, got -3"),
+        ("--harness-fault=label-noise-60", "label-noise takes a whole percent from 1 to 50"),
+        ("--harness-fault=label-noise-05", "label-noise takes a whole percent from 1 to 50"),
+        ("--harness-fault=typo", "unknown fault 'typo'; known: shuffled-labels"),
     ],
 )
 def test_bad_option_values_are_usage_errors(pytester, option, message):
@@ -161,6 +168,32 @@ def test_after_regen_a_plain_run_passes_and_writes_reports(gate_run):
     markdown = (gate_run.reports_dir / "quality.md").read_text()
     assert f"## {BASELINE_NAME}: PASSED" in markdown
     assert not gate_run.obtained.exists()
+
+
+def _private_cache(gate_run: GateRun, tmp_path: Path) -> GateRun:
+    """The shared smoke cache copied, for a test whose new fine-tunes must not reach other tests."""
+    shutil.copytree(gate_run.cache_dir, tmp_path / "private-cache")
+    return dataclasses.replace(gate_run, cache_dir=tmp_path / "private-cache")
+
+
+def test_a_seed_outside_the_baseline_is_gated_statistically_not_as_a_reproduction(gate_run, tmp_path):
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    gate_run("--harness-seed=44")
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    verdicts = [c["verdict"] for c in quality["checks"][0]["checks"]]
+    assert verdicts and "reproduced" not in verdicts
+
+
+def test_an_injected_fault_reaches_every_fine_tune_and_never_regenerates(gate_run, tmp_path):
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    clean = gate_run.baseline.read_text()
+    result = gate_run("--harness-fault=label-noise-50", "--harness-force-regen")
+    assert f"NOT REGENERATED {gate_run.baseline}" in result.stdout.str()
+    assert gate_run.baseline.read_text() == clean
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert "deliberate faults injected in this run: label-noise-50" in quality["checks"][0]["notes"]
 
 
 def test_a_run_below_the_baseline_fails_and_leaves_obtained_values(gate_run):

@@ -374,7 +374,7 @@ def test_predictions_carry_each_examples_idx_in_split_order(smoke_result, smoke_
     np.testing.assert_array_equal(saved.idx, smoke_result.idx)
 
 
-@pytest.mark.parametrize("pct", [5, 10, 20])
+@pytest.mark.parametrize("pct", [1, 5, 13, 20, 50])
 def test_label_noise_flips_exactly_that_share_of_train_labels(smoke_dir, pct):
     from harness.data import MrpcSource
     from harness.training import flip_labels, label_noise
