@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.throughput import ThroughputCase, throughput_cases
+from harness.throughput.runner import ThroughputCase, throughput_cases
 
 BATCH_SIZES = {"minilm": (8, 32), "arch:bert-base-uncased": (8, 16)}
 CASES = throughput_cases(BATCH_SIZES)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.arguments import baseline_seeds, fault_name, positive_int, seed_value
-from harness.baselines import BaselineError
+from harness.quality.baselines import BaselineError
 from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
 from harness.data import DataError
 from harness.models import ModelError
@@ -106,10 +106,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
-    from harness.baselines import check_recordable
-    from harness.hardware import check_precision
-    from harness.regression import baseline_diff, name_for, record_baseline
-    from harness.seed_ledger import SeedLedger
+    from harness.quality.baselines import check_recordable
+    from harness.throughput.hardware import check_precision
+    from harness.quality.regression import baseline_diff, name_for, record_baseline
+    from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
     session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet)
@@ -135,11 +135,11 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
 def _simulate_gate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from harness.baselines import BaselineStore
+    from harness.quality.baselines import BaselineStore
     from harness.files import atomic_write_text
     from harness.project_config import read_gate_policy
-    from harness.regression import name_for, sequential_designs
-    from harness.sequential_check import simulate_check
+    from harness.quality.regression import name_for, sequential_designs
+    from harness.quality.sequential_check import simulate_check
 
     config = RunConfig.from_recipe(args.recipe, precision=args.precision, device=args.device)
     name = name_for(config)

@@ -20,16 +20,16 @@ import pytest
 
 from harness.arguments import baseline_seeds, fault_name, non_negative_float, positive_int, seed_value
 from harness.config import ConfigError
-from harness.gate import PROCEDURES, GatePolicy
+from harness.quality.gate import PROCEDURES, GatePolicy
 from harness.project_config import read_gate_policy
-from harness.regression import DEFAULT_BASELINE_SEEDS
-from harness.relative_check import RelativeCheck
-from harness.reports import QualitySummary, remove_stale_reports, write_quality_reports
+from harness.quality.regression import DEFAULT_BASELINE_SEEDS
+from harness.throughput.relative_check import RelativeCheck
+from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, Settings
-from harness.throughput import ThroughputCase, ThroughputResult, ThroughputSkip
-from harness.throughput_bench import ThroughputBench
-from harness.throughput_report import write_throughput_reports
+from harness.throughput.runner import ThroughputCase, ThroughputResult, ThroughputSkip
+from harness.throughput.bench import ThroughputBench
+from harness.throughput.report import write_throughput_reports
 
 MARKERS = {
     "quality": "a metric-regression check against a stored baseline",

@@ -23,9 +23,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from harness.baselines import DIRECTIONS
+from harness.quality.baselines import DIRECTIONS
 from harness.config import ConfigError
-from harness.gate import GatePolicy
+from harness.quality.gate import GatePolicy
 
 GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "metrics": list, "sigmas": float,
              "floor": float, "effects": dict, "margins": dict}

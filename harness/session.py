@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.baselines import BaselineStore, MeasuredBaseline
+from harness.quality.baselines import BaselineStore, MeasuredBaseline
 from harness.cache import RunCache
 from harness.config import RunConfig
-from harness.gate import GatePolicy
-from harness.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
+from harness.quality.gate import GatePolicy
+from harness.quality.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
 from harness.result import RunResult
 from harness.settings import Settings
-from harness.throughput import ThroughputResult, ThroughputSkip
+from harness.throughput.runner import ThroughputResult, ThroughputSkip
 from harness.training import fine_tune
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import numpy as np
 
 from harness.config import ConfigError, RunConfig
 from harness.data import MrpcSource
-from harness.hardware import check_precision
+from harness.throughput.hardware import check_precision
 from harness.metrics import MrpcMetrics
 from harness.models import ResolvedModel, resolve_model
 from harness.provenance import machine_provenance, resolve_device

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.peak_flops import PeakFlops
-from harness.peak_memory import PeakMemory
-from harness.throughput import ThroughputCase, ThroughputResult, ThroughputSkip
+from harness.throughput.peaks import PeakFlops
+from harness.throughput.memory import PeakMemory
+from harness.throughput.runner import ThroughputCase, ThroughputResult, ThroughputSkip
 
 NO_GPU = "no CUDA GPU on this machine: torch.cuda.is_available() is False (a test's words)"
 

@@ -14,7 +14,7 @@ import pytest
 from harness.cache import RunCache
 from harness.cli import main
 from harness.config import RunConfig
-from harness.seed_ledger import SeedLedger
+from harness.quality.seed_ledger import SeedLedger
 from harness.settings import Settings
 
 pytest_plugins = ["smoke_cache"]

@@ -13,9 +13,9 @@ import dataclasses
 
 import pytest
 
-from harness.baselines import BaselineStore
-from harness.gate import FAIL, REPRODUCED
-from harness.regression import record_baseline
+from harness.quality.baselines import BaselineStore
+from harness.quality.gate import FAIL, REPRODUCED
+from harness.quality.regression import record_baseline
 from harness.session import HarnessSession
 
 pytestmark = pytest.mark.slow

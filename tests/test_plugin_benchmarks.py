@@ -73,7 +73,7 @@ def test_compare_fail_against_a_saved_run_fails_a_regression(inner, monkeypatch)
 
 
 INNER_THROUGHPUT = """
-from harness.throughput import ThroughputCase
+from harness.throughput.runner import ThroughputCase
 
 GPU_FP32 = ThroughputCase("arch:bert-tiny", "cuda:0", "fp32", 4)
 GPU_BF16 = ThroughputCase("arch:bert-tiny", "cuda:0", "bf16", 4)
@@ -107,7 +107,7 @@ def test_gpu_cases_skip_with_the_reason_and_the_report_says_not_measured(pyteste
 
 
 INNER_FAILING_THROUGHPUT = """
-from harness.throughput import ThroughputCase
+from harness.throughput.runner import ThroughputCase
 
 
 def test_cpu_case(training_throughput, benchmark):

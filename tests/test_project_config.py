@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.config import ConfigError
-from harness.gate import GatePolicy
+from harness.quality.gate import GatePolicy
 from harness.project_config import GATE_KEYS, read_gate_policy
 
 pytest_plugins = ["pytester"]

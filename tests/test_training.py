@@ -22,7 +22,8 @@ from harness.data import load_mrpc
 from harness.metrics import compute_metrics
 from harness.models import resolve_model
 from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
-from harness import hardware, training
+from harness import training
+from harness.throughput import hardware
 from harness.config import ConfigError
 from harness.training import check_device, fine_tune, run_name, samples_trained, tokenize_pairs
 

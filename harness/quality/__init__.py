@@ -1,0 +1,9 @@
+"""Quality: is the fine-tuned model as good as it was?
+
+Baselines on disk (:mod:`~harness.quality.baselines`, recorded resumably through
+:mod:`~harness.quality.seed_ledger`), the one-run band and exact-reproduction checks
+(:mod:`~harness.quality.gate`), the sequential test with stated error rates
+(:mod:`~harness.quality.sequential_gate`, driven run by run by :mod:`~harness.quality.sequential_check`),
+the shared check-and-regenerate flow (:mod:`~harness.quality.regression`), bootstrap intervals, and the
+reports and chart people read.
+"""

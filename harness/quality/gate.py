@@ -1,0 +1,275 @@
+"""The metric-regression gate: a run against its measured baseline, metric by metric.
+
+Each gated metric gets an allowed band around the baseline mean, ``max(sigmas * seed std, floor)``
+wide on the side that is worse (below for accuracy and F1, above for loss). Falling outside it on
+the worse side fails; outside it on the better side is reported as an improvement ("consider
+updating the baseline"), never failed. The measured value is shown with a bootstrap confidence
+interval over the evaluation set, so a reader can see how much of a delta is noise.
+
+A run whose data or model weights differ from the baseline's is a mismatch: it fails, because
+comparing it would silently gate one thing against another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.quality.baselines import DIRECTIONS, MeasuredBaseline, PublishedReference
+from harness.quality.bootstrap import bootstrap_intervals
+from harness.config import ConfigError
+from harness.result import RunResult
+from harness.quality.sequential_gate import SequentialGateParameters
+from harness.tables import markdown_table
+
+PASS, FAIL, IMPROVED, MISMATCH, MISSING = "pass", "FAIL", "improved", "MISMATCH", "MISSING"
+REPRODUCED = "reproduced"  # the run repeated a baseline seed bit for bit: nothing changed that training can see
+
+
+PROCEDURES = ("auto", "sequential", "band")
+DEFAULT_EFFECT = 0.02  # the drop the sequential gate must catch: 2 points of accuracy or F1
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """How strict the gate is; every number here is printed with the verdict.
+
+    ``procedure``: ``sequential`` runs candidate seeds until the evidence decides, with the stated
+    false-alarm rate ``alpha`` (split evenly over the gated metrics) and ``power`` against a drop of
+    each metric's ``effect`` (:mod:`harness.quality.sequential_gate`); ``band`` is the one-run check against
+    ``mean - max(sigmas x std, floor)``, whose error rates are not known; ``auto`` uses the
+    sequential gate when the baseline has enough seeds for it, and otherwise the band, saying so.
+    ``margins`` is the practical margin per metric: fail only if the metric fell by more than it.
+    """
+
+    metrics: tuple[str, ...] = ("accuracy", "f1")
+    sigmas: float = 3.0
+    floor: float = 0.01
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    procedure: str = "auto"
+    alpha: float = 0.01
+    power: float = 0.95
+    max_runs: int = 8
+    effects: tuple[tuple[str, float], ...] = ()
+    margins: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.sigmas < 0 or self.floor < 0:
+            raise ConfigError("gate sigmas and floor must be >= 0")
+        if not 0 < self.confidence < 1:
+            raise ConfigError("gate confidence must be in (0, 1)")
+        unknown = [m for m in self.metrics if m not in DIRECTIONS]
+        if unknown:
+            raise ConfigError(f"cannot gate unknown metric(s) {unknown}; known: {', '.join(DIRECTIONS)}")
+        if not 0 < self.alpha < 0.5:
+            raise ConfigError(f"gate alpha (the false-alarm rate) must be in (0, 0.5), got {self.alpha!r}")
+        if self.procedure not in PROCEDURES:
+            raise ConfigError(f"unknown gate procedure {self.procedure!r}; use one of {', '.join(PROCEDURES)}")
+        for field_name in ("effects", "margins"):
+            for metric, _ in getattr(self, field_name):
+                if metric not in DIRECTIONS:
+                    raise ConfigError(f"gate {field_name} names unknown metric {metric!r}; known: {', '.join(DIRECTIONS)}")
+        if self.procedure != "band":
+            for metric in self.metrics:
+                self.sequential_parameters(metric)  # validates alpha, power, max_runs, effect and margin now
+
+    def margin(self, std: float) -> float:
+        return max(self.sigmas * std, self.floor)
+
+    def sequential_parameters(self, metric: str) -> SequentialGateParameters:
+        """The sequential gate's parameters for one metric; alpha is split evenly over the gated
+        metrics (Bonferroni), so the whole check's false-alarm rate stays at most ``alpha``."""
+        return SequentialGateParameters(
+            alpha=self.alpha / len(self.metrics),
+            power=self.power,
+            effect=dict(self.effects).get(metric, DEFAULT_EFFECT),
+            margin=dict(self.margins).get(metric, 0.0),
+            max_runs=self.max_runs,
+            direction=DIRECTIONS[metric],
+        )
+
+
+@dataclass(frozen=True)
+class MetricCheck:
+    metric: str
+    measured: float
+    ci_low: float
+    ci_high: float
+    baseline_mean: float | None
+    baseline_std: float | None
+    band_low: float | None
+    band_high: float | None
+    verdict: str
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.baseline_mean is None else self.measured - self.baseline_mean
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """The verdict of one run against one baseline, as data and as a table for people."""
+
+    name: str
+    checks: tuple[MetricCheck, ...]
+    policy: GatePolicy
+    problems: tuple[str, ...] = ()
+    context: tuple[PublishedReference, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    sequential: tuple[dict[str, Any], ...] = ()  # one entry per metric when the sequential gate decided
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(c.verdict in (PASS, IMPROVED, REPRODUCED) for c in self.checks)
+
+    @property
+    def improved(self) -> bool:
+        return any(c.verdict == IMPROVED for c in self.checks)
+
+    def table(self) -> str:
+        def num(value: float | None, signed: bool = False) -> str:
+            return "-" if value is None else (f"{value:+.4f}" if signed else f"{value:.4f}")
+
+        pct = round(self.policy.confidence * 100)
+        rows = [
+            [
+                c.metric,
+                f"{c.measured:.4f} [{c.ci_low:.4f}, {c.ci_high:.4f}]",
+                "-" if c.baseline_mean is None else f"{c.baseline_mean:.4f} ± {c.baseline_std:.4f}",
+                num(c.delta, signed=True),
+                "-" if c.band_low is None else f"[{c.band_low:.4f}, {c.band_high:.4f}]",
+                c.verdict,
+            ]
+            for c in self.checks
+        ]
+        lines = [
+            f"Quality gate: {self.name}",
+            markdown_table(["metric", f"measured [{pct}% CI]", "baseline mean ± std", "delta", "allowed band", "verdict"], rows),
+            f"band = baseline mean ∓ max({self.policy.sigmas:g} × seed std, {self.policy.floor:g}) on the worse side; "
+            f"CI = bootstrap over the evaluation set, {self.policy.bootstrap_samples} resamples",
+        ]
+        if self.sequential:
+            lines[-1] = (
+                "band = the sequential gate's pass and fail thresholds on the candidate mean at its last look; "
+                f"CI = bootstrap over the evaluation set (first run), {self.policy.bootstrap_samples} resamples"
+            )
+            lines += [entry["summary"] for entry in self.sequential]
+        lines += [f"problem: {p}" for p in self.problems]
+        lines += [f"note: {n}" for n in self.notes]
+        if self.context:
+            lines.append("Published references (context only, never gated):")
+            ctx = [[r.name, r.model, r.split, ", ".join(f"{k} {v:.4f}" for k, v in r.metrics.items()), r.note] for r in self.context]
+            lines.append(markdown_table(["reference", "model", "split", "reported", "caveat"], ctx))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+            "policy": {"metrics": list(self.policy.metrics), "sigmas": self.policy.sigmas, "floor": self.policy.floor,
+                       "bootstrap_samples": self.policy.bootstrap_samples, "confidence": self.policy.confidence,
+                       "procedure": self.policy.procedure, "alpha": self.policy.alpha, "power": self.policy.power,
+                       "max_runs": self.policy.max_runs, "effects": dict(self.policy.effects),
+                       "margins": dict(self.policy.margins)},
+            "checks": [c.__dict__ | {"delta": c.delta} for c in self.checks],
+            "sequential": list(self.sequential),
+        }
+
+
+def _verdict(direction: str, value: float, low: float, high: float) -> str:
+    worse, better = (value < low, value > high) if direction == "higher" else (value > high, value < low)
+    return FAIL if worse else IMPROVED if better else PASS
+
+
+def environment_problems(result: RunResult, baseline: MeasuredBaseline) -> list[str]:
+    """Reasons the run and the baseline measured different things, which makes them incomparable."""
+    problems = []
+    data_sha = result.provenance["data"]["sha256"]
+    if data_sha != baseline.data_sha256:
+        problems.append(f"data differs: run sha256 {data_sha[:12]}…, baseline {baseline.data_sha256[:12]}…")
+    run_precision = result.provenance.get("precision")
+    if run_precision != baseline.precision:
+        problems.append(f"precision differs: run {run_precision}, baseline {baseline.precision}; record a baseline for {run_precision}")
+    run_model, base_model = result.provenance["model"], baseline.model_provenance
+    for key in ("weights_sha256", "architecture_sha256"):
+        if run_model.get(key) != base_model.get(key):
+            problems.append(f"model {key} differs: run {str(run_model.get(key))[:12]}…, baseline {str(base_model.get(key))[:12]}…")
+    return problems
+
+
+def reproduced_seed(result: RunResult, baseline: MeasuredBaseline) -> int | None:
+    """The baseline seed this run reproduced exactly, or None.
+
+    Training is deterministic for a seed on a given software stack (fp32 runs have reproduced a
+    baseline seed bit for bit across AVX-512 and AVX2 CPUs), so a change that leaves every recorded
+    metric of a baseline seed identical, to the last bit, did not change what training computes:
+    one run settles it. Any difference at all, however small, is left to the statistical check.
+    """
+    seed = result.provenance.get("seed")
+    if seed not in baseline.seeds or result.config.get("faults") or baseline.recipe_config != result.config["recipe"]:
+        return None
+    run_definition = result.provenance["model"].get("definition_sha256")
+    if run_definition != baseline.model_provenance.get("definition_sha256", run_definition):
+        return None
+    index = baseline.seeds.index(seed)
+    recorded = {metric: stats.values[index] for metric, stats in baseline.metrics.items()}
+    if not recorded or any(metric not in result.metrics for metric in recorded):
+        return None
+    return seed if all(float(result.metrics[metric]) == value for metric, value in recorded.items()) else None
+
+
+def check_run(
+    result: RunResult,
+    baseline: MeasuredBaseline | None,
+    *,
+    name: str,
+    policy: GatePolicy = GatePolicy(),
+    published: tuple[PublishedReference, ...] = (),
+) -> GateReport:
+    """Gate ``result`` against ``baseline`` (``None``: a missing baseline, which fails)."""
+    intervals = bootstrap_intervals(
+        result.logits, result.labels, samples=policy.bootstrap_samples, confidence=policy.confidence, seed=0
+    )
+    checks, problems, notes = [], [], []
+    if baseline is None:
+        problems.append("no measured baseline for this run; record one (see below)")
+    else:
+        problems += environment_problems(result, baseline)
+        if baseline.recipe_config != result.config["recipe"]:
+            changed = sorted(k for k in baseline.recipe_config if baseline.recipe_config.get(k) != result.config["recipe"].get(k))
+            notes.append(f"recipe settings differ from the baseline's ({', '.join(changed)}): gated all the same")
+        run_definition = result.provenance["model"].get("definition_sha256")
+        base_definition = baseline.model_provenance.get("definition_sha256")
+        if base_definition and run_definition and run_definition != base_definition:
+            notes.append("the model's config or tokenizer files differ from the baseline's (same weights): gated all the same")
+        base_versions, run_versions = baseline.provenance.get("versions", {}), result.provenance["versions"]
+        upgraded = [f"{k} {base_versions[k]} → {run_versions.get(k)}" for k in ("torch", "transformers", "datasets")
+                    if k in base_versions and base_versions[k] != run_versions.get(k)]
+        if upgraded:
+            notes.append("library versions differ from the baseline's: " + "; ".join(upgraded))
+    reproduced = reproduced_seed(result, baseline) if baseline is not None and not problems else None
+    if reproduced is not None:
+        notes.append(f"reproduced baseline seed {reproduced} exactly (every recorded metric identical): passed after one run")
+    for metric in policy.metrics:
+        interval = intervals[metric]
+        measured = float(result.metrics[metric])
+        stats = baseline.metrics.get(metric) if baseline else None
+        if stats is None:
+            verdict = MISSING if baseline is None else MISMATCH
+            if baseline is not None:
+                problems.append(f"the baseline has no {metric!r}")
+            checks.append(MetricCheck(metric, measured, interval.low, interval.high, None, None, None, None, verdict))
+            continue
+        direction = DIRECTIONS[metric]
+        low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
+        verdict = MISMATCH if problems else REPRODUCED if reproduced is not None else _verdict(direction, measured, low, high)
+        checks.append(MetricCheck(metric, measured, interval.low, interval.high, stats.mean, stats.std, low, high, verdict))
+    if result.config.get("faults"):
+        notes.append(f"deliberate faults injected in this run: {', '.join(result.config['faults'])}")
+    if any(c.verdict == IMPROVED for c in checks):
+        notes.append("improved beyond the band: consider updating the baseline")
+    context = tuple(r for r in published if r.task == result.config["task"])
+    return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes))

@@ -1,0 +1,245 @@
+"""One flow for every quality check, as pytest-regressions has: fine-tune (cached), compare with
+the stored baseline, and on a mismatch leave ``*.obtained.json`` beside it.
+
+Regeneration is explicit and never passes: with ``force_regen`` the baseline is re-measured from
+several seeds, written, its diff against the old one shown, and the check still fails, so nobody
+loosens a baseline by accident. It replaces an unreadable old baseline (saying so) instead of
+stopping on it, never records from a config with deliberate faults, and refuses to let two
+different configs of one session overwrite each other's baseline.
+
+The baseline is read and validated before anything trains: a corrupt file costs seconds, not a
+fine-tune.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.quality.baselines import (
+    BaselineError,
+    BaselineStore,
+    MeasuredBaseline,
+    baseline_name,
+    check_recordable,
+    device_kind,
+    measured_from_runs,
+)
+from harness.config import RunConfig
+from harness.quality.gate import REPRODUCED, GatePolicy, GateReport, check_run
+from harness.provenance import resolve_device
+from harness.result import RunResult
+from harness.quality.seed_ledger import SeedLedger
+from harness.quality.sequential_check import designs_for, run_sequential, sequential_report
+from harness.quality.sequential_gate import DesignError
+from harness.tables import markdown_table
+
+FineTune = Callable[[RunConfig], RunResult]
+DEFAULT_BASELINE_SEEDS = 5
+
+
+@dataclass(frozen=True)
+class QualityOutcome:
+    result: RunResult
+    report: GateReport
+    baseline_path: str
+    message: str  # what to tell the user beyond the table (how to record, what was regenerated)
+    regenerated: bool = False  # a regenerated baseline fails its run on purpose, whatever the verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.report.passed and not self.regenerated
+
+
+def name_for(config: RunConfig, split: str = "validation") -> str:
+    return baseline_name(
+        config.task, config.recipe.name, config.model_spec, split, device_kind(resolve_device(config.device)), config.precision
+    )
+
+
+def record_baseline(
+    config: RunConfig,
+    fine_tune: FineTune,
+    *,
+    seeds: int = DEFAULT_BASELINE_SEEDS,
+    ledger: SeedLedger | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MeasuredBaseline:
+    """Fine-tune ``config`` from ``seeds`` consecutive seeds (starting at its own) and summarise.
+
+    With a ``ledger``, every finished seed is saved as it lands and seeds already in it are not
+    trained again: a recording killed after seed 17 continues from seed 18 when run again.
+    ``progress`` receives one line per seed, with the time left at the pace of the seeds so far.
+    """
+    check_recordable(config)
+    wanted = [config.seed + offset for offset in range(seeds)]
+    say = progress or (lambda line: None)
+    done = [seed for seed in wanted if ledger is not None and seed in ledger]
+    if done:
+        say(f"resuming from {ledger.path}: seeds {_ranges(done)} already measured, {len(wanted) - len(done)} to go")
+    fresh: dict[int, RunResult] = {}
+    durations: list[float] = []
+    for seed in wanted:
+        if seed in done:
+            continue
+        started = time.monotonic()
+        result = fine_tune(config.replace(seed=seed))
+        if ledger is not None:
+            ledger.add(config, result)
+        fresh[seed] = result
+        durations.append(time.monotonic() - started)
+        left = len(wanted) - len(done) - len(fresh)
+        eta = f"about {_duration(statistics.fmean(durations) * left)} left" if left else "done"
+        metrics = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items())
+        say(f"seed {seed}: {metrics} ({_duration(durations[-1])}); {len(done) + len(fresh)}/{len(wanted)} seeds, {eta}")
+    results = [fresh[seed] if seed in fresh else ledger.results([seed])[0] for seed in wanted]
+    return measured_from_runs(config, results)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _ranges(seeds: list[int]) -> str:
+    """``[42, 43, 44, 50]`` as ``42-44, 50``."""
+    spans: list[list[int]] = []
+    for seed in sorted(seeds):
+        if spans and seed == spans[-1][1] + 1:
+            spans[-1][1] = seed
+        else:
+            spans.append([seed, seed])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
+
+
+def baseline_diff(old: MeasuredBaseline | None, new: MeasuredBaseline) -> str:
+    rows = []
+    for metric, stats in new.metrics.items():
+        before = old.metrics.get(metric) if old else None
+        rows.append([
+            metric,
+            "-" if before is None else f"{before.mean:.4f} ± {before.std:.4f}",
+            f"{stats.mean:.4f} ± {stats.std:.4f}",
+            "-" if before is None else f"{stats.mean - before.mean:+.4f}",
+        ])
+    return markdown_table(["metric", "old baseline", "new baseline", "change"], rows)
+
+
+def obtained_record(result: RunResult, report: GateReport) -> dict:
+    return {
+        "kind": "obtained",
+        "metrics": result.metrics,
+        "config": result.config,
+        "provenance": result.provenance,
+        "gate": report.to_json(),
+    }
+
+
+def perform_quality_check(
+    config: RunConfig,
+    *,
+    fine_tune: FineTune,
+    store: BaselineStore,
+    policy: GatePolicy = GatePolicy(),
+    force_regen: bool = False,
+    seeds: int = DEFAULT_BASELINE_SEEDS,
+    regenerated: dict[str, MeasuredBaseline] | None = None,
+) -> QualityOutcome:
+    """Fine-tune ``config`` and gate it against its baseline (``force_regen``: re-measure it first).
+
+    ``regenerated`` is the session's record of the baselines it has already re-measured: a second
+    check of the same recipe reuses that baseline instead of measuring it again, and a check of a
+    different recipe that maps to the same baseline file is refused rather than overwriting it.
+    """
+    name, tag = name_for(config), config.short_id
+    regenerated = {} if regenerated is None else regenerated
+    if force_regen:
+        return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated)
+    old = store.load(name)  # fail fast: a corrupt baseline is reported before minutes of training
+    designs, note = sequential_designs(old, policy, store.path(name), config)  # and so is one too small for the gate
+    result = fine_tune(config)
+    return _gate(config, result, old, name, tag, store=store, policy=policy, seeds=seeds, designs=designs, note=note,
+                 fine_tune=fine_tune)
+
+
+def sequential_designs(baseline: MeasuredBaseline | None, policy: GatePolicy, path, config: RunConfig):
+    """The sequential gate's designs for this baseline, or None and why not (``auto`` falls back to the
+    band; an explicit ``sequential`` policy makes a baseline too small for it an error, before training)."""
+    if baseline is None or policy.procedure == "band":
+        return None, None
+    try:
+        return designs_for(baseline, policy), None
+    except DesignError as error:
+        seeds = f" --seeds {error.seeds_needed}" if error.seeds_needed else ""
+        fix = f"record a larger baseline: `harness record-baseline --recipe {config.recipe.name}{seeds}`"
+        if policy.procedure == "sequential":
+            raise BaselineError(f"{path}: too few seeds for the sequential gate: {error}; {fix}") from error
+        return None, (f"the sequential gate cannot run on this baseline ({error}), so this is the one-run band check, "
+                      f"whose false-alarm rate and power are not stated; {fix}")
+
+
+def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | None, name: str, tag: str, *,
+          store: BaselineStore, policy: GatePolicy, seeds: int, prefix: str = "", designs=None, note: str | None = None,
+          fine_tune: FineTune | None = None) -> QualityOutcome:
+    report = check_run(result, baseline, name=name, policy=policy, published=tuple(store.published()))
+    if designs and not report.problems and not any(c.verdict == REPRODUCED for c in report.checks):
+        run = run_sequential(result, config, designs, fine_tune, baseline)
+        report = sequential_report(report, run, designs)
+    if note:
+        report = dataclasses.replace(report, notes=report.notes + (note,))
+    messages = [prefix] if prefix else []
+    if baseline is None:
+        messages.append(
+            f"no baseline at {store.path(name)}. Record one from {seeds} seeds with "
+            f"`pytest --harness-force-regen` or `harness record-baseline --recipe {config.recipe.name} --seeds {seeds}`, "
+            "review it, and commit it."
+        )
+    if report.passed:
+        store.clear_obtained(name, tag)
+    else:
+        obtained = store.write_obtained(name, tag, obtained_record(result, report))
+        messages.append(f"obtained values written to {obtained}")
+    return QualityOutcome(result, report, str(store.path(name)), "\n".join(messages))
+
+
+def _regenerate(config: RunConfig, name: str, tag: str, *, fine_tune: FineTune, store: BaselineStore, policy: GatePolicy,
+                seeds: int, regenerated: dict[str, MeasuredBaseline]) -> QualityOutcome:
+    if config.faults:
+        old = store.load(name)
+        refusal = (
+            f"NOT REGENERATED {store.path(name)}: this config injects deliberate faults ({', '.join(config.faults)}), "
+            "and a baseline is never recorded from a faulted config; gated against the existing baseline instead."
+        )
+        return _gate(config, fine_tune(config), old, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
+    if name in regenerated:
+        new = regenerated[name]
+        if new.recipe_config != config.identity()["recipe"]:
+            # Two recipes sharing one baseline file would each overwrite the other: last writer wins.
+            changed = sorted(k for k in new.recipe_config if new.recipe_config.get(k) != config.identity()["recipe"].get(k))
+            refusal = (
+                f"NOT REGENERATED {store.path(name)}: this session already re-measured it from a config whose recipe "
+                f"differs in {', '.join(changed)}; one baseline file cannot describe both. Give the variant its own recipe name."
+            )
+            return _gate(config, fine_tune(config), new, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
+        result = fine_tune(config)
+        report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
+        message = f"REGENERATED {store.path(name)} earlier in this session from seeds {list(new.seeds)}; this run fails on purpose."
+        return QualityOutcome(result, report, str(store.path(name)), message, regenerated=True)
+    old, unreadable = store.load_for_replacement(name)
+    result = fine_tune(config)
+    new = record_baseline(config, fine_tune, seeds=seeds)
+    path = store.save(new)
+    regenerated[name] = new
+    store.clear_obtained(name, tag)
+    report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
+    message = (
+        f"REGENERATED {path} from seeds {list(new.seeds)}; this run fails on purpose. "
+        f"Review the diff, commit the file, and re-run without --harness-force-regen."
+        + (f"\nnote: {unreadable}" if unreadable else "")
+        + f"\n{baseline_diff(old, new)}"
+    )
+    return QualityOutcome(result, report, str(path), message, regenerated=True)

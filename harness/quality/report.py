@@ -1,0 +1,128 @@
+"""End-of-session quality reports for people (Markdown) and machines (JSON).
+
+Reports are written from :class:`QualitySummary` records, not from live outcomes, because under
+pytest-xdist the checks run in worker processes: each worker hands its summaries to the controller
+(as plain data), and only the controller writes the reports, over every check of the run. A worker
+that wrote its own would overwrite the others' and could call a failed run "passed".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.files import atomic_write_json, atomic_write_text
+from harness.quality.chart import QUALITY_CHART, write_quality_chart
+from harness.quality.regression import QualityOutcome
+
+QUALITY_MARKDOWN = "quality.md"
+QUALITY_JSON = "quality.json"
+# Every file a session may write into the reports folder; what this run did not write is stale.
+REPORT_FILES = (QUALITY_MARKDOWN, QUALITY_JSON, QUALITY_CHART, "throughput.md", "throughput.png", "benchmarks.json")
+
+
+@dataclass(frozen=True)
+class QualitySummary:
+    """One quality check as the reports need it, in plain data that crosses process boundaries."""
+
+    name: str
+    passed: bool
+    table: str
+    message: str
+    baseline_path: str
+    run_line: str
+    record: dict[str, Any]
+
+    @classmethod
+    def of(cls, outcome: QualityOutcome) -> QualitySummary:
+        prov = outcome.result.provenance
+        run_line = (
+            f"Run: seed {prov['seed']}, precision {prov.get('precision')}, device {prov['device'].get('gpu') or prov['device']['cpu']}, "
+            f"torch {prov['versions']['torch']}, transformers {prov['versions']['transformers']}, "
+            f"data sha256 {prov['data']['sha256'][:12]}…, weights sha256 {str(prov['model']['weights_sha256'])[:12]}…, "
+            f"train {outcome.result.throughput.train_seconds:.0f} s. Baseline file: `{outcome.baseline_path}`."
+        )
+        record = outcome.report.to_json() | {
+            "passed": outcome.passed,
+            "regenerated": outcome.regenerated,
+            "message": outcome.message,
+            "baseline": outcome.baseline_path,
+            "metrics": outcome.result.metrics,
+            "provenance": outcome.result.provenance,
+            "throughput": outcome.result.throughput.__dict__,
+        }
+        return cls(outcome.report.name, outcome.passed, outcome.report.table(), outcome.message, outcome.baseline_path,
+                   run_line, record)
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> QualitySummary:
+        return cls(**record)
+
+
+def quality_markdown(summaries: Sequence[QualitySummary], *, written: str | None = None, chart: str | None = None) -> str:
+    written = written or _now()
+    lines = ["# Quality gate", "", f"{len(summaries)} check(s), written {written}.", ""]
+    if chart:
+        lines += [f"![Baseline seeds, candidate runs and the gate's thresholds]({chart})", ""]
+    for summary in summaries:
+        verdict = "PASSED" if summary.passed else "FAILED"
+        lines += [f"## {summary.name}: {verdict}", "", summary.table, ""]
+        if summary.message:
+            lines += [summary.message, ""]
+        lines += [summary.run_line, ""]
+    return "\n".join(lines)
+
+
+def quality_json(summaries: Sequence[QualitySummary], *, written: str | None = None) -> dict:
+    return {
+        "passed": all(s.passed for s in summaries),
+        "written": written or _now(),
+        "checks": [s.record for s in summaries],
+    }
+
+
+def write_quality_reports(summaries: Sequence[QualitySummary], reports_dir: Path, step_summary: Path | None = None) -> list[Path]:
+    """Write ``quality.md`` and ``quality.json``; append the Markdown to a CI step summary if given."""
+    if not summaries:
+        return []
+    written = _now()
+    chart = write_quality_chart([s.record for s in summaries], Path(reports_dir) / QUALITY_CHART)
+    markdown = quality_markdown(summaries, written=written, chart=chart.name if chart else None)
+    paths = [*([chart] if chart else []),
+        atomic_write_text(reports_dir / QUALITY_MARKDOWN, markdown),
+        atomic_write_json(reports_dir / QUALITY_JSON, quality_json(summaries, written=written)),
+    ]
+    if step_summary is not None:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(quality_markdown(summaries, written=written) + "\n")  # a step summary cannot show a local PNG
+    return paths
+
+
+def remove_stale_reports(reports_dir: Path, *, started: float, kept: Iterable[Path] = ()) -> list[Path]:
+    """Remove the harness reports in ``reports_dir`` that this run did not write.
+
+    A run that selects part of the benchmarks (``-k cuda``) rewrites only its own reports; an older
+    ``quality.md`` or ``benchmarks.json`` left beside them would read as this run's. A file counts as
+    this run's when it was written since ``started`` (pytest-benchmark writes its JSON itself) or is
+    in ``kept``.
+    """
+    kept = {Path(p).resolve() for p in kept}
+    removed = []
+    for name in REPORT_FILES:
+        path = Path(reports_dir) / name
+        if not path.is_file() or path.resolve() in kept:
+            continue
+        if path.stat().st_mtime < started:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

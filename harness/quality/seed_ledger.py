@@ -1,0 +1,123 @@
+"""The per-seed results of a baseline being recorded, kept on disk as they land.
+
+A baseline worth gating with takes many seeds, and on a CPU many seeds are hours: a recording must
+survive being killed. Each finished seed is added to ``<baseline>.partial.json`` beside the baseline
+(rewritten atomically, so a kill mid-write leaves the previous version whole), and the same command
+run again continues with the seeds still missing: nothing measured is lost or measured twice. The
+file is small and readable, so it can be committed while the recording goes on.
+
+A ledger belongs to one identity (task, recipe settings, model and weights, data, precision, device
+kind, library versions). Resuming under another identity would mix two baselines into one, so it is
+refused with what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.quality.baselines import BaselineError, device_kind
+from harness.config import RunConfig
+from harness.files import atomic_write_json
+from harness.result import RunResult, TrainingThroughput
+
+LEDGER_SCHEMA = 1
+# What must agree between the seeds of one baseline; versions other than these do not change results.
+IDENTITY_VERSIONS = ("torch", "transformers", "accelerate", "tokenizers")
+
+
+def ledger_identity(config: RunConfig, result: RunResult) -> dict[str, Any]:
+    versions = result.provenance.get("versions", {})
+    model = result.provenance["model"]
+    return {
+        "task": config.task,
+        "recipe": config.identity()["recipe"],
+        "model": config.model_spec,
+        "weights_sha256": model.get("weights_sha256"),
+        "architecture_sha256": model.get("architecture_sha256"),
+        "definition_sha256": model.get("definition_sha256"),
+        "data_sha256": result.provenance["data"]["sha256"],
+        "precision": config.precision,
+        "device_kind": device_kind(result.provenance["device"]["device"]),
+        "versions": {name: versions.get(name) for name in IDENTITY_VERSIONS},
+    }
+
+
+@dataclass
+class SeedLedger:
+    path: Path
+    identity: dict[str, Any] | None = None
+    seeds: dict[int, dict[str, Any]] | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> SeedLedger:
+        """The ledger at ``path``; empty when there is none. A damaged file is an error that says how to recover."""
+        path = Path(path)
+        if not path.is_file():
+            return cls(path, None, {})
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != LEDGER_SCHEMA or data.get("kind") != "seed-ledger":
+                raise ValueError(f"schema {data.get('schema')!r} / kind {data.get('kind')!r}")
+            seeds = {int(record["seed"]): record for record in data["seeds"]}
+            return cls(path, data["identity"], seeds)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise BaselineError(
+                f"{path}: unreadable partial recording ({type(error).__name__}: {error}); restore it from git, "
+                "or delete it to record every seed again"
+            ) from error
+
+    def __contains__(self, seed: int) -> bool:
+        return seed in self.seeds
+
+    def add(self, config: RunConfig, result: RunResult) -> None:
+        """Record one finished seed; refuses a run that would not belong to the same baseline."""
+        identity = json.loads(json.dumps(ledger_identity(config, result), default=str))
+        if self.identity is None:
+            self.identity = identity
+        elif identity != self.identity:
+            changed = sorted(k for k in identity if identity.get(k) != self.identity.get(k))
+            raise BaselineError(
+                f"{self.path}: seeds {sorted(self.seeds)} were measured under another identity "
+                f"({', '.join(changed)} differ): one baseline cannot mix them. Restore the settings they were "
+                f"measured with, or delete {self.path} to start the recording over."
+            )
+        seed = int(result.provenance["seed"])
+        self.seeds[seed] = {
+            "seed": seed,
+            "config": result.config,
+            "metrics": result.metrics,
+            "throughput": asdict(result.throughput),
+            "provenance": result.provenance,
+        }
+        atomic_write_json(self.path, self.to_json())
+
+    def results(self, seeds: Iterable[int]) -> list[RunResult]:
+        """The recorded seeds as results (metrics, throughput, provenance; no predictions)."""
+        return [
+            RunResult(
+                config=record["config"],
+                metrics=record["metrics"],
+                logits=np.empty((0, 0), dtype=np.float32),
+                labels=np.empty(0, dtype=np.int64),
+                throughput=TrainingThroughput(**record["throughput"]),
+                provenance=record["provenance"],
+            )
+            for record in (self.seeds[s] for s in seeds)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": LEDGER_SCHEMA,
+            "kind": "seed-ledger",
+            "identity": self.identity,
+            "seeds": [self.seeds[s] for s in sorted(self.seeds)],
+        }
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

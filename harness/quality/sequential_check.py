@@ -1,0 +1,229 @@
+"""The sequential quality check: candidate seeds, one at a time, until every gated metric decides.
+
+The first candidate run is the config's own seed, which the baseline normally holds: on unchanged
+code it reproduces that seed exactly and the gate passes after one run (see
+:func:`harness.quality.gate.reproduced_seed`). Any other first run enters the sequential test of
+:mod:`harness.quality.sequential_gate`, one design per gated metric (each with its own direction and its
+own noise estimate from the baseline's seeds, alpha split between them). After every run: any
+metric at REGRESSION fails the check; all at NO_REGRESSION pass it; otherwise the next seed runs.
+Further seeds come after the baseline's, so they are new draws, not repeats of reference runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from harness.quality.baselines import MeasuredBaseline
+from harness.config import RunConfig
+from harness.quality.gate import FAIL, PASS, GatePolicy, GateReport, MetricCheck
+from harness.result import RunResult
+from harness.quality.sequential_gate import (
+    CONTINUE,
+    NO_REGRESSION,
+    REGRESSION,
+    DesignError,
+    SequentialDecision,
+    SequentialDesign,
+    decide,
+    design_gate,
+)
+
+
+def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> dict[str, SequentialDesign]:
+    """One calibrated design per gated metric; raises :class:`DesignError` when the baseline's seeds
+    cannot support the policy's alpha and power, naming every metric that falls short and the seeds
+    that would do for all of them."""
+    designs, errors = {}, []
+    for metric in policy.metrics:
+        if metric not in baseline.metrics:
+            continue
+        try:
+            designs[metric] = design_gate(baseline.metrics[metric].values, policy.sequential_parameters(metric), metric=metric)
+        except DesignError as error:
+            errors.append(error)
+    if errors:
+        needed = [e.seeds_needed for e in errors]
+        runs = [e.runs_needed for e in errors]
+        raise DesignError(
+            " ".join(str(e) for e in errors),
+            seeds_needed=None if None in needed else max(needed),
+            runs_needed=None if None in runs else max(runs),
+        )
+    return designs
+
+
+def candidate_seeds(config: RunConfig, baseline: MeasuredBaseline) -> Iterator[int]:
+    """The config's own seed first, then seeds after the baseline's highest."""
+    yield config.seed
+    seed = max(max(baseline.seeds), config.seed)
+    while True:
+        seed += 1
+        yield seed
+
+
+@dataclass(frozen=True)
+class SequentialRun:
+    results: tuple[RunResult, ...]
+    decisions: dict[str, SequentialDecision]
+
+    @property
+    def passed(self) -> bool:
+        return all(d.verdict == NO_REGRESSION for d in self.decisions.values())
+
+
+def run_sequential(first: RunResult, config: RunConfig, designs: dict[str, SequentialDesign],
+                   fine_tune: Callable[[RunConfig], RunResult], baseline: MeasuredBaseline) -> SequentialRun:
+    """Run candidate seeds after ``first`` until the designs decide (at most the largest cap)."""
+    seeds = candidate_seeds(config, baseline)
+    next(seeds)  # the first run's
+    results = [first]
+    while True:
+        decisions = {m: decide(design, [r.metrics[m] for r in results][: design.max_runs]) for m, design in designs.items()}
+        verdicts = {d.verdict for d in decisions.values()}
+        if REGRESSION in verdicts or CONTINUE not in verdicts:
+            return SequentialRun(tuple(results), decisions)
+        results.append(fine_tune(config.replace(seed=next(seeds))))
+
+
+def sequential_report(report: GateReport, run: SequentialRun, designs: dict[str, SequentialDesign]) -> GateReport:
+    """The single-run report turned into the sequential verdict: one row per metric, and per metric
+    the runs used (k of K), each run's value, the boundaries at the deciding look, the decision and
+    what the gate can detect."""
+    checks, entries = [], []
+    for check in report.checks:
+        decision, design = run.decisions.get(check.metric), designs.get(check.metric)
+        if decision is None:
+            checks.append(check)
+            continue
+        look = decision.look
+        low, high = sorted((look.fail_threshold, look.pass_threshold))
+        checks.append(replace(check, measured=decision.candidate_mean, baseline_mean=design.reference_mean,
+                              baseline_std=design.reference_sd, band_low=low, band_high=high,
+                              verdict=FAIL if decision.verdict == REGRESSION else PASS))
+        entries.append(_entry(check.metric, decision, design, run))
+    notes = report.notes + (
+        f"sequential gate: {len(run.results)} run(s), seeds {[r.provenance['seed'] for r in run.results]}",
+    )
+    return replace(report, checks=tuple(checks), sequential=tuple(entries), notes=notes)
+
+
+def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, run: SequentialRun) -> dict[str, Any]:
+    p = design.parameters
+    unit = 100.0  # accuracy and F1 are reported in points
+    seeds = [r.provenance["seed"] for r in run.results[: decision.runs]]
+    values = ", ".join(f"{v:.4f}" for v in decision.values)
+    summary = (
+        f"{metric}: {decision.verdict} after {decision.runs} of at most {design.max_runs} runs "
+        f"(seeds {seeds}: {values}; mean {decision.candidate_mean:.4f} against the baseline's "
+        f"{design.reference_mean:.4f} ± {design.reference_sd:.4f} over {design.n_reference} seeds). "
+        f"At run {decision.runs} it fails at or beyond {decision.look.fail_threshold:.4f} and passes at or beyond "
+        f"{decision.look.pass_threshold:.4f}. This gate detects a drop of >= {design.detectable_worsening * unit:.2f} "
+        f"points with {p.power:.0%} probability, and fails an unchanged recipe at most {p.alpha:.2%} of the time"
+        + (f" (practical margin {p.margin * unit:.2f} points)." if p.margin else ".")
+    )
+    return {
+        "metric": metric,
+        "verdict": decision.verdict,
+        "runs": decision.runs,
+        "max_runs": design.max_runs,
+        "seeds": seeds,
+        "values": list(decision.values),
+        "candidate_mean": decision.candidate_mean,
+        "reference_mean": design.reference_mean,
+        "reference_sd": design.reference_sd,
+        "reference_seeds": design.n_reference,
+        "reference_values": list(design.reference_values),
+        "fail_threshold": decision.look.fail_threshold,
+        "pass_threshold": decision.look.pass_threshold,
+        "looks": [{"runs": look.runs, "fail_threshold": look.fail_threshold, "pass_threshold": look.pass_threshold}
+                  for look in design.looks],
+        "alpha": p.alpha,
+        "power": p.power,
+        "effect": p.effect,
+        "margin": p.margin,
+        "detectable_drop": design.detectable_worsening,
+        "sentence": decision.sentence,
+        "summary": summary,
+    }
+
+
+@dataclass(frozen=True)
+class CheckCharacteristics:
+    """How the whole check (every gated metric, stopping rule and all) behaves at one true change."""
+
+    shifts: dict[str, float]
+    mode: str
+    trials: int
+    fail_rate: float
+    fail_rate_se: float
+    expected_runs: float
+    worst_case_runs: int
+
+
+def simulate_check(designs: dict[str, SequentialDesign], shifts: dict[str, float], *, mode: str = "resample",
+                   trials: int = 20_000, seed: int = 0) -> CheckCharacteristics:
+    """Run the whole multi-metric check ``trials`` times at true changes ``shifts`` (metric units, candidate
+    minus reference; -0.02 is a 2-point drop of a higher-is-better metric).
+
+    ``resample`` draws whole seeds, so a seed's accuracy and F1 move together as they really do: the
+    reference's n seeds and the candidates' runs are drawn with replacement from the recorded seeds
+    (each metric's deviations scaled by sqrt(n/(n-1)), so the pool's variance is the sample
+    variance), the candidates then moved by ``shifts``. ``normal`` draws each metric independently
+    from N(mean, sd). Every trial re-estimates the reference mean and sd, as a newly recorded
+    baseline would, and applies the designs' standardized boundaries with the check's stopping rule:
+    fail as soon as one metric fails, pass once every metric has passed.
+    """
+    if mode not in ("resample", "normal"):
+        raise ValueError(f"mode must be 'resample' or 'normal', got {mode!r}")
+    metrics = list(designs)
+    n = designs[metrics[0]].n_reference
+    if any(d.n_reference != n for d in designs.values()):
+        raise ValueError("every metric's design must come from the same reference seeds")
+    runs = max(d.max_runs for d in designs.values())
+    rng = np.random.default_rng(seed)
+    pool = np.column_stack([np.asarray(designs[m].reference_values) for m in metrics])  # seeds x metrics
+    centre = pool.mean(axis=0)
+    pool = centre + (pool - centre) * np.sqrt(n / (n - 1))
+    if mode == "resample":
+        reference = pool[rng.integers(0, n, size=(trials, n))]
+        candidates = pool[rng.integers(0, n, size=(trials, runs))]
+    else:
+        sd = np.array([designs[m].reference_sd for m in metrics])
+        reference = centre + sd * rng.standard_normal((trials, n, len(metrics)))
+        candidates = centre + sd * rng.standard_normal((trials, runs, len(metrics)))
+    candidates = candidates + np.array([shifts.get(m, 0.0) for m in metrics])
+    ref_mean, ref_sd = reference.mean(axis=1), reference.std(axis=1, ddof=1)  # trials x metrics
+    cand_mean = np.cumsum(candidates, axis=1) / np.arange(1, runs + 1)[None, :, None]  # trials x runs x metrics
+    failed = np.zeros(trials, dtype=bool)
+    decided = np.zeros(trials, dtype=bool)
+    used = np.full(trials, runs)
+    passed_metric = np.zeros((trials, len(metrics)), dtype=bool)
+    for k in range(1, runs + 1):
+        fails_now = np.zeros(trials, dtype=bool)
+        for j, metric in enumerate(metrics):
+            design = designs[metric]
+            if k > design.max_runs:
+                continue
+            p = design.parameters
+            sign = 1.0 if p.direction == "higher" else -1.0
+            worsening = sign * (ref_mean[:, j] - cand_mean[:, k - 1, j])
+            statistic = (worsening - p.margin) / (ref_sd[:, j] * np.sqrt(1 / n + 1 / k))
+            look = design.looks[k - 1]
+            last = k == design.max_runs
+            fails = statistic >= look.fail_boundary
+            passes = ~fails if last else statistic <= look.pass_boundary
+            live = ~passed_metric[:, j]
+            fails_now |= live & fails
+            passed_metric[:, j] |= live & passes & ~fails
+        newly_failed = ~decided & fails_now
+        newly_passed = ~decided & ~fails_now & passed_metric.all(axis=1)
+        failed |= newly_failed
+        used[newly_failed | newly_passed] = k
+        decided |= newly_failed | newly_passed
+    rate = float(failed.mean())
+    return CheckCharacteristics(dict(shifts), mode, trials, rate, float(np.sqrt(rate * (1 - rate) / trials)),
+                                float(used.mean()), int(used.max()))

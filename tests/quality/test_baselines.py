@@ -1,0 +1,242 @@
+"""Baseline files: round trips, clear errors for damaged files, published references, naming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fake_runs import run_result, smoke_run_config
+from harness import files
+from harness.quality.baselines import (
+    PUBLISHED_FILE,
+    BaselineError,
+    BaselineStore,
+    MeasuredBaseline,
+    PublishedReference,
+    baseline_name,
+    measured_from_runs,
+)
+
+REPO_BASELINES = Path(__file__).resolve().parents[2] / "baselines"
+
+
+def measured(accuracies=(0.70, 0.75, 0.80)) -> MeasuredBaseline:
+    config = smoke_run_config()
+    results = [run_result(config.replace(seed=42 + i), accuracy=a) for i, a in enumerate(accuracies)]
+    return measured_from_runs(config, results)
+
+
+@pytest.fixture
+def store(tmp_path) -> BaselineStore:
+    return BaselineStore(tmp_path / "baselines")
+
+
+def test_measured_baseline_summarises_its_seeds():
+    baseline = measured()
+    assert baseline.name == "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
+    assert baseline.seeds == (42, 43, 44)
+    assert baseline.metrics["accuracy"].values == (0.70, 0.75, 0.80)
+    assert baseline.metrics["accuracy"].mean == pytest.approx(0.75)
+    assert baseline.metrics["accuracy"].std == pytest.approx(0.05)
+    assert baseline.provenance["versions"]["torch"] == "2.13.0"
+
+
+def test_round_trip_through_the_store(store):
+    baseline = measured()
+    path = store.save(baseline)
+    assert path == store.path(baseline.name) == store.root / f"{baseline.name}.json"
+    assert store.load(baseline.name) == baseline
+    assert [p.name for p in store.root.iterdir()] == [path.name]  # no temporary file left behind
+    data = json.loads(path.read_text())
+    assert data["metrics"]["accuracy"]["better"] == "higher" and data["metrics"]["loss"]["better"] == "lower"
+
+
+def test_a_failed_save_leaves_the_old_baseline_whole(store, monkeypatch):
+    """A crash mid-write must never leave a half-written baseline that the gate then trusts."""
+    old = measured()
+    store.save(old)
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        store.save(measured(accuracies=(0.5, 0.6)))
+    monkeypatch.undo()
+    assert store.load(old.name) == old
+    assert [p.name for p in store.root.iterdir()] == [f"{old.name}.json"]
+
+
+def test_a_missing_baseline_loads_as_none(store):
+    assert store.load("mrpc--nothing--here") is None
+
+
+def test_a_baseline_needs_at_least_two_seeds():
+    """One seed has no spread, so the gate's band would be the floor alone, however noisy training is."""
+    with pytest.raises(BaselineError, match="at least 2 seeds"):
+        measured_from_runs(smoke_run_config(), [run_result()])
+
+
+def test_runs_on_different_data_cannot_share_a_baseline():
+    config = smoke_run_config()
+    results = [run_result(config), run_result(config.replace(seed=43), data_sha256="e" * 64)]
+    with pytest.raises(BaselineError, match="different data"):
+        measured_from_runs(config, results)
+
+
+def _damage(data: dict, how: str) -> object:
+    if how == "wrong schema":
+        return data | {"schema": 99}
+    if how == "wrong kind":
+        return data | {"kind": "published"}
+    if how == "missing key":
+        return {k: v for k, v in data.items() if k != "data_sha256"}
+    if how == "non-numeric value":
+        data["metrics"]["accuracy"]["values"] = ["high", "higher"]
+        return data
+    if how == "not an object":
+        return [data]
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize(
+    ("how", "fix"),
+    [
+        ("wrong schema", "--harness-force-regen"),
+        ("wrong kind", "harness record-baseline"),
+        ("missing key", "re-record"),
+        ("non-numeric value", "re-record"),
+        ("not an object", "re-record"),
+    ],
+)
+def test_a_damaged_baseline_names_the_file_and_the_fix(store, how, fix):
+    baseline = measured()
+    path = store.save(baseline)
+    path.write_text(json.dumps(_damage(json.loads(path.read_text()), how)))
+    with pytest.raises(BaselineError) as error:
+        store.load(baseline.name)
+    assert str(path) in str(error.value)
+    assert fix in str(error.value)
+
+
+def test_invalid_json_names_the_file_and_the_fix(store):
+    path = store.save(measured())
+    path.write_text(path.read_text()[:-20])
+    with pytest.raises(BaselineError, match="not valid JSON") as error:
+        store.load(measured().name)
+    assert str(path) in str(error.value) and "re-record" in str(error.value)
+
+
+@pytest.mark.parametrize("summary", ["mean", "std"])
+def test_a_hand_edited_summary_is_rejected_not_ignored(store, summary):
+    """The gate recomputes mean and std from the per-seed values; an edit to the summary alone
+    would look like a tighter baseline while changing nothing."""
+    path = store.save(measured())
+    data = json.loads(path.read_text())
+    data["metrics"]["f1"][summary] = 0.99
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError, match=f"f1 {summary} 0.99 disagrees with its per-seed values") as error:
+        store.load(measured().name)
+    assert str(path) in str(error.value)
+
+
+def _published(references: list[dict]) -> dict:
+    return {"schema": 1, "kind": "published", "references": references}
+
+
+REFERENCE = {
+    "name": "glue-paper-bert-base",
+    "task": "mrpc",
+    "split": "test",
+    "model": "bert-base-uncased",
+    "metrics": {"f1": 0.889, "accuracy": 0.849},
+    "source": "Devlin et al. 2019, table 1",
+    "note": "GLUE test server, not the validation split",
+}
+
+
+def test_published_references_load(store):
+    store.root.mkdir()
+    (store.root / PUBLISHED_FILE).write_text(json.dumps(_published([REFERENCE])))
+    assert store.published() == [PublishedReference(**REFERENCE)]
+
+
+def test_no_published_file_means_no_references(store):
+    assert store.published() == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        json.dumps([REFERENCE]),
+        json.dumps({"schema": 1, "kind": "measured", "references": []}),
+        json.dumps({"schema": 1, "kind": "published"}),
+        json.dumps(_published([{k: v for k, v in REFERENCE.items() if k != "source"}])),
+        json.dumps(_published([REFERENCE | {"unexpected": 1}])),
+    ],
+    ids=["invalid-json", "not-an-object", "wrong-kind", "no-references", "missing-field", "unknown-field"],
+)
+def test_corrupt_published_references_fail_clearly(store, content):
+    store.root.mkdir()
+    path = store.root / PUBLISHED_FILE
+    path.write_text(content)
+    with pytest.raises(BaselineError) as error:
+        store.published()
+    assert str(path) in str(error.value)
+
+
+def test_obtained_file_sits_beside_the_baseline(store):
+    """As in pytest-regressions: the obtained values are diffed against the baseline file next to them."""
+    name = baseline_name("mrpc", "smoke", "arch:bert-tiny", "validation", "cpu", "fp32")
+    assert store.obtained_path(name, "0123abcd") == store.root / f"{name}.0123abcd.obtained.json"
+    written = store.write_obtained(name, "0123abcd", {"kind": "obtained", "metrics": {"accuracy": 0.5}})
+    other = store.write_obtained(name, "feedbeef", {"kind": "obtained", "metrics": {"accuracy": 0.4}})
+    assert written == store.obtained_path(name, "0123abcd")
+    assert json.loads(written.read_text())["metrics"] == {"accuracy": 0.5}
+    store.clear_obtained(name, "0123abcd")
+    assert not written.exists()
+    assert other.is_file(), "clearing one config's obtained file must leave another config's evidence alone"
+    store.clear_obtained(name, "0123abcd")  # clearing twice is not an error
+
+
+def test_baseline_names_are_safe_file_names():
+    assert (baseline_name("mrpc", "course", "org/model:v1", "validation", "cuda", "bf16")
+            == "mrpc--course--org--model-v1--validation--cuda-bf16")
+
+
+def test_the_repository_baselines_load():
+    """The committed files are what CI gates with; a damaged one should fail here, not mid-gate."""
+    store = BaselineStore(REPO_BASELINES)
+    published = REPO_BASELINES / PUBLISHED_FILE
+    measured_files = [p for p in sorted(REPO_BASELINES.glob("*.json")) if p != published and not p.name.endswith((".obtained.json", ".partial.json"))]
+    assert measured_files, f"no measured baseline in {REPO_BASELINES}: CI's quality gate would have nothing to gate against"
+    if not published.is_file() and not measured_files:
+        pytest.skip(f"no baseline files in {REPO_BASELINES} yet")
+    if published.is_file():
+        references = store.published()
+        assert references and all(ref.metrics and ref.source for ref in references)
+    for path in measured_files:
+        baseline = store.load(path.stem)
+        assert baseline is not None and baseline.name == path.stem
+
+
+def test_a_baseline_is_never_measured_from_faulted_runs():
+    config = smoke_run_config()
+    with pytest.raises(BaselineError, match="deliberate faults"):
+        measured_from_runs(config.replace(faults=("shuffled-labels",)), [run_result(config), run_result(config.replace(seed=43))])
+    faulted = run_result(config.replace(seed=43, faults=("shuffled-labels",)))
+    with pytest.raises(BaselineError, match="seed 43 was run with deliberate faults"):
+        measured_from_runs(config, [run_result(config), faulted])
+
+
+def test_a_baseline_records_its_precision_and_refuses_mixed_precisions(store):
+    baseline = measured()
+    assert baseline.precision == "fp32" and baseline.name.endswith("-fp32")
+    assert json.loads(store.save(baseline).read_text())["precision"] == "fp32"
+    config = smoke_run_config()
+    bf16 = run_result(config.replace(seed=43, precision="bf16"))
+    with pytest.raises(BaselineError, match="ran in bf16, the baseline is for fp32"):
+        measured_from_runs(config, [run_result(config), bf16])

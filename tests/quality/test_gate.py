@@ -1,0 +1,242 @@
+"""The metric-regression gate on hand-built results: verdicts, bands, mismatches and the table."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from fake_runs import model_provenance, run_result
+from harness.quality.baselines import MeasuredBaseline, MetricStats, PublishedReference
+from harness.config import ConfigError
+from harness.quality.gate import FAIL, IMPROVED, MISMATCH, MISSING, PASS, REPRODUCED, GatePolicy, check_run
+from harness.result import RunResult
+
+NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
+# A small bootstrap keeps each check fast; the intervals are not what these tests are about.
+POLICY = GatePolicy(bootstrap_samples=50)
+
+
+def baseline_for(result: RunResult, *, shift: float = 0.0, std: float = 0.0, **changes) -> MeasuredBaseline:
+    """A baseline of two seeds whose mean is the run's value + ``shift`` and whose seed std is ``std``."""
+    half_gap = std / math.sqrt(2)  # two values m ± d have sample std d·√2
+    metrics = {
+        name: MetricStats((value + shift - half_gap, value + shift + half_gap)) for name, value in result.metrics.items()
+    }
+    baseline = MeasuredBaseline(
+        task="mrpc",
+        split="validation",
+        model="arch:bert-tiny",
+        recipe="smoke",
+        device_kind="cpu",
+        precision="fp32",
+        metrics=metrics,
+        seeds=(142, 143),  # not the run's seed: these tests are about the band, not the exact-reproduction path
+        recipe_config=result.config["recipe"],
+        data_sha256=result.provenance["data"]["sha256"],
+        model_provenance=result.provenance["model"],
+        provenance={"versions": dict(result.provenance["versions"])},
+    )
+    return dataclasses.replace(baseline, **changes)
+
+
+@pytest.fixture
+def result() -> RunResult:
+    return run_result(accuracy=0.75)
+
+
+def test_within_band_passes(result):
+    report = check_run(result, baseline_for(result, shift=0.005), name=NAME, policy=POLICY)
+    assert [c.verdict for c in report.checks] == [PASS, PASS]
+    assert report.passed
+    assert not report.problems
+    assert not report.improved
+
+
+def test_below_band_fails(result):
+    """Accuracy and F1 are better higher: a run clearly under the baseline is a regression."""
+    report = check_run(result, baseline_for(result, shift=0.1), name=NAME, policy=POLICY)
+    assert [c.verdict for c in report.checks] == [FAIL, FAIL]
+    assert not report.passed
+
+
+def test_above_band_is_an_improvement_not_a_failure(result):
+    """Failing on improvements would punish good changes; they are reported with a nudge instead."""
+    report = check_run(result, baseline_for(result, shift=-0.1), name=NAME, policy=POLICY)
+    assert [c.verdict for c in report.checks] == [IMPROVED, IMPROVED]
+    assert report.passed
+    assert report.improved
+    assert any("consider updating the baseline" in note for note in report.notes)
+
+
+@pytest.mark.parametrize(("shift", "verdict", "passed"), [(-0.1, FAIL, False), (0.1, IMPROVED, True), (0.0, PASS, True)])
+def test_loss_is_better_lower(result, shift, verdict, passed):
+    """A loss above the baseline is the regression, the opposite side from accuracy."""
+    policy = GatePolicy(metrics=("loss",), bootstrap_samples=50)
+    report = check_run(result, baseline_for(result, shift=shift), name=NAME, policy=policy)
+    assert [c.metric for c in report.checks] == ["loss"]
+    assert report.checks[0].verdict == verdict
+    assert report.passed is passed
+
+
+def test_band_is_sigmas_times_std_when_that_exceeds_the_floor(result):
+    policy = GatePolicy(sigmas=3.0, floor=0.01, bootstrap_samples=50)
+    baseline = baseline_for(result, std=0.05)
+    check = check_run(result, baseline, name=NAME, policy=policy).checks[0]
+    mean = baseline.metrics["accuracy"].mean
+    assert check.band_low == pytest.approx(mean - 0.15)
+    assert check.band_high == pytest.approx(mean + 0.15)
+    # 0.12 below the mean: inside a 3-sigma band, outside the floor alone.
+    assert check_run(result, baseline_for(result, shift=0.12, std=0.05), name=NAME, policy=policy).checks[0].verdict == PASS
+
+
+def test_band_falls_back_to_the_floor_when_seeds_agree(result):
+    """Identical seeds give std 0; without a floor any change at all would fail."""
+    policy = GatePolicy(sigmas=3.0, floor=0.02, bootstrap_samples=50)
+    check = check_run(result, baseline_for(result, std=0.0), name=NAME, policy=policy).checks[0]
+    assert check.band_low == pytest.approx(result.metrics["accuracy"] - 0.02)
+    assert check.band_high == pytest.approx(result.metrics["accuracy"] + 0.02)
+    assert check.verdict == PASS
+    assert check_run(result, baseline_for(result, shift=0.015), name=NAME, policy=policy).checks[0].verdict == PASS
+    assert check_run(result, baseline_for(result, shift=0.03), name=NAME, policy=policy).checks[0].verdict == FAIL
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"data_sha256": "e" * 64}, "data differs"),
+        ({"model_provenance": model_provenance(weights_sha256="f" * 64)}, "weights_sha256 differs"),
+        ({"model_provenance": model_provenance(architecture_sha256="b" * 64)}, "architecture_sha256 differs"),
+        ({"precision": "bf16"}, "precision differs: run fp32, baseline bf16"),
+    ],
+    ids=["data", "weights", "architecture", "precision"],
+)
+def test_a_baseline_of_other_data_or_weights_is_a_mismatch(result, changes, named):
+    """Gating one data set or model against another's numbers would pass or fail for the wrong reason."""
+    report = check_run(result, baseline_for(result, **changes), name=NAME, policy=POLICY)
+    assert [c.verdict for c in report.checks] == [MISMATCH, MISMATCH]
+    assert not report.passed
+    assert any(named in problem for problem in report.problems), report.problems
+    assert "problem: " in report.table()
+
+
+def test_a_missing_baseline_fails(result):
+    """A check with nothing to compare against must not pass silently."""
+    report = check_run(result, None, name=NAME, policy=POLICY)
+    assert [c.verdict for c in report.checks] == [MISSING, MISSING]
+    assert all(c.baseline_mean is None and c.band_low is None for c in report.checks)
+    assert not report.passed
+    assert any("no measured baseline" in problem for problem in report.problems)
+
+
+def test_a_baseline_without_a_gated_metric_is_a_mismatch(result):
+    baseline = baseline_for(result)
+    baseline = dataclasses.replace(baseline, metrics={"accuracy": baseline.metrics["accuracy"]})
+    report = check_run(result, baseline, name=NAME, policy=POLICY)
+    assert {c.metric: c.verdict for c in report.checks}["f1"] == MISMATCH
+    assert not report.passed
+    assert any("'f1'" in problem for problem in report.problems)
+
+
+def test_other_recipe_settings_are_noted_but_still_gated(result):
+    """A recipe change is exactly what the gate exists to judge, so it is shown, not excused."""
+    changed = result.config["recipe"] | {"epochs": 5.0, "learning_rate": 0.01}
+    within = check_run(result, baseline_for(result, recipe_config=changed), name=NAME, policy=POLICY)
+    assert within.passed
+    assert any("recipe settings differ" in n and "epochs" in n and "learning_rate" in n for n in within.notes)
+    below = check_run(result, baseline_for(result, shift=0.1, recipe_config=changed), name=NAME, policy=POLICY)
+    assert [c.verdict for c in below.checks] == [FAIL, FAIL]
+    assert not below.passed
+
+
+def test_other_library_versions_are_noted(result):
+    baseline = baseline_for(result, provenance={"versions": result.provenance["versions"] | {"torch": "2.0.0"}})
+    report = check_run(result, baseline, name=NAME, policy=POLICY)
+    assert report.passed
+    assert any("torch 2.0.0 → 2.13.0" in note for note in report.notes)
+
+
+def test_the_table_shows_every_number_behind_the_verdict(result):
+    """A failure is only actionable if the reader sees measured, CI, baseline, delta and band together."""
+    report = check_run(result, baseline_for(result, shift=0.1, std=0.01), name=NAME, policy=POLICY)
+    table = report.table()
+    assert f"Quality gate: {NAME}" in table
+    for check in report.checks:
+        row = next(line for line in table.splitlines() if line.startswith(f"| {check.metric} "))
+        assert f"{check.measured:.4f} [{check.ci_low:.4f}, {check.ci_high:.4f}]" in row
+        assert f"{check.baseline_mean:.4f} ± {check.baseline_std:.4f}" in row
+        assert f"{check.delta:+.4f}" in row
+        assert f"[{check.band_low:.4f}, {check.band_high:.4f}]" in row
+        assert row.rstrip(" |").endswith(FAIL)
+    assert "measured [95% CI]" in table
+    assert "3 × seed std" in table and "50 resamples" in table
+
+
+def test_published_references_are_shown_as_context_only(result):
+    reference = PublishedReference("GLUE paper", "mrpc", "test", "bert-base-uncased", {"f1": 0.889}, "paper", "test split")
+    other_task = dataclasses.replace(reference, name="other", task="sst2")
+    report = check_run(result, baseline_for(result), name=NAME, policy=POLICY, published=(reference, other_task))
+    assert report.context == (reference,)
+    assert "never gated" in report.table()
+    assert "f1 0.8890" in report.table()
+    assert report.passed
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"sigmas": -1.0}, "sigmas and floor must be >= 0"),
+        ({"floor": -0.01}, "sigmas and floor must be >= 0"),
+        ({"confidence": 1.0}, r"confidence must be in \(0, 1\)"),
+        ({"confidence": 0.0}, r"confidence must be in \(0, 1\)"),
+        ({"metrics": ("accuracy", "precision")}, "unknown metric.*precision"),
+    ],
+)
+def test_policy_rejects_values_that_cannot_gate(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        GatePolicy(**changes)
+
+
+def test_report_json_carries_the_verdict_and_policy(result):
+    report = check_run(result, baseline_for(result, shift=0.1), name=NAME, policy=POLICY)
+    data = report.to_json()
+    assert data["passed"] is False
+    assert data["policy"]["bootstrap_samples"] == 50
+    assert [c["verdict"] for c in data["checks"]] == [FAIL, FAIL]
+    assert data["checks"][0]["delta"] == pytest.approx(-0.1)
+
+
+
+def reproducing(result: RunResult, **changes) -> MeasuredBaseline:
+    """A baseline whose seed 42 holds exactly the run's values, beside a seed 43 slightly off."""
+    metrics = {name: MetricStats((value, value + 0.01)) for name, value in result.metrics.items()}
+    return dataclasses.replace(baseline_for(result), seeds=(42, 43), metrics=metrics, **changes)
+
+
+def test_a_run_that_reproduces_a_baseline_seed_exactly_passes_after_one_run(result):
+    report = check_run(result, reproducing(result), name=NAME, policy=POLICY)
+    assert [c.verdict for c in report.checks] == [REPRODUCED, REPRODUCED]
+    assert report.passed
+    assert "reproduced baseline seed 42 exactly" in " ".join(report.notes)
+    assert "| reproduced |" in report.table()
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["last bit of one metric", "another seed", "faulted", "other recipe"],
+)
+def test_any_difference_falls_through_to_the_statistical_check(result, change):
+    baseline = reproducing(result)
+    if change == "last bit of one metric":
+        loss = baseline.metrics["loss"]
+        baseline.metrics["loss"] = MetricStats((math.nextafter(loss.values[0], 1.0), loss.values[1]))
+    elif change == "another seed":
+        baseline = dataclasses.replace(baseline, seeds=(44, 43))
+    elif change == "faulted":
+        result = dataclasses.replace(result, config=result.config | {"faults": ["shuffled-labels"]})
+    else:
+        baseline = dataclasses.replace(baseline, recipe_config=baseline.recipe_config | {"epochs": 9.0})
+    report = check_run(result, baseline, name=NAME, policy=POLICY)
+    assert REPRODUCED not in [c.verdict for c in report.checks]
+    assert not any("reproduced baseline seed" in note for note in report.notes)
