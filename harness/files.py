@@ -38,3 +38,15 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, value: Any) -> Path:
     return atomic_write_text(path, json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def append_to_step_summary(step_summary: str | Path | None, markdown: str) -> None:
+    """Append a report to a CI step summary (``$GITHUB_STEP_SUMMARY``), if there is one.
+
+    Appended, never rewritten: earlier steps own what is already there. A step summary shows no
+    local images, so callers pass Markdown without them.
+    """
+    if step_summary is None:
+        return
+    with open(step_summary, "a", encoding="utf-8") as handle:
+        handle.write(markdown.rstrip("\n") + "\n")

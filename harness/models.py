@@ -99,22 +99,19 @@ class ResolvedModel:
         """A sequence-classification model; the head (and for ``arch`` the body) drawn from ``seed``."""
         import torch
         from transformers import AutoModelForSequenceClassification
-        from transformers.utils import logging as hf_logging
+        from harness.transformers_logging import errors_only
 
         config = self.load_config(num_labels)
         torch.manual_seed(seed)
         if self.kind == "arch":
             return AutoModelForSequenceClassification.from_config(config)
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # the "newly initialised classifier" notice is expected here
         try:
-            return AutoModelForSequenceClassification.from_pretrained(
-                self.source, config=config, use_safetensors=True, trust_remote_code=False
-            )
+            with errors_only():  # the "newly initialised classifier" notice is expected here
+                return AutoModelForSequenceClassification.from_pretrained(
+                    self.source, config=config, use_safetensors=True, trust_remote_code=False
+                )
         except OSError as error:
             raise ModelError(f"could not load {self.spec!r} ({error}); only safetensors weights are supported") from error
-        finally:
-            hf_logging.set_verbosity(verbosity)
 
 
 def packaged_model_dir(name: str) -> Path:

@@ -23,7 +23,7 @@ from harness.config import ConfigError
 from harness.quality.gate import PROCEDURES, GatePolicy
 from harness.project_config import read_gate_policy
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
-from harness.throughput.relative_check import RelativeCheck
+from harness.throughput.relative_check import RelativeCheck, assert_relative
 from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, Settings
@@ -178,10 +178,10 @@ class TrainingThroughputFixture:
         missing = [self._bench.why_missing(case) for case, result in zip((faster, slower), measured) if result is None]
         if missing:
             pytest.skip("; ".join(missing))
-        check = RelativeCheck(measured[0], measured[1], min_ratio, metric, why)
-        if not check.passed:
-            pytest.fail(check.explain(), pytrace=False)
-        return check
+        try:
+            return assert_relative(measured[0], measured[1], min_ratio=min_ratio, metric=metric, why=why)
+        except AssertionError as error:
+            pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -202,7 +202,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     plain tests. So it is set here, on pytest-benchmark's session, only when a benchmark was selected.
     """
     config = session.config
-    bench_session = getattr(config, "_benchmarksession", None)
+    bench_session = config.pluginmanager.getplugin("pytest-benchmark")  # pytest-benchmark registers its session so
     harness_session = config.stash.get(_SESSION_KEY, None)
     if bench_session is None or harness_session is None or bench_session.json or bench_session.disabled or bench_session.skip:
         return

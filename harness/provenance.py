@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checksums import sha256_file, sha256_json
+from harness.devices import device_index
 
 LIBRARIES = ("harness", "torch", "transformers", "datasets", "evaluate", "accelerate", "tokenizers", "numpy", "scikit-learn")
 
@@ -67,8 +68,7 @@ def device_info(device: str) -> dict[str, Any]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
     if device.startswith("cuda") and torch.cuda.is_available():
-        index = torch.device(device).index or 0
-        props = torch.cuda.get_device_properties(index)
+        props = torch.cuda.get_device_properties(device_index(device))
         info.update(
             gpu=props.name,
             gpu_memory_gib=round(props.total_memory / 2**30, 1),

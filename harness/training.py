@@ -18,6 +18,7 @@ import numpy as np
 
 from harness.config import ConfigError, RunConfig
 from harness.data import MrpcSource
+from harness.devices import path_slug
 from harness.throughput.hardware import check_precision
 from harness.metrics import MrpcMetrics
 from harness.models import ResolvedModel, resolve_model
@@ -252,7 +253,7 @@ def run_name(config: RunConfig) -> str:
     The prefix leaves out most of the recipe (epochs, sample counts) and the device; the hash does
     not, so runs that differ anywhere get folders of their own and the same config finds its own.
     """
-    model = config.model_spec.replace("/", "--").replace(":", "-")
+    model = path_slug(config.model_spec)
     faults = "".join(f"-{fault}" for fault in config.faults)
     identity = config.short_id
     return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}-{identity}"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import RunConfig
+from harness.devices import device_kind, path_slug
 from harness.files import atomic_write_json
 from harness.result import RunResult
 
@@ -141,12 +142,7 @@ def _check_summary(path: Path, metric: str, stored: dict[str, Any], stats: Metri
 
 
 def baseline_name(task: str, recipe: str, model: str, split: str, device_kind: str, precision: str) -> str:
-    model_slug = model.replace("/", "--").replace(":", "-")
-    return f"{task}--{recipe}--{model_slug}--{split}--{device_kind}-{precision}"
-
-
-def device_kind(device: str) -> str:
-    return device.split(":")[0]
+    return f"{task}--{recipe}--{path_slug(model)}--{split}--{device_kind}-{precision}"
 
 
 def check_recordable(config: RunConfig) -> None:

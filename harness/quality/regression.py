@@ -25,10 +25,10 @@ from harness.quality.baselines import (
     MeasuredBaseline,
     baseline_name,
     check_recordable,
-    device_kind,
     measured_from_runs,
 )
 from harness.config import RunConfig
+from harness.devices import device_kind
 from harness.quality.gate import REPRODUCED, GatePolicy, GateReport, check_run
 from harness.provenance import resolve_device
 from harness.result import RunResult

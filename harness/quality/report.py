@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.files import atomic_write_json, atomic_write_text
+from harness.files import append_to_step_summary, atomic_write_json, atomic_write_text
 from harness.quality.chart import QUALITY_CHART, write_quality_chart
 from harness.quality.regression import QualityOutcome
 
@@ -98,9 +98,7 @@ def write_quality_reports(summaries: Sequence[QualitySummary], reports_dir: Path
         atomic_write_text(reports_dir / QUALITY_MARKDOWN, markdown),
         atomic_write_json(reports_dir / QUALITY_JSON, quality_json(summaries, written=written)),
     ]
-    if step_summary is not None:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(quality_markdown(summaries, written=written) + "\n")  # a step summary cannot show a local PNG
+    append_to_step_summary(step_summary, quality_markdown(summaries, written=written))  # without the chart
     return paths
 
 

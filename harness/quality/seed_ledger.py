@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.quality.baselines import BaselineError, device_kind
+from harness.devices import device_kind
+from harness.quality.baselines import BaselineError
 from harness.config import RunConfig
 from harness.files import atomic_write_json
 from harness.result import RunResult, TrainingThroughput

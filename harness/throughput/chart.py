@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.files import atomic_write_bytes
-from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND, device_kind
+from harness.devices import device_index, device_kind
+from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND
 from harness.models import ALIASES
 from harness.provenance import cpu_name
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
@@ -38,8 +39,7 @@ def torch_threads() -> int:
 
 def _series_key(device: str, precision: str) -> tuple:
     kind = device_kind(device)
-    index = int(device.split(":", 1)[1]) if ":" in device else 0
-    return (list(PRECISIONS_BY_DEVICE_KIND).index(kind), index, PRECISIONS_BY_DEVICE_KIND[kind].index(precision))
+    return (list(PRECISIONS_BY_DEVICE_KIND).index(kind), device_index(device), PRECISIONS_BY_DEVICE_KIND[kind].index(precision))
 
 
 def _model_title(model: str, results: Sequence[ThroughputResult]) -> str:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from harness.config import ConfigError
+from harness.devices import device_index, device_kind
 from harness.provenance import cpu_name, resolve_device
 
 PRECISIONS_BY_DEVICE_KIND = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "bf16", "fp16"), "mps": ("fp32",)}
@@ -23,14 +24,6 @@ PRECISIONS_BY_DEVICE_KIND = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "bf16", "
 # so measuring it would only measure the emulation.
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 BF16_MIN_COMPUTE_CAPABILITY = (8, 0)
-
-
-def device_kind(device: str) -> str:
-    """``cpu``, ``cuda`` or ``mps`` for a device string such as ``cuda:1``."""
-    kind = device.split(":", 1)[0]
-    if kind not in PRECISIONS_BY_DEVICE_KIND:
-        raise ValueError(f"unknown device {device!r}; use cpu, cuda[:N] or mps")
-    return kind
 
 
 def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
@@ -118,7 +111,7 @@ def unavailable_reason(device: str, precision: str) -> str | None:
     if not torch.cuda.is_available():
         built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
         return f"no CUDA GPU on this machine: torch.cuda.is_available() is False (torch {torch.__version__}, {built})"
-    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    index = device_index(device)
     count = torch.cuda.device_count()
     if index >= count:
         return f"{device} is not present: torch.cuda.device_count() is {count}"

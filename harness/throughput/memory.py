@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from harness.devices import device_kind
+
 RSS_SAMPLE_SECONDS = 0.02  # activations live for a whole forward and backward: hundreds of ms on a CPU
 
 
@@ -31,7 +33,7 @@ class PeakMemoryMonitor:
 
     @property
     def on_cuda(self) -> bool:
-        return self.device.startswith("cuda")
+        return device_kind(self.device) == "cuda"
 
     def start(self) -> None:
         if self.on_cuda:

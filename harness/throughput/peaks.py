@@ -15,6 +15,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from harness.devices import device_index
+
 CPU_PEAK_MATMUL_SIZE = 2048
 CPU_PEAK_MATMUL_SIZES = (1024, 2048, 3072)
 CPU_PEAK_REPEATS = 5
@@ -126,7 +128,7 @@ def peak_flops_for(device: str, precision: str) -> PeakFlops:
     if kind == "cpu":
         return measure_cpu_peak_robustly(precision)
     if kind == "cuda":
-        name = torch.cuda.get_device_name(torch.device(device).index or 0)
+        name = torch.cuda.get_device_name(device_index(device))
         return published_gpu_peak(name, precision, tf32=cuda_matmul_uses_tf32())
     return PeakFlops(None, f"no published peak for {kind} devices in the harness's table")
 

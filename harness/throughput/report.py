@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.files import atomic_write_text
-from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND, device_kind
+from harness.files import append_to_step_summary, atomic_write_text
+from harness.devices import device_index, device_kind
+from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND
 from harness.provenance import device_info, machine_provenance
 from harness.tables import markdown_table
 from harness.throughput.runner import BATCH_SEED, ThroughputCase, ThroughputResult, ThroughputSkip
@@ -38,8 +39,7 @@ _KIND_ORDER = {k: i for i, k in enumerate(PRECISIONS_BY_DEVICE_KIND)}
 
 
 def case_sort_key(case: ThroughputCase, model_order: Sequence[str]) -> tuple:
-    index = int(case.device.split(":", 1)[1]) if ":" in case.device else 0
-    return (model_order.index(case.model), case.batch_size, _KIND_ORDER[device_kind(case.device)], index,
+    return (model_order.index(case.model), case.batch_size, _KIND_ORDER[device_kind(case.device)], device_index(case.device),
             _PRECISION_ORDER.get(case.precision, 99))
 
 
@@ -238,8 +238,6 @@ def write_throughput_reports(results: Sequence[ThroughputResult], skipped: Seque
     chart = write_throughput_chart(results, skipped, Path(reports_dir) / THROUGHPUT_CHART)
     markdown = throughput_markdown(results, skipped, chart=chart.name)
     written = [atomic_write_text(Path(reports_dir) / THROUGHPUT_MARKDOWN, markdown), chart]
-    if step_summary is not None:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown.replace(f"![Training throughput by device and precision]({chart.name})", "") + "\n")
+    append_to_step_summary(step_summary, markdown.replace(f"![Training throughput by device and precision]({chart.name})", ""))
     return written
 

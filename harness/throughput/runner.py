@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND, benchmark_devices, device_kind, unavailable_reason
+from harness.devices import device_index, device_kind
+from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND, benchmark_devices, unavailable_reason
 from harness.models import ResolvedModel
 from harness.throughput.peaks import PeakFlops
 from harness.throughput.memory import PeakMemory, PeakMemoryMonitor
@@ -320,7 +321,7 @@ def device_name(device: str) -> str:
 
     kind = device_kind(device)
     if kind == "cuda":
-        return torch.cuda.get_device_name(torch.device(device).index or 0)
+        return torch.cuda.get_device_name(device_index(device))
     if kind == "mps":
         return "Apple MPS"
     return cpu_name()
@@ -341,7 +342,7 @@ class TrainerStepRunner:
     def __init__(self, case: ThroughputCase, batches: TrainingBatches, *, model_ref: ResolvedModel,
                  warmup_rounds: int, seed: int = BATCH_SEED) -> None:
         from transformers import Trainer, TrainingArguments
-        from transformers.utils import logging as hf_logging
+        from harness.transformers_logging import errors_only
 
         reason = case.unavailable_reason()
         if reason:
@@ -376,12 +377,8 @@ class TrainerStepRunner:
         )
         if args.device.type != case.device_kind:
             raise RuntimeError(f"{case}: the Trainer chose device {args.device}, not {case.device}")
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # "no train_dataset" and similar notices do not apply here
-        try:
+        with errors_only():  # "no train_dataset" and similar notices do not apply here
             trainer = Trainer(model=model, args=args)
-        finally:
-            hf_logging.set_verbosity(verbosity)
         # What Trainer.train() does before its loop: the optimizer, then the accelerator's prepare
         # (device placement, the autocast wrapper, the fp16 gradient scaler), then the scheduler.
         trainer.create_optimizer()
