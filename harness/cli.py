@@ -15,6 +15,7 @@ from pathlib import Path
 from harness.arguments import baseline_seeds, fault_name, positive_int, seed_value
 from harness.quality.baselines import BaselineError
 from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
+from harness.project_config import read_recipes
 from harness.data import DataError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
@@ -23,12 +24,19 @@ from harness.tables import markdown_table
 USER_ERRORS = (ConfigError, DataError, ModelError)
 
 
+def _recipe_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", default="minilm-cpu", metavar="NAME",
+                        help=f"a built-in recipe ({', '.join(sorted(RECIPES))}) or one in [tool.harness.recipes] (default: minilm-cpu)")
+    parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
+                        help="where [tool.harness] (recipes, gate) is read (default: pyproject.toml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="fine-tune one config on MRPC and print validation metrics")
-    run.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
+    _recipe_options(run)
     run.add_argument("--model", help="model spec overriding the recipe's: Hub id, local dir, 'minilm', 'arch:NAME'")
     run.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
     run.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
@@ -42,22 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "label-noise-N for any N from 1 to 50 (repeatable; default: none)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    commands.add_parser("recipes", help="list the named recipes")
+    _recipe_options(commands.add_parser("recipes", help="list the named recipes (built-in and the project's)"))
 
     simulate = commands.add_parser("simulate-gate", help="the sequential gate's false-alarm rate, power and run counts "
                                    "for a recorded baseline, by simulation")
-    simulate.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
+    _recipe_options(simulate)
     simulate.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
     simulate.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
     simulate.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
-    simulate.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
-                          help="where [tool.harness.gate] is read (default: pyproject.toml)")
     simulate.add_argument("--trials", type=positive_int, default=20_000, help="simulated gate runs per row (default: 20000)")
     simulate.add_argument("--output", type=Path, default=Path("reports") / "gate-simulation.md",
                           help="Markdown report (default: reports/gate-simulation.md)")
 
     record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
-    record.add_argument("--recipe", default="minilm-cpu", choices=sorted(RECIPES), help="named recipe (default: minilm-cpu)")
+    _recipe_options(record)
     record.add_argument("--seeds", type=baseline_seeds, default=5, help="number of seeds, from --seed on (default: 5)")
     record.add_argument("--seed", type=seed_value, default=42, help="first seed (default: 42)")
     record.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
@@ -78,6 +84,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         overrides["max_train_samples"] = args.max_train_samples
     config = RunConfig.from_recipe(
         args.recipe,
+        recipes=read_recipes(args.pyproject),
         model=args.model,
         device=args.device,
         precision=args.precision,
@@ -112,7 +119,8 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
-    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet)
+    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet,
+                             recipes=read_recipes(args.pyproject))
     config = session.config(args.recipe, seed=args.seed, precision=args.precision, data_dir=args.data_dir or settings.data_dir)
     check_recordable(config)
     check_precision(config.precision, config.device)
@@ -141,7 +149,7 @@ def _simulate_gate(args: argparse.Namespace) -> int:
     from harness.quality.regression import name_for, sequential_designs
     from harness.quality.sequential_check import simulate_check
 
-    config = RunConfig.from_recipe(args.recipe, precision=args.precision, device=args.device)
+    config = RunConfig.from_recipe(args.recipe, recipes=read_recipes(args.pyproject), precision=args.precision, device=args.device)
     name = name_for(config)
     store = BaselineStore(args.baselines_dir)
     baseline = store.load(name)
@@ -171,9 +179,10 @@ def _simulate_gate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recipes() -> int:
-    rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}", r.description] for r in RECIPES.values()]
-    print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "what"], rows))
+def _recipes(args: argparse.Namespace) -> int:
+    rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}",
+             ", ".join(f"{k}={v}" for k, v in r.training_args) or "-", r.description] for r in read_recipes(args.pyproject)]
+    print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "TrainingArguments overrides", "what"], rows))
     return 0
 
 
@@ -188,7 +197,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             return _record_baseline(args, settings)
         if args.command == "simulate-gate":
             return _simulate_gate(args)
-        return _recipes()
+        return _recipes(args)
     except USER_ERRORS + (BaselineError,) as error:
         print(f"harness: error: {error}", file=sys.stderr)
         return 2

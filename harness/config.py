@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from harness.checksums import sha256_json
@@ -80,8 +81,16 @@ class Recipe:
     freeze_word_embeddings: bool = False
     max_train_samples: int | None = None
     description: str = ""
+    # Any other TrainingArguments field, e.g. {"lr_scheduler_type": "cosine", "max_grad_norm": 0.5}:
+    # kept as sorted (name, value) pairs so the recipe stays frozen, hashable and comparable.
+    training_args: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
+        overrides = dict(self.training_args.items() if isinstance(self.training_args, dict) else self.training_args)
+        object.__setattr__(self, "training_args", tuple(sorted(overrides.items())))
+        problem = training_args_problem(overrides)
+        if problem:
+            raise ConfigError(f"recipe {self.name!r}: {problem}")
         # NaN compares False with everything, so each range is checked as "finite and inside",
         # never as "not outside": `--epochs nan` must be refused here, not crash the Trainer.
         for name, (inside, valid_range) in _FLOAT_RANGES.items():
@@ -96,56 +105,167 @@ class Recipe:
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise ConfigError(f"recipe {self.name!r}: max_train_samples must be >= 1")
 
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain data; ``training_args`` appears only when it holds something, so
+        recipes written before it existed keep their identity (and their cached runs and baselines)."""
+        out = dataclasses.asdict(self)
+        out["training_args"] = dict(self.training_args)
+        if not out["training_args"]:
+            del out["training_args"]
+        return out
 
-RECIPES: dict[str, Recipe] = {
-    recipe.name: recipe
-    for recipe in (
-        Recipe(
-            name="course",
-            model="bert-base-uncased",
-            description=(
-                "The Hugging Face course, chapter 3: bert-base-uncased, TrainingArguments defaults "
-                "(batch 8, lr 5e-5, linear decay, no warm-up), 3 epochs, per-epoch evaluation."
-            ),
-        ),
-        Recipe(
-            name="minilm-cpu",
-            model="minilm",
-            epochs=3.0,
-            batch_size=32,
-            eval_batch_size=64,
-            learning_rate=1e-4,
-            weight_decay=0.01,
-            warmup_ratio=0.1,
-            max_length=128,
-            group_by_length=True,
-            freeze_word_embeddings=True,
-            description=(
-                "The packaged all-MiniLM-L6-v2 encoder tuned for 2 CPU cores: batch 32, lr 1e-4 with "
-                "10% warm-up, batches grouped by length so little padding is computed, frozen word "
-                "embeddings (their dense gradient and AdamW update cost more than they give), 3 epochs."
-            ),
-        ),
-        Recipe(
-            name="smoke",
-            model="arch:bert-tiny",
-            epochs=2.0,
-            batch_size=4,
-            eval_batch_size=8,
-            learning_rate=1e-3,
-            max_length=64,
-            description="A tiny random BERT for the smoke tier: the whole pipeline in seconds.",
-        ),
-    )
+
+# TrainingArguments fields a recipe sets under its own names.
+RECIPE_TRAINING_FIELDS = {
+    "num_train_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size",
+    "per_device_eval_batch_size": "eval_batch_size",
+    "learning_rate": "learning_rate",
+    "weight_decay": "weight_decay",
+    "warmup_steps": "warmup_ratio",
+    "train_sampling_strategy": "group_by_length",
+}
+# TrainingArguments fields the harness sets itself, and why a recipe cannot.
+HARNESS_TRAINING_FIELDS = {
+    **dict.fromkeys(("output_dir", "save_strategy", "save_steps", "save_total_limit", "save_only_model",
+                     "save_on_each_node", "enable_jit_checkpoint", "resume_from_checkpoint", "load_best_model_at_end",
+                     "overwrite_output_dir", "do_train", "do_eval", "do_predict"),
+                    "the harness trains once, keeps no checkpoints and evaluates at the end"),
+    **dict.fromkeys(("seed", "data_seed"), "the run's seed sets both (RunConfig.seed, --seed)"),
+    **dict.fromkeys(("use_cpu", "bf16", "fp16", "local_rank"), "the run's device and precision set these (--device, --precision)"),
+    **dict.fromkeys(("report_to", "disable_tqdm", "run_name", "project", "trackio_space_id", "trackio_bucket_id",
+                     "trackio_static_space_id"), "the harness owns logging and progress"),
+    **{f: "nothing is pushed to the Hub from a harness run" for f in
+       ("push_to_hub", "hub_token", "hub_private_repo", "hub_model_id", "hub_strategy", "hub_always_push", "hub_revision")},
+    "include_num_input_tokens_seen": "the harness counts trained tokens for its throughput figures",
+    "gradient_accumulation_steps": "the throughput's count of trained samples assumes one batch per optimizer step; lower batch_size instead",
+    "label_names": "the task's label column is set by the task",
+    "remove_unused_columns": "the harness feeds the model only its own inputs",
 }
 
 
-def get_recipe(name: str) -> Recipe:
-    try:
-        return RECIPES[name]
-    except KeyError:
-        known = ", ".join(sorted(RECIPES))
-        raise ConfigError(f"unknown recipe {name!r}; known recipes: {known}") from None
+def training_args_problem(overrides: dict[str, Any]) -> str | None:
+    """Why these TrainingArguments overrides cannot be used, or None.
+
+    Only names are checked here (values are checked when TrainingArguments is built, before any data
+    is read), so a typo is caught without importing transformers for every config.
+    """
+    if not overrides:
+        return None
+    import transformers
+
+    known = {f.name for f in dataclasses.fields(transformers.TrainingArguments) if f.init}
+    for name, value in overrides.items():
+        if name in RECIPE_TRAINING_FIELDS:
+            return f"training_args.{name} is the recipe field {RECIPE_TRAINING_FIELDS[name]!r}; set that instead"
+        if name in HARNESS_TRAINING_FIELDS:
+            return f"training_args.{name} cannot be overridden: {HARNESS_TRAINING_FIELDS[name]}"
+        if name not in known:
+            valid = sorted(known - set(RECIPE_TRAINING_FIELDS) - set(HARNESS_TRAINING_FIELDS))
+            return f"training_args.{name} is not a TrainingArguments field (transformers {transformers.__version__}); valid: {', '.join(valid)}"
+        if not isinstance(value, (str, int, float, bool, type(None), list, dict)):
+            return f"training_args.{name} must be plain data (str, number, bool, list, dict), got {type(value).__name__}"
+    return None
+
+
+_BUILTIN_RECIPES = (
+    Recipe(
+        name="course",
+        model="bert-base-uncased",
+        description=(
+            "The Hugging Face course, chapter 3: bert-base-uncased, TrainingArguments defaults "
+            "(batch 8, lr 5e-5, linear decay, no warm-up), 3 epochs, per-epoch evaluation."
+        ),
+    ),
+    Recipe(
+        name="minilm-cpu",
+        model="minilm",
+        epochs=3.0,
+        batch_size=32,
+        eval_batch_size=64,
+        learning_rate=1e-4,
+        weight_decay=0.01,
+        warmup_ratio=0.1,
+        max_length=128,
+        group_by_length=True,
+        freeze_word_embeddings=True,
+        description=(
+            "The packaged all-MiniLM-L6-v2 encoder tuned for 2 CPU cores: batch 32, lr 1e-4 with "
+            "10% warm-up, batches grouped by length so little padding is computed, frozen word "
+            "embeddings (their dense gradient and AdamW update cost more than they give), 3 epochs."
+        ),
+    ),
+    Recipe(
+        name="smoke",
+        model="arch:bert-tiny",
+        epochs=2.0,
+        batch_size=4,
+        eval_batch_size=8,
+        learning_rate=1e-3,
+        max_length=64,
+        description="A tiny random BERT for the smoke tier: the whole pipeline in seconds.",
+    ),
+)
+
+
+class RecipeRegistry:
+    """Named recipes: the built-ins, plus any a team adds (in Python, or in its pyproject.toml).
+
+    A plain object, not module state: each session builds its own, so one team's recipe never
+    leaks into another's run. A name maps to one recipe; registering a taken name is an error
+    unless ``replace=True``, so a typo cannot silently shadow a built-in.
+    """
+
+    def __init__(self, recipes: Iterable[Recipe] = ()) -> None:
+        self._recipes: dict[str, Recipe] = {}
+        for recipe in recipes:
+            self.register(recipe)
+
+    def register(self, recipe: Recipe, *, replace: bool = False) -> Recipe:
+        if recipe.name in self._recipes and not replace:
+            raise ConfigError(f"a recipe named {recipe.name!r} already exists; pick another name or pass replace=True")
+        self._recipes[recipe.name] = recipe
+        return recipe
+
+    def derive(self, name: str, *, base: str, description: str = "", **changes: Any) -> Recipe:
+        """Register ``name`` as ``base`` with ``changes``; unknown fields are named with the valid ones."""
+        fields = {f.name for f in dataclasses.fields(Recipe)} - {"name"}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            raise ConfigError(f"recipe {name!r}: unknown field(s) {unknown}; valid: {', '.join(sorted(fields))}")
+        recipe = dataclasses.replace(self.get(base), name=name, description=description or f"{base} with {changes}", **changes)
+        return self.register(recipe)
+
+    def get(self, name: str) -> Recipe:
+        try:
+            return self._recipes[name]
+        except KeyError:
+            raise ConfigError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(self._recipes))}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._recipes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._recipes
+
+    def __iter__(self) -> Iterator[Recipe]:
+        return iter(self._recipes.values())
+
+    def __len__(self) -> int:
+        return len(self._recipes)
+
+
+def builtin_recipes() -> RecipeRegistry:
+    """A fresh registry holding the built-in recipes, for a session to extend."""
+    return RecipeRegistry(_BUILTIN_RECIPES)
+
+
+# The built-ins by name, read-only (extend a registry from builtin_recipes() instead).
+RECIPES: Mapping[str, Recipe] = MappingProxyType({recipe.name: recipe for recipe in _BUILTIN_RECIPES})
+
+
+def get_recipe(name: str, recipes: RecipeRegistry | None = None) -> Recipe:
+    return (recipes or builtin_recipes()).get(name)
 
 
 @dataclass(frozen=True)
@@ -187,9 +307,10 @@ class RunConfig:
         object.__setattr__(self, "output_dir", Path(self.output_dir))
 
     @classmethod
-    def from_recipe(cls, name: str, **kwargs: Any) -> RunConfig:
-        """Build a config from a named recipe; recipe fields given as keywords override it."""
-        recipe = get_recipe(name)
+    def from_recipe(cls, name: str, *, recipes: RecipeRegistry | None = None, **kwargs: Any) -> RunConfig:
+        """Build a config from a named recipe (built-in, or in ``recipes``); recipe fields given as
+        keywords override it."""
+        recipe = get_recipe(name, recipes)
         recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
         recipe_changes = {k: kwargs.pop(k) for k in list(kwargs) if k in recipe_fields and k != "model"}
         if recipe_changes:
@@ -208,7 +329,7 @@ class RunConfig:
         return {
             "task": self.task,
             "model": self.model_spec,
-            "recipe": dataclasses.asdict(self.recipe),
+            "recipe": self.recipe.to_dict(),
             "device": self.device,
             "precision": self.precision,
             "seed": self.seed,

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from harness.arguments import baseline_seeds, fault_name, non_negative_float, positive_int, seed_value
-from harness.config import ConfigError
+from harness.config import ConfigError, RecipeRegistry
 from harness.quality.gate import PROCEDURES, GatePolicy
-from harness.project_config import read_gate_policy
+from harness.project_config import read_gate_policy, read_recipes
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
 from harness.throughput.relative_check import RelativeCheck, assert_relative
 from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
@@ -106,7 +106,16 @@ def pytest_configure(config: pytest.Config) -> None:
         show_progress=not opt.harness_no_progress,
         seed=opt.harness_seed,
         faults=tuple(opt.harness_fault),
+        recipes=_project_recipes(rootdir),
     )
+
+
+def _project_recipes(rootdir: Path) -> RecipeRegistry:
+    """The built-in recipes and the project's ``[tool.harness.recipes]``; a bad one is a usage error."""
+    try:
+        return read_recipes(rootdir / "pyproject.toml")
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from error
 
 
 def _gate_policy(config: pytest.Config, rootdir: Path) -> GatePolicy:

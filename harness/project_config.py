@@ -13,6 +13,11 @@
     [tool.harness.gate.margins]   # practical margins: fail only if the metric fell by more than this
     f1 = 0.005                    # half an F1 point
 
+    [tool.harness.recipes.my-recipe]   # a recipe of the team's own: a built-in with changes
+    base = "minilm-cpu"
+    learning_rate = 5e-5
+    training_args = { lr_scheduler_type = "cosine" }   # any other TrainingArguments field
+
 A typo must not silently fall back to a default: an unknown key or a value of the wrong kind is an
 error that names the valid keys or the valid range, before anything trains.
 """
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.quality.baselines import DIRECTIONS
-from harness.config import ConfigError
+from harness.config import ConfigError, RecipeRegistry, builtin_recipes
 from harness.quality.gate import GatePolicy
 
 GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "metrics": list, "sigmas": float,
@@ -51,7 +56,33 @@ def read_gate_policy(pyproject: Path, **defaults: Any) -> GatePolicy:
         raise ConfigError(f"{pyproject}: [tool.harness.gate]: {error}") from error
 
 
+def read_recipes(pyproject: Path) -> RecipeRegistry:
+    """The built-in recipes plus the team's ``[tool.harness.recipes.NAME]`` tables, each a ``base``
+    recipe with changed fields; a name may not shadow a built-in."""
+    recipes = builtin_recipes()
+    for name, table in _harness_section(pyproject, "recipes").items():
+        where = f"{pyproject}: [tool.harness.recipes.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table with a `base` recipe and the fields to change")
+        changes = dict(table)
+        base = changes.pop("base", None)
+        if not isinstance(base, str):
+            raise ConfigError(f"{where}: `base` (the recipe it starts from) is required; known recipes: {', '.join(recipes.names())}")
+        try:
+            recipes.derive(name, base=base, **changes)
+        except (ConfigError, TypeError) as error:
+            raise ConfigError(f"{where}: {error}") from error
+    return recipes
+
+
 def _gate_section(pyproject: Path) -> dict[str, Any]:
+    return _harness_section(pyproject, "gate")
+
+
+HARNESS_SECTIONS = ("gate", "recipes")
+
+
+def _harness_section(pyproject: Path, name: str) -> dict[str, Any]:
     if not pyproject.is_file():
         return {}
     try:
@@ -61,13 +92,13 @@ def _gate_section(pyproject: Path) -> dict[str, Any]:
     harness = data.get("tool", {}).get("harness", {})
     if not isinstance(harness, dict):
         raise ConfigError(f"{pyproject}: [tool.harness] must be a table")
-    unknown = sorted(set(harness) - {"gate"})
+    unknown = sorted(set(harness) - set(HARNESS_SECTIONS))
     if unknown:
-        raise ConfigError(f"{pyproject}: unknown key(s) {unknown} in [tool.harness]; valid keys: gate")
-    gate = harness.get("gate", {})
-    if not isinstance(gate, dict):
-        raise ConfigError(f"{pyproject}: [tool.harness.gate] must be a table")
-    return gate
+        raise ConfigError(f"{pyproject}: unknown key(s) {unknown} in [tool.harness]; valid keys: {', '.join(HARNESS_SECTIONS)}")
+    section = harness.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{pyproject}: [tool.harness.{name}] must be a table")
+    return section
 
 
 def _typed(pyproject: Path, key: str, value: Any, kind: type) -> Any:

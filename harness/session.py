@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.quality.baselines import BaselineStore, MeasuredBaseline
 from harness.cache import RunCache
-from harness.config import RunConfig
+from harness.config import RecipeRegistry, RunConfig, builtin_recipes
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
 from harness.result import RunResult
@@ -34,6 +34,7 @@ class HarnessSession:
     show_progress: bool = True
     seed: int | None = None  # None: the recipe's
     faults: tuple[str, ...] = ()  # injected into every config this session builds
+    recipes: RecipeRegistry = field(default_factory=builtin_recipes)
     outcomes: list[QualityOutcome] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
     throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
@@ -56,7 +57,7 @@ class HarnessSession:
         changes.setdefault("data_dir", self.settings.data_dir)
         changes.setdefault("device", self.device)
         changes.setdefault("output_dir", self.settings.cache_dir / "work")
-        return RunConfig.from_recipe(recipe, **changes)
+        return RunConfig.from_recipe(recipe, recipes=self.recipes, **changes)
 
     def fine_tune(self, config: RunConfig) -> RunResult:
         """The fine-tune for ``config``: once per session in memory, once per key on disk."""

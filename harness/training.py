@@ -113,8 +113,22 @@ def samples_trained(*, steps: int, rows: int, batch_size: int) -> int:
 
 
 def training_arguments(config: RunConfig, device: str, output_dir: Path, *, show_progress: bool):
+    """The Trainer's arguments: the recipe's fields, the run's seed, device and precision, then the
+    recipe's ``training_args`` overrides (names checked by the recipe; values checked here, where
+    transformers validates them, with the recipe named in the error)."""
     from transformers import TrainingArguments
 
+    recipe = config.recipe
+    try:
+        return _training_arguments(TrainingArguments, config, device, output_dir, show_progress=show_progress)
+    except (ValueError, TypeError) as error:
+        if not recipe.training_args:
+            raise
+        raise ConfigError(f"recipe {recipe.name!r}: training_args {dict(recipe.training_args)} were refused by "
+                          f"TrainingArguments: {error}") from error
+
+
+def _training_arguments(TrainingArguments, config: RunConfig, device: str, output_dir: Path, *, show_progress: bool):
     recipe = config.recipe
     return TrainingArguments(
         output_dir=str(output_dir),
@@ -125,9 +139,7 @@ def training_arguments(config: RunConfig, device: str, output_dir: Path, *, show
         weight_decay=recipe.weight_decay,
         warmup_steps=recipe.warmup_ratio,  # a float below 1 is a ratio of the total steps
         train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
-        eval_strategy="epoch",
         save_strategy="no",
-        logging_strategy="epoch",
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
@@ -135,8 +147,9 @@ def training_arguments(config: RunConfig, device: str, output_dir: Path, *, show
         bf16=config.precision == "bf16",
         fp16=config.precision == "fp16",
         disable_tqdm=not show_progress,
-        dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",  # real tokens trained, counted batch by batch
+        # The harness's defaults that a recipe may override, then the recipe's overrides.
+        **{"eval_strategy": "epoch", "logging_strategy": "epoch", "dataloader_num_workers": 0, **dict(recipe.training_args)},
     )
 
 
@@ -147,6 +160,8 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
     initialisation, dropout and batch order.
     """
     device = check_device(config)  # first: a run that cannot work must not read data or build a model
+    if config.recipe.training_args:  # their values too, before minutes of data and model loading
+        training_arguments(config, device, config.output_dir / "unused", show_progress=False)
     with _progress_bars(show_progress):
         return _fine_tune(config, device, hub_offline=hub_offline, show_progress=show_progress)
 

@@ -226,3 +226,48 @@ def test_replace_returns_a_validated_copy():
     assert (config.seed, other.seed) == (42, 1)
     with pytest.raises(ConfigError):
         config.replace(precision="fp16", device="cpu")
+
+
+# --- TrainingArguments overrides -------------------------------------------------------------------
+
+
+def test_training_args_overrides_reach_the_trainer_and_the_identity(tmp_path):
+    from harness.training import training_arguments
+
+    config = smoke(training_args={"lr_scheduler_type": "cosine", "max_grad_norm": 0.5, "eval_strategy": "no"})
+    args = training_arguments(config, "cpu", tmp_path, show_progress=False)
+    assert (str(args.lr_scheduler_type), args.max_grad_norm, str(args.eval_strategy)) == ("SchedulerType.COSINE", 0.5, "IntervalStrategy.NO")
+    assert config.identity()["recipe"]["training_args"] == {"eval_strategy": "no", "lr_scheduler_type": "cosine", "max_grad_norm": 0.5}
+    assert config.short_id != smoke().short_id
+
+
+def test_a_recipe_without_overrides_keeps_its_identity():
+    """Baselines and cached runs recorded before training_args existed must still match."""
+    assert "training_args" not in smoke().identity()["recipe"]
+    assert smoke(training_args={}).short_id == smoke().short_id
+
+
+@pytest.mark.parametrize(
+    ("overrides", "phrase"),
+    [
+        ({"learning_rte": 1e-4}, "training_args.learning_rte is not a TrainingArguments field"),
+        ({"learning_rte": 1e-4}, "valid: "),
+        ({"learning_rate": 1e-4}, "is the recipe field 'learning_rate'; set that instead"),
+        ({"seed": 3}, "cannot be overridden: the run's seed sets both"),
+        ({"bf16": True}, "cannot be overridden: the run's device and precision"),
+        ({"push_to_hub": True}, "cannot be overridden: nothing is pushed to the Hub"),
+        ({"gradient_accumulation_steps": 2}, "one batch per optimizer step"),
+        ({"max_grad_norm": object()}, "must be plain data"),
+    ],
+)
+def test_impossible_training_args_are_refused_naming_the_fix(overrides, phrase):
+    with pytest.raises(ConfigError, match=re.escape(phrase)):
+        smoke(training_args=overrides)
+
+
+def test_a_bad_training_args_value_fails_before_any_data_is_read(tmp_path):
+    from harness.training import fine_tune
+
+    config = smoke(training_args={"lr_scheduler_type": "sideways"}, data_dir=tmp_path / "no-such-folder", device="cpu")
+    with pytest.raises(ConfigError, match=r"recipe 'smoke': training_args \{'lr_scheduler_type': 'sideways'\} were refused"):
+        fine_tune(config, hub_offline=True, show_progress=False)

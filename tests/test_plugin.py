@@ -271,3 +271,20 @@ def test_under_xdist_the_controller_reports_every_check(gate_run, smoke_dir, tmp
     assert sorted(c["passed"] for c in quality["checks"]) == [False, True]
     markdown = (gate_run.reports_dir / "quality.md").read_text()
     assert f"## {BASELINE_NAME}: PASSED" in markdown and f"## {BASELINE_NAME}: FAILED" in markdown
+
+
+def test_the_projects_own_recipes_reach_the_checks(pytester):
+    pytester.makefile(".toml", pyproject='[tool.harness.recipes.my-smoke]\nbase = "smoke"\nlearning_rate = 0.002\n')
+    pytester.makepyfile(test_recipe="""
+def test_recipe(harness):
+    assert harness.config("my-smoke").recipe.learning_rate == 0.002
+    assert harness.config("my-smoke").recipe.batch_size == harness.config("smoke").recipe.batch_size
+""")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_bad_project_recipe_is_a_usage_error(pytester):
+    pytester.makefile(".toml", pyproject='[tool.harness.recipes.my-smoke]\nbase = "smok"\n')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown recipe 'smok'; known recipes: course, minilm-cpu, smoke" in result.stderr.str()

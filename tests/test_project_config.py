@@ -48,7 +48,7 @@ f1 = 0.03
     ("text", "message"),
     [
         ("[tool.harness.gate]\nalfa = 0.01\n", "unknown key 'alfa' in [tool.harness.gate]; valid keys: " + ", ".join(GATE_KEYS)),
-        ("[tool.harness]\ngates = 1\n", "unknown key(s) ['gates'] in [tool.harness]; valid keys: gate"),
+        ("[tool.harness]\ngates = 1\n", "unknown key(s) ['gates'] in [tool.harness]; valid keys: gate, recipes"),
         ("[tool.harness.gate]\nalpha = 0.7\n", "gate alpha (the false-alarm rate) must be in (0, 0.5), got 0.7"),
         ("[tool.harness.gate]\npower = 'high'\n", "[tool.harness.gate] power: expected a number, got 'high'"),
         ("[tool.harness.gate.margins]\nf1 = 0.03\n", "margin must be in [0, effect) = [0, 0.02), got 0.03"),
@@ -79,3 +79,36 @@ def test_x(harness):
     assert harness.policy.procedure == "sequential" and harness.policy.alpha == 0.02
 """)
     pytester.runpytest("-p", "no:cacheprovider", "--harness-gate-procedure=sequential").assert_outcomes(passed=1)
+
+
+def test_project_recipes_extend_the_built_ins(tmp_path):
+    from harness.project_config import read_recipes
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.harness.recipes.slow-lr]\nbase = "minilm-cpu"\nlearning_rate = 2e-5\n')
+    recipes = read_recipes(pyproject)
+    assert recipes.get("slow-lr").learning_rate == 2e-5
+    assert recipes.get("slow-lr").batch_size == recipes.get("minilm-cpu").batch_size
+    assert {"course", "minilm-cpu", "smoke"} <= set(recipes.names())
+
+
+@pytest.mark.parametrize(
+    ("table", "phrase"),
+    [
+        ('[tool.harness.recipes.x]\nlearning_rate = 2e-5\n', "`base` (the recipe it starts from) is required; known recipes: course"),
+        ('[tool.harness.recipes.x]\nbase = "nope"\n', "unknown recipe 'nope'; known recipes: course"),
+        ('[tool.harness.recipes.x]\nbase = "smoke"\nlearnig_rate = 1\n', "unknown field(s) ['learnig_rate']; valid: batch_size"),
+        ('[tool.harness.recipes.smoke]\nbase = "smoke"\n', "a recipe named 'smoke' already exists"),
+        ('[tool.harness.recipes.x]\nbase = "smoke"\nlearning_rate = 2\n', "learning_rate must be a finite number in (0, 1)"),
+        ('[tool.harness.recipes.x]\nbase = "smoke"\ntraining_args = { optim = "sgd", seed = 1 }\n', "training_args.seed cannot be overridden"),
+        ('[tool.harness.recipes]\nx = 1\n', "[tool.harness.recipes.x] must be a table"),
+    ],
+)
+def test_bad_project_recipes_name_the_table_and_the_fix(tmp_path, table, phrase):
+    from harness.project_config import read_recipes
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(table)
+    with pytest.raises(ConfigError) as error:
+        read_recipes(pyproject)
+    assert phrase in str(error.value) and str(pyproject) in str(error.value)
