@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"inject a deliberate regression, to see a gate fail: {', '.join(FAULTS)}, or "
                           "label-noise-N for any N from 1 to 50 (repeatable; default: none)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    ddp = run.add_argument_group("distributed training (DDP through torch's elastic launcher, as torchrun)")
+    ddp.add_argument("--nproc", type=positive_int, default=1, help="training processes on this node (default: 1, no DDP)")
+    ddp.add_argument("--nnodes", type=positive_int, default=1, help="nodes; run the same command on each (default: 1)")
+    ddp.add_argument("--node-rank", type=int, default=0, help="this node's rank, 0 to nnodes-1; node 0 writes the result (default: 0)")
+    ddp.add_argument("--master-addr", default="127.0.0.1", help="node 0's address (default: 127.0.0.1)")
+    ddp.add_argument("--master-port", type=positive_int, help="node 0's rendezvous port, the same on every node "
+                     "(default: a free port; required with --nnodes > 1)")
+    ddp.add_argument("--threads-per-process", type=positive_int, help="torch threads per process (default: cores / nproc)")
 
     _recipe_options(commands.add_parser("recipes", help="list the named recipes (built-in and the project's)"))
 
@@ -75,8 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.distributed import Launch, launch_fine_tune
     from harness.training import fine_tune, run_name
 
+    launch = Launch(nproc_per_node=args.nproc, nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr,
+                    master_port=args.master_port, threads_per_process=args.threads_per_process)
     overrides = {}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -92,10 +103,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         data_dir=args.data_dir or settings.data_dir,
         output_dir=args.output_dir,
         faults=tuple(args.fault),
+        world_size=launch.world_size,
         **overrides,
     )
-    print(f"harness: fine-tuning {config.model_spec} with recipe {config.recipe.name!r}, seed {config.seed}", file=sys.stderr)
-    result = fine_tune(config, hub_offline=settings.hub_offline, show_progress=not args.quiet)
+    print(f"harness: fine-tuning {config.model_spec} with recipe {config.recipe.name!r}, seed {config.seed}"
+          + (f", {launch.world_size} processes" if launch.world_size > 1 else ""), file=sys.stderr)
+    if launch.world_size > 1:
+        result = launch_fine_tune(config, launch, hub_offline=settings.hub_offline, show_progress=not args.quiet)
+        if result is None:
+            print(f"harness: node {launch.node_rank} finished its share; node 0 writes the result", file=sys.stderr)
+            return 0
+    else:
+        result = fine_tune(config, hub_offline=settings.hub_offline, show_progress=not args.quiet)
     t = result.throughput
     rows = [
         ["accuracy", f"{result.metrics['accuracy']:.4f}"],

@@ -281,9 +281,14 @@ class RunConfig:
     data_dir: Path | None = None
     output_dir: Path = Path("runs")
     faults: tuple[str, ...] = ()
+    # Training processes (DDP) over all nodes. It changes the result: each process trains
+    # ``batch_size`` rows a step, so the global batch is world_size x batch_size.
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faults", tuple(sorted(set(self.faults))))
+        if not isinstance(self.world_size, int) or self.world_size < 1:
+            raise ConfigError(f"world_size (training processes over all nodes) must be an integer >= 1, got {self.world_size!r}")
         problems = [problem for problem in map(fault_problem, self.faults) if problem]
         if problems:
             raise ConfigError("; ".join(problems))
@@ -334,6 +339,8 @@ class RunConfig:
             "precision": self.precision,
             "seed": self.seed,
             "faults": list(self.faults),
+            # Only when distributed, so single-process configs keep the identity they always had.
+            **({"world_size": self.world_size} if self.world_size > 1 else {}),
         }
 
     @property
@@ -349,3 +356,22 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """The inverse of :meth:`to_dict`: how a config crosses a process boundary (a DDP worker)."""
+        recipe = dict(data["recipe"])
+        recipe["training_args"] = tuple(sorted(recipe.get("training_args", {}).items()))
+        recipe = Recipe(**recipe)
+        return cls(
+            recipe=recipe,
+            task=data["task"],
+            model=None if data["model"] == recipe.model else data["model"],
+            device=data["device"],
+            precision=data["precision"],
+            seed=data["seed"],
+            data_dir=Path(data["data_dir"]) if data.get("data_dir") else None,
+            output_dir=Path(data["output_dir"]),
+            faults=tuple(data["faults"]),
+            world_size=data.get("world_size", 1),
+        )

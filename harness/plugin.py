@@ -78,6 +78,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="inject a deliberate regression into every fine-tune the checks ask for, to see what the gate "
                          "catches: shuffled-labels, truncated-inputs, label-noise-N (N from 1 to 50). Repeatable. "
                          "Default: none.")
+    group.addoption("--harness-nproc", type=positive_int, default=1,
+                    help="training processes per fine-tune: DDP through torch's elastic launcher (gloo on CPU, nccl on "
+                         "CUDA), each process with cores / N threads. Default: 1.")
     group.addoption("--harness-no-progress", action="store_true", default=False,
                     help="hide training progress bars. Default: shown.")
 
@@ -107,6 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=opt.harness_seed,
         faults=tuple(opt.harness_fault),
         recipes=_project_recipes(rootdir),
+        nproc=opt.harness_nproc,
     )
 
 

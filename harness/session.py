@@ -35,6 +35,7 @@ class HarnessSession:
     seed: int | None = None  # None: the recipe's
     faults: tuple[str, ...] = ()  # injected into every config this session builds
     recipes: RecipeRegistry = field(default_factory=builtin_recipes)
+    nproc: int = 1  # training processes per fine-tune (DDP on this machine, see harness.distributed)
     outcomes: list[QualityOutcome] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
     throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
@@ -53,6 +54,7 @@ class HarnessSession:
         """A run config from a named recipe with this session's data, device, seed and injected faults."""
         if self.seed is not None:
             changes.setdefault("seed", self.seed)
+        changes.setdefault("world_size", self.nproc)
         changes["faults"] = tuple(changes.get("faults", ())) + self.faults
         changes.setdefault("data_dir", self.settings.data_dir)
         changes.setdefault("device", self.device)
@@ -63,10 +65,16 @@ class HarnessSession:
         """The fine-tune for ``config``: once per session in memory, once per key on disk."""
         key = config.to_json()
         if key not in self._memo:
-            self._memo[key] = self.cache.get_or_run(
-                config, lambda c: fine_tune(c, hub_offline=self.settings.hub_offline, show_progress=self.show_progress)
-            )
+            self._memo[key] = self.cache.get_or_run(config, self._train)
         return self._memo[key]
+
+    def _train(self, config: RunConfig) -> RunResult:
+        if config.world_size == 1:
+            return fine_tune(config, hub_offline=self.settings.hub_offline, show_progress=self.show_progress)
+        from harness.distributed import Launch, launch_fine_tune
+
+        return launch_fine_tune(config, Launch(nproc_per_node=config.world_size), hub_offline=self.settings.hub_offline,
+                                show_progress=self.show_progress)
 
     def check_quality(self, config: RunConfig) -> QualityOutcome:
         outcome = perform_quality_check(

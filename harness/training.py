@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,17 @@ def check_device(config: RunConfig) -> str:
     return resolved
 
 
+def check_world_size(config: RunConfig) -> None:
+    """The processes this one was launched among (torch's launchers set ``WORLD_SIZE``) must be the
+    ones the config trains with: a DDP config run alone would train a different recipe silently."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != config.world_size:
+        raise ConfigError(
+            f"the config trains with world_size {config.world_size}, but this process sees {launched} training process(es); "
+            "launch it through harness.distributed (harness run --nproc N, --harness-nproc N) or set world_size to match"
+        )
+
+
 def samples_trained(*, steps: int, rows: int, batch_size: int) -> int:
     """How many pairs ``steps`` optimizer steps trained on: whole epochs, then the batches of a partial one.
 
@@ -149,17 +161,24 @@ def _training_arguments(TrainingArguments, config: RunConfig, device: str, outpu
         disable_tqdm=not show_progress,
         include_num_input_tokens_seen="non_padding",  # real tokens trained, counted batch by batch
         # The harness's defaults that a recipe may override, then the recipe's overrides.
-        **{"eval_strategy": "epoch", "logging_strategy": "epoch", "dataloader_num_workers": 0, **dict(recipe.training_args)},
+        **{"eval_strategy": "epoch", "logging_strategy": "epoch", "dataloader_num_workers": 0,
+           # Every trainable parameter is used in each forward pass: skip DDP's search for unused ones.
+           **({"ddp_backend": "gloo" if device == "cpu" else "nccl", "ddp_find_unused_parameters": False}
+              if config.world_size > 1 else {}),
+           **dict(recipe.training_args)},
     )
 
 
-def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bool = True) -> RunResult:
+def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bool = True) -> RunResult | None:
     """Fine-tune ``config``'s model on MRPC train and score it on validation.
 
     Deterministic for a given config on a given machine: the seed fixes the head's
-    initialisation, dropout and batch order.
+    initialisation, dropout and batch order. Inside a DDP launch (``config.world_size`` > 1, see
+    :mod:`harness.distributed`) every rank trains, and rank 0 alone scores, saves and returns the
+    result; the other ranks return None.
     """
     device = check_device(config)  # first: a run that cannot work must not read data or build a model
+    check_world_size(config)
     if config.recipe.training_args:  # their values too, before minutes of data and model loading
         training_arguments(config, device, config.output_dir / "unused", show_progress=False)
     with _progress_bars(show_progress):
@@ -198,13 +217,16 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         eval_dataset=validation,
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=MrpcMetrics(),
+        compute_metrics=on_main_process(MrpcMetrics()),
     )
+
     if not show_progress:
         trainer.remove_callback(PrinterCallback)  # it prints every log line when the bars are off
     log.info("fine-tuning %s (%s) on %d pairs, device %s", config.model_spec, recipe.name, train.num_rows, device)
     train_output = trainer.train()
     prediction = trainer.predict(validation, metric_key_prefix="validation")
+    if not trainer.is_world_process_zero():
+        return None  # rank 0 holds the same gathered predictions, and alone scores and writes them
     logits = np.asarray(prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions)
     logits, labels = in_split_order(trainer, validation, logits, np.asarray(prediction.label_ids))
     metrics = {
@@ -215,7 +237,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     train_seconds = float(train_output.metrics["train_runtime"])
     # What was trained, not rows x epochs: the Trainer rounds a fractional epoch up to whole steps.
     trained = samples_trained(
-        steps=trainer.state.global_step, rows=train.num_rows, batch_size=trainer.args.train_batch_size
+        steps=trainer.state.global_step, rows=train.num_rows, batch_size=trainer.args.train_batch_size * config.world_size
     )
     throughput = TrainingThroughput(
         train_seconds=train_seconds,
@@ -227,6 +249,9 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     )
     provenance = machine_provenance(device)
     provenance.update(seed=config.seed, model=model_ref.provenance(), data=source.fingerprint(), precision=config.precision)
+    if config.world_size > 1:
+        provenance["distributed"] = {"world_size": trainer.args.world_size, "backend": trainer.args.ddp_backend,
+                                     "threads_per_process": provenance["device"]["torch_threads"]}
     result = RunResult(
         config=config.to_dict(),
         metrics=metrics,
@@ -239,6 +264,20 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     )
     result.save(run_dir)
     return result
+
+
+def on_main_process(compute_metrics):
+    """``compute_metrics`` run by global rank 0 only.
+
+    Under DDP the Trainer gathers every rank's predictions and then calls ``compute_metrics`` on
+    every rank; the metrics are computed once, on rank 0, which alone logs and reports them.
+    """
+    from accelerate import PartialState
+
+    def compute(eval_pred):
+        return compute_metrics(eval_pred) if PartialState().is_main_process else {}
+
+    return compute
 
 
 def in_split_order(trainer, dataset, logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,7 @@ OPTIONS = [
     "--harness-gate-procedure",
     "--harness-seed",
     "--harness-fault",
+    "--harness-nproc",
     "--harness-no-progress",
 ]
 
@@ -288,3 +289,13 @@ def test_a_bad_project_recipe_is_a_usage_error(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown recipe 'smok'; known recipes: course, minilm-cpu, smoke" in result.stderr.str()
+
+
+def test_harness_nproc_trains_each_fine_tune_with_ddp(gate_run, tmp_path):
+    gate_run = _private_cache(gate_run, tmp_path)
+    before = set(_cache_entries(gate_run.cache_dir))
+    gate_run("--harness-nproc=2", subprocess=True)
+    new = [gate_run.cache_dir / "runs" / entry for entry in set(_cache_entries(gate_run.cache_dir)) - before]
+    assert len(new) == 1, "one new fine-tune, trained by two processes"
+    provenance = json.loads((new[0] / "result.json").read_text())["provenance"]
+    assert provenance["distributed"]["world_size"] == 2 and provenance["distributed"]["backend"] == "gloo"

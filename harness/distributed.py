@@ -1,0 +1,156 @@
+"""Fine-tuning in several processes (DDP), launched by torch's own elastic launcher.
+
+The harness does not schedule processes itself: :func:`launch_fine_tune` hands the run to
+``torch.distributed.launcher.elastic_launch`` (what ``torchrun`` runs), which starts
+``nproc_per_node`` copies of this module's worker on each node and sets ``RANK``, ``WORLD_SIZE``
+and ``MASTER_ADDR``/``MASTER_PORT`` for them. Inside, the Trainer (through accelerate) sees those and
+trains with DistributedDataParallel: ``gloo`` on CPUs, ``nccl`` on CUDA GPUs. Every rank trains;
+global rank 0 alone gathers the predictions (each evaluation example once: accelerate drops the
+distributed sampler's padding), computes the metrics and writes the result.
+
+Several nodes use the classic static rendezvous, as ``torchrun --nnodes M --node-rank R
+--master-addr A --master-port P`` does: the same command on every node, each with its own
+``node_rank``; node 0 hosts the rendezvous and writes the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import ConfigError, RunConfig
+from harness.files import atomic_write_json
+from harness.result import RunResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where a distributed run's processes go: ``nproc_per_node`` on each of ``nnodes`` nodes."""
+
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    node_rank: int = 0
+    master_addr: str = "127.0.0.1"
+    master_port: int | None = None  # None: a free port on this machine (single node only)
+    threads_per_process: int | None = None  # None: this machine's cores shared out evenly
+
+    def __post_init__(self) -> None:
+        if self.nproc_per_node < 1 or self.nnodes < 1:
+            raise ConfigError(f"processes per node and nodes must be >= 1, got {self.nproc_per_node} and {self.nnodes}")
+        if not 0 <= self.node_rank < self.nnodes:
+            raise ConfigError(f"node rank must be in [0, {self.nnodes}), got {self.node_rank}")
+        if self.nnodes > 1 and self.master_port is None:
+            raise ConfigError("a run over several nodes needs --master-port (and --master-addr, node 0's address), "
+                              "the same on every node")
+        if self.threads_per_process is not None and self.threads_per_process < 1:
+            raise ConfigError(f"threads per process must be >= 1, got {self.threads_per_process}")
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+    def threads(self) -> int:
+        """Each process's torch threads: without a limit, every process would take every core and
+        the processes would fight over them (torchrun sets OMP_NUM_THREADS=1 for the same reason)."""
+        return self.threads_per_process or max(1, (os.cpu_count() or 1) // self.nproc_per_node)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = False,
+                     show_progress: bool = False) -> RunResult | None:
+    """Fine-tune ``config`` in ``launch.world_size`` processes; the result on node 0, None elsewhere.
+
+    The result is what rank 0 wrote to ``config.output_dir`` (see :func:`harness.training.run_name`);
+    a worker that fails makes the launcher raise, naming the failed rank and its error.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    from harness.training import run_name
+
+    if config.world_size != launch.world_size:
+        raise ConfigError(f"the config trains with world_size {config.world_size}, but the launch starts "
+                          f"{launch.nproc_per_node} x {launch.nnodes} = {launch.world_size} processes")
+    port = launch.master_port or free_port(launch.master_addr)
+    with tempfile.TemporaryDirectory(prefix="harness-ddp-") as scratch:
+        config_file = Path(scratch) / "config.json"
+        atomic_write_json(config_file, config.to_dict())
+        launch_config = LaunchConfig(
+            min_nodes=launch.nnodes,
+            max_nodes=launch.nnodes,
+            nproc_per_node=launch.nproc_per_node,
+            run_id=f"harness-{uuid.uuid4().hex[:8]}" if launch.nnodes == 1 else f"harness-{config.short_id}",
+            rdzv_backend="static",
+            rdzv_endpoint=f"{launch.master_addr}:{port}",
+            rdzv_configs={"rank": launch.node_rank, "timeout": 900},
+            max_restarts=0,  # a failed fine-tune is reported, never silently re-run
+            start_method="spawn",
+        )
+        args = ["-m", "harness.distributed", str(config_file), "--threads", str(launch.threads())]
+        args += ["--hub-offline"] if hub_offline else []
+        args += ["--progress"] if show_progress else []
+        log.info("launching %d process(es) on node %d of %d (%s:%d, %d thread(s) each)", launch.nproc_per_node,
+                 launch.node_rank, launch.nnodes, launch.master_addr, port, launch.threads())
+        try:
+            with _environment(OMP_NUM_THREADS=str(launch.threads())):  # the workers inherit it: torch, MKL and accelerate read it
+                elastic_launch(launch_config, entrypoint=sys.executable)(*args)
+        except ChildFailedError as error:
+            raise RuntimeError(f"distributed fine-tune failed: {error.format_msg()}") from None
+    if launch.node_rank != 0:
+        return None
+    return RunResult.load(config.output_dir / run_name(config))
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _worker(argv: Sequence[str] | None = None) -> int:
+    """One DDP process: read the config, set its threads, fine-tune (rank 0 writes the result)."""
+    parser = argparse.ArgumentParser(prog="python -m harness.distributed")
+    parser.add_argument("config", type=Path)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--hub-offline", action="store_true")
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from harness.training import fine_tune
+
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format=f"harness[rank {os.environ.get('RANK', '?')}]: %(message)s")
+    config = RunConfig.from_dict(json.loads(args.config.read_text()))
+    fine_tune(config, hub_offline=args.hub_offline, show_progress=args.progress)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker())
