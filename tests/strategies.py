@@ -262,3 +262,146 @@ def truncation_lengths(
 ) -> st.SearchStrategy[int | None]:
     """A recipe's ``max_length``: None (the tokenizer's model maximum) or a bound RecipeConfig accepts."""
     return st.one_of(st.none(), st.integers(min_value=min_value, max_value=max_value))
+
+
+# --- GLUE files -------------------------------------------------------------------------------
+
+# What one field of a GLUE TSV cannot hold: the tab between fields and the line ends between rows.
+TSV_SEPARATORS = ("\t", "\n", "\r")
+
+
+def tsv_texts(*, min_size: int = 0, max_size: int = 30) -> st.SearchStrategy[str]:
+    """Text one field of a GLUE TSV can hold: any Unicode but tabs and line ends.
+
+    Double and single quotes are drawn often, and so unbalanced as often as not: a stray ``"`` is
+    where a reader with quoting on swallows the tabs and newlines after it and merges rows.
+    """
+    characters = st.one_of(
+        st.sampled_from(['"', "'", " ", '""']),
+        st.characters(exclude_categories=("Cs",), exclude_characters=TSV_SEPARATORS),
+    )
+    return st.lists(characters, min_size=min_size, max_size=max_size).map("".join)
+
+
+@st.composite
+def labelled_text_rows(
+    draw,
+    *,
+    columns: int,
+    labels: st.SearchStrategy[str],
+    texts: st.SearchStrategy[str] | None = None,
+    min_size: int = 1,
+    max_size: int = 12,
+) -> list[tuple[tuple[str, ...], str]]:
+    """Rows of ``columns`` texts and a label as a file writes it, e.g. ``(("a", "b"), "1")``."""
+    text = tsv_texts() if texts is None else texts
+    row = st.tuples(st.tuples(*[text] * columns), labels)
+    return draw(st.lists(row, min_size=min_size, max_size=max_size))
+
+
+# --- metrics for every GLUE task --------------------------------------------------------------
+
+# STS-B's labels sit on a coarse grid, so ties (which Spearman ranks share) are common; quarters
+# are exact in float32 and float64, so a drawn label survives the float32 GLUE scores in.
+SCORE_GRID = tuple(step / 4 for step in range(21))
+
+
+def class_counts(*, min_value: int = 2, max_value: int = 5) -> st.SearchStrategy[int]:
+    """A classification task's ``num_labels``: 2 (MRPC, CoLA, ...), 3 (MNLI) or more."""
+    return st.integers(min_value=min_value, max_value=max_value)
+
+
+class LabelPair(NamedTuple):
+    """Predicted and reference class labels of the same length."""
+
+    predictions: np.ndarray
+    references: np.ndarray
+
+
+@st.composite
+def label_pairs(
+    draw,
+    *,
+    num_labels: st.SearchStrategy[int] | None = None,
+    min_size: int = 1,
+    max_size: int = 32,
+) -> LabelPair:
+    """Class labels 0..k-1 for predictions and references (k from ``num_labels``, 2 to 5 by default).
+
+    Each row's prediction is drawn as "copy the reference" or any class, so agreement runs from
+    none to all, and single-class columns (where F1 and MCC are undefined) come up often.
+    """
+    k = draw(class_counts() if num_labels is None else num_labels)
+    references = draw(label_arrays(min_size=min_size, max_size=max_size, elements=st.integers(min_value=0, max_value=k - 1)))
+    copied = draw(hnp.arrays(np.bool_, len(references), elements=st.booleans()))
+    others = draw(label_arrays(min_size=len(references), max_size=len(references), dtypes=st.just(references.dtype),
+                               elements=st.integers(min_value=0, max_value=k - 1)))
+    return LabelPair(np.where(copied, references, others), references)
+
+
+class ClassificationBatch(NamedTuple):
+    """What a k-class model hands to compute_metrics: logits (n, k) and labels 0..k-1."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    num_labels: int
+
+
+@st.composite
+def classification_batches(
+    draw,
+    *,
+    num_labels: st.SearchStrategy[int] | None = None,
+    dtypes: st.SearchStrategy[np.dtype] | None = None,
+    min_rows: int = 1,
+    max_rows: int = 32,
+) -> ClassificationBatch:
+    """Finite k-class logits (any magnitude, ties included) with labels of the same length."""
+    k = draw(class_counts() if num_labels is None else num_labels)
+    logits = draw(logit_arrays(dtypes=dtypes, min_rows=min_rows, max_rows=max_rows, num_labels=k))
+    rows = logits.shape[0]
+    labels = draw(label_arrays(min_size=rows, max_size=rows, elements=st.integers(min_value=0, max_value=k - 1)))
+    return ClassificationBatch(logits, labels, k)
+
+
+def score_dtypes() -> st.SearchStrategy[np.dtype]:
+    """Regression outputs and labels: float32 from a model, float64 from numpy or a CSV."""
+    return st.sampled_from([np.dtype(np.float32), np.dtype(np.float64)])
+
+
+def score_arrays(
+    *,
+    min_size: int = 1,
+    max_size: int = 32,
+    dtypes: st.SearchStrategy[np.dtype] | None = None,
+    elements: st.SearchStrategy[float] | None = None,
+) -> st.SearchStrategy[np.ndarray]:
+    """1-d finite scores: STS-B-like grid values (ties) mixed with any float32 of modest size."""
+    default = st.one_of(st.sampled_from(SCORE_GRID), st.floats(min_value=-1e4, max_value=1e4, width=32))
+    return hnp.arrays(
+        score_dtypes() if dtypes is None else dtypes,
+        st.integers(min_value=min_size, max_value=max_size),
+        elements=default if elements is None else elements,
+    )
+
+
+class RegressionBatch(NamedTuple):
+    """What a regression model (num_labels=1) hands to compute_metrics: scores and float labels."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+@st.composite
+def regression_batches(
+    draw,
+    *,
+    min_rows: int = 1,
+    max_rows: int = 32,
+    scores: st.SearchStrategy[np.ndarray] | None = None,
+) -> RegressionBatch:
+    """Predicted scores (n,) and labels (n,) on STS-B's 0-5 grid, drawn independently."""
+    predicted = draw(score_arrays(min_size=min_rows, max_size=max_rows) if scores is None else scores)
+    rows = len(predicted)
+    labels = draw(score_arrays(min_size=rows, max_size=rows, elements=st.sampled_from(SCORE_GRID)))
+    return RegressionBatch(predicted, labels)
