@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.arguments import baseline_seeds, fault_name, positive_int, seed_value
 from harness.quality.baselines import BaselineError
 from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
-from harness.project_config import read_recipes
+from harness.project_config import read_gate_policy, read_recipes
 from harness.data import DataError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
@@ -79,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32 (part of the baseline's name)")
     record.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     record.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    fault = commands.add_parser("measure-fault", help="measure a fault's effect over the seeds the gate would run, "
+                                "resumably, against the recorded baseline")
+    _recipe_options(fault)
+    fault.add_argument("--fault", required=True, type=fault_name, help="the fault, e.g. label-noise-10")
+    fault.add_argument("--seeds", type=baseline_seeds, default=10, help="seeds to measure, in the gate's order (default: 10)")
+    fault.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
+    fault.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
+    fault.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    fault.add_argument("--baselines-dir", type=Path, default=Path("baselines"),
+                       help="the baseline, and faults/ where the measurement is kept (default: baselines)")
+    fault.add_argument("--output", type=Path, help="Markdown report (default: reports/fault-<fault>.md)")
+    fault.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -159,12 +172,46 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    from harness.files import atomic_write_text
+    from harness.quality.fault_effect import effect_markdown, fault_effects, fault_ledger_path, gate_replay, measure_fault
+    from harness.quality.regression import name_for, sequential_designs
+    from harness.quality.seed_ledger import SeedLedger
+    from harness.session import HarnessSession
+    from harness.throughput.hardware import check_precision
+
+    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet,
+                             recipes=read_recipes(args.pyproject))
+    config = session.config(args.recipe, precision=args.precision, data_dir=args.data_dir or settings.data_dir, faults=(args.fault,))
+    check_precision(config.precision, config.device)
+    name = name_for(config)
+    baseline = session.store.load(name)
+    if baseline is None:
+        raise BaselineError(f"no baseline at {session.store.path(name)} to measure the fault against; record one with "
+                            f"`harness record-baseline --recipe {args.recipe}`")
+    policy = dataclasses.replace(read_gate_policy(args.pyproject), procedure="auto")
+    designs, why_not = sequential_designs(baseline, policy, session.store.path(name), config)  # fail fast, before training
+    ledger = SeedLedger.open(fault_ledger_path(args.baselines_dir, name, config.faults))
+    print(f"harness: measuring {args.fault} on {name} over {args.seeds} seeds; each finished seed is kept in {ledger.path}, "
+          "so the same command resumes after an interruption", file=sys.stderr)
+    results = measure_fault(config, session.fine_tune, baseline, seeds=args.seeds, ledger=ledger,
+                            progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
+    replay = gate_replay(results, config, designs, baseline) if designs else None
+    text = effect_markdown(name, config.faults, fault_effects(results, baseline, policy.metrics), replay=replay)
+    if why_not:
+        text += f"\n{why_not}\n"
+    print(text)
+    print(f"wrote {atomic_write_text(args.output or Path('reports') / f'fault-{args.fault}.md', text)}")
+    return 0
+
+
 def _simulate_gate(args: argparse.Namespace) -> int:
     import dataclasses
 
     from harness.quality.baselines import BaselineStore
     from harness.files import atomic_write_text
-    from harness.project_config import read_gate_policy
     from harness.quality.regression import name_for, sequential_designs
     from harness.quality.sequential_check import simulate_check
 
@@ -214,6 +261,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             return _run(args, settings)
         if args.command == "record-baseline":
             return _record_baseline(args, settings)
+        if args.command == "measure-fault":
+            return _measure_fault(args, settings)
         if args.command == "simulate-gate":
             return _simulate_gate(args)
         return _recipes(args)

@@ -93,3 +93,32 @@ def test_too_few_seeds_is_a_usage_error_before_any_training(seeds, message, caps
         main(["record-baseline", "--recipe", "smoke", "--seeds", seeds], settings=Settings(hub_offline=True))
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_measure_fault_keeps_each_seed_and_reports_the_effect(smoke_dir, tmp_path, capsys):
+    """End to end on the smoke tier: the faulted seeds land in baselines/faults/, resumable, and the
+    report states the effect against the clean baseline (a 2-seed baseline is too small for the
+    sequential gate, and the report says so)."""
+    baselines, cache = tmp_path / "baselines", tmp_path / "cache"
+    assert record(smoke_dir, baselines, cache) == 0
+    argv = ["measure-fault", "--recipe", "smoke", "--fault", "label-noise-50", "--seeds", "2", "--data-dir", str(smoke_dir),
+            "--device", "cpu", "--baselines-dir", str(baselines), "--quiet", "--output", str(tmp_path / "fault.md"),
+            "--pyproject", str(tmp_path / "pyproject.toml")]
+    assert main(argv, settings=Settings(cache_dir=cache, hub_offline=True)) == 0
+    ledger = SeedLedger.open(baselines / "faults" / f"{BASELINE_NAME}--label-noise-50.json")
+    assert sorted(ledger.seeds) == [42, 44]  # the gate's order: its own seed, then after the baseline's 42-43
+    assert ledger.identity["faults"] == ["label-noise-50"]
+    report = (tmp_path / "fault.md").read_text()
+    assert f"# Fault label-noise-50 against {BASELINE_NAME}" in report and "95% CI (Welch)" in report
+    assert any(line.startswith("| f1 ") for line in report.splitlines())
+    assert "the sequential gate cannot run on this baseline" in report
+    capsys.readouterr()
+    assert main(argv, settings=Settings(cache_dir=cache, hub_offline=True)) == 0  # again: nothing left to train
+    assert "seeds [42, 44] already measured, 0 to go" in capsys.readouterr().err
+
+
+def test_measure_fault_needs_a_baseline_first(smoke_dir, tmp_path, capsys):
+    argv = ["measure-fault", "--recipe", "smoke", "--fault", "label-noise-10", "--data-dir", str(smoke_dir), "--device", "cpu",
+            "--baselines-dir", str(tmp_path), "--pyproject", str(tmp_path / "pyproject.toml")]
+    assert main(argv, settings=Settings(cache_dir=tmp_path / "cache", hub_offline=True)) == 2
+    assert "to measure the fault against; record one with `harness record-baseline --recipe smoke`" in capsys.readouterr().err

@@ -46,6 +46,8 @@ def ledger_identity(config: RunConfig, result: RunResult) -> dict[str, Any]:
         "precision": config.precision,
         "device_kind": device_kind(result.provenance["device"]["device"]),
         "versions": {name: versions.get(name) for name in IDENTITY_VERSIONS},
+        # Only a fault measurement has faults; a baseline's ledger keeps the identity it always had.
+        **({"faults": list(config.faults)} if config.faults else {}),
     }
 
 
