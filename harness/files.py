@@ -29,7 +29,24 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
     return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable. Until its directory is synced, a power cut can undo a rename
+    while keeping a later one, and the run cache's rule that a checksum manifest lands after the
+    files it vouches for would no longer hold on disk."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open a directory; it journals renames itself
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems (network, FUSE) refuse to sync a directory; the rename still happened
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -7,6 +7,8 @@ provenance, storage) can share one run: it is the pipeline end to end, and it co
 from __future__ import annotations
 
 import dataclasses
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +23,7 @@ import matplotlib.pyplot  # noqa: E402,F401
 from harness.config import RunConfig
 from harness.result import RunResult
 from harness.session import HarnessSession
+from harness.settings import CACHE_DIR_VAR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMOKE_DIR = Path(__file__).resolve().parent / "data" / "mrpc-smoke"
@@ -28,13 +31,38 @@ SMOKE_DIR = Path(__file__).resolve().parent / "data" / "mrpc-smoke"
 DEFAULT_MRPC_DIR = REPO_ROOT.parent / "shared" / "data" / "glue" / "MRPC"
 
 
+# Variables that would send a child process's Hugging Face caches somewhere other than HF_HOME.
+HF_CACHE_OVERRIDES = (
+    "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE", "HF_DATASETS_CACHE",
+    "HF_MODULES_CACHE", "HF_METRICS_CACHE", "HF_EVALUATE_CACHE",
+)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def cache_in_a_temp_dir(harness: HarnessSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cache_in_a_temp_dir(harness: HarnessSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Tests write only inside their own temp dirs: the session's fine-tune cache (by default the
     user's ~/.cache/harness, where a second run of the suite would reuse instead of train) moves
-    into pytest's temp folder for the suite."""
-    harness.settings = dataclasses.replace(harness.settings, cache_dir=tmp_path_factory.mktemp("harness-cache"))
-    return harness.settings.cache_dir
+    into pytest's temp folder for the suite.
+
+    So do the caches of everything the suite starts: child processes (the CLI, pytester's
+    subprocess runs, the cache's kill tests) and in-process pytester runs read HARNESS_CACHE_DIR and
+    HF_HOME. ``evaluate`` also writes under HF_HOME (a copy of the metric script, lock files beside
+    its metric cache); it fixes its paths when first imported, so one imported already is pointed
+    here too. Datasets and the Hub client, imported with the plugin, only read there offline.
+    """
+    cache_dir = tmp_path_factory.mktemp("harness-cache")
+    hf_home = tmp_path_factory.mktemp("hf-home")
+    harness.settings = dataclasses.replace(harness.settings, cache_dir=cache_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_DIR_VAR, str(cache_dir))
+        patch.setenv("HF_HOME", str(hf_home))
+        for name in HF_CACHE_OVERRIDES:
+            patch.delenv(name, raising=False)
+        if "evaluate.config" in sys.modules:
+            evaluate_config = sys.modules["evaluate.config"]
+            patch.setattr(evaluate_config, "HF_MODULES_CACHE", hf_home / "modules")
+            patch.setattr(evaluate_config, "HF_METRICS_CACHE", hf_home / "metrics")
+        yield cache_dir
 
 
 @pytest.fixture(scope="session")
