@@ -21,7 +21,7 @@ from harness.quality.regression import QualityOutcome
 QUALITY_MARKDOWN = "quality.md"
 QUALITY_JSON = "quality.json"
 # Every file a session may write into the reports folder; what this run did not write is stale.
-REPORT_FILES = (QUALITY_MARKDOWN, QUALITY_JSON, QUALITY_CHART, "throughput.md", "throughput.png", "benchmarks.json")
+REPORT_FILES = (QUALITY_MARKDOWN, QUALITY_JSON, QUALITY_CHART, "throughput.md", "throughput.png", "benchmarks.json", "scaling.md")
 
 
 @dataclass(frozen=True)
