@@ -50,3 +50,28 @@ def seed_value(text: str) -> int:
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"a seed must be from 0 to 2**32 - 1, got {value}")
     return value
+
+
+def _assignments(text: str, *, what: str, example: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise argparse.ArgumentTypeError(f"expected {what} as NAME=VALUE pairs separated by commas, e.g. {example}; "
+                                             f"got {item!r} in {text!r}")
+        pairs.append((key.strip(), value.strip()))
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{what} names {repeated} more than once in {text!r}")
+    return pairs
+
+
+def split_files(text: str) -> dict[str, str]:
+    """``train=train.csv,validation=dev.csv`` as ``{"train": "train.csv", "validation": "dev.csv"}``."""
+    return dict(_assignments(text, what="split files", example="train=train.csv,validation=dev.csv"))
+
+
+def column_mapping(text: str) -> dict[str, str]:
+    """``sentence=review,label=stars`` as ``{"sentence": "review", "label": "stars"}`` (task column = file column)."""
+    return dict(_assignments(text, what="columns", example="sentence=review,label=stars"))

@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 
 from harness.checksums import sha256_file, sha256_files, sha256_json
 from harness.config import RunConfig
-from harness.data import MrpcSource
+from harness.data import DataSource
 from harness.files import atomic_write_json
 from harness.models import resolve_model
 from harness.provenance import git_commit, harness_source_sha256, library_versions, resolve_device
@@ -51,7 +51,7 @@ class DamagedEntry(Exception):
 def cache_key(config: RunConfig, *, hub_offline: bool = False) -> dict:
     """The data a run's cache entry is keyed by, kept readable so a miss can be explained."""
     model = resolve_model(config.model_spec, hub_offline=hub_offline)
-    data = MrpcSource(config.data_dir, hub_offline).fingerprint()
+    data = DataSource.for_config(config, hub_offline=hub_offline).fingerprint()
     versions = library_versions()
     versions.pop("harness", None)
     return {

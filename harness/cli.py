@@ -1,7 +1,12 @@
 """``harness``: fine-tune and evaluate from the command line.
 
     harness run --recipe minilm-cpu --data-dir ../shared/data/glue/MRPC
+    harness run --recipe smoke --task sst2 --data-dir glue_data/SST-2
+    harness run --recipe smoke --task reviews --data-files train=train.csv,validation=dev.csv
     harness recipes
+    harness tasks
+    harness cases
+    harness record-baseline --case reviews --seeds 5
 """
 
 from __future__ import annotations
@@ -12,33 +17,54 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.arguments import baseline_seeds, fault_name, positive_int, seed_value
+from harness.arguments import baseline_seeds, column_mapping, fault_name, positive_int, seed_value, split_files
 from harness.quality.baselines import BaselineError
-from harness.config import DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
-from harness.project_config import read_gate_policy, read_recipes
+from harness.config import DEFAULT_TASK, DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
+from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
 from harness.data import DataError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.tables import markdown_table
+from harness.tasks import TaskError, builtin_tasks
 
-USER_ERRORS = (ConfigError, DataError, ModelError)
+USER_ERRORS = (ConfigError, DataError, ModelError, TaskError)
 
 
 def _recipe_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default="minilm-cpu", metavar="NAME",
                         help=f"a built-in recipe ({', '.join(sorted(RECIPES))}) or one in [tool.harness.recipes] (default: minilm-cpu)")
     parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
-                        help="where [tool.harness] (recipes, gate) is read (default: pyproject.toml)")
+                        help="where [tool.harness] (recipes, tasks, gate) is read (default: pyproject.toml)")
+
+
+def _task_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default=DEFAULT_TASK, metavar="NAME",
+                        help=f"a built-in task ({', '.join(builtin_tasks().names())}) or one in [tool.harness.tasks] "
+                             f"(default: {DEFAULT_TASK})")
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    _task_option(parser)
+    data = parser.add_argument_group("data (one of: a GLUE folder, your own files, or the task's Hub dataset)")
+    data.add_argument("--data-dir", type=Path, help=f"a local folder with the task's files in GLUE's format, e.g. "
+                      f"glue_data/MRPC (default: ${DATA_DIR_VAR} when no --data-files, else the task's Hub dataset)")
+    data.add_argument("--data-files", type=split_files, metavar="SPLIT=PATH,...",
+                      help="your own files, one per split: train and each evaluation split of the task, e.g. "
+                           "train=train.csv,validation=dev.csv; CSV, TSV, JSON, JSON Lines or Parquet, by suffix "
+                           "(default: none)")
+    data.add_argument("--columns", type=column_mapping, metavar="TASK_COLUMN=FILE_COLUMN,...",
+                      help="read the task's columns from these columns of --data-files, e.g. sentence=review,label=stars "
+                           "(default: the task's own column names)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="fine-tune one config on MRPC and print validation metrics")
+    run = commands.add_parser("run", help="fine-tune one config on a task (default: MRPC) and print its evaluation metrics")
     _recipe_options(run)
     run.add_argument("--model", help="model spec overriding the recipe's: Hub id, local dir, 'minilm', 'arch:NAME'")
-    run.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
+    _data_options(run)
     run.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
     run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
     run.add_argument("--seed", type=seed_value, default=42, help="default: 42")
@@ -59,10 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     ddp.add_argument("--threads-per-process", type=positive_int, help="torch threads per process (default: cores / nproc)")
 
     _recipe_options(commands.add_parser("recipes", help="list the named recipes (built-in and the project's)"))
+    _recipe_options(commands.add_parser("tasks", help="list the tasks (built-in and the project's [tool.harness.tasks])"))
+    cases = commands.add_parser("cases", help="list the project's cases ([tool.harness.cases]) and their baselines")
+    _recipe_options(cases)
+    cases.add_argument("--device", default="auto", choices=DEVICES, help="the device whose baselines are listed (default: auto)")
+    cases.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    cases.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
 
     simulate = commands.add_parser("simulate-gate", help="the sequential gate's false-alarm rate, power and run counts "
                                    "for a recorded baseline, by simulation")
     _recipe_options(simulate)
+    _task_option(simulate)
     simulate.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
     simulate.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
     simulate.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
@@ -72,9 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
     _recipe_options(record)
+    record.add_argument("--case", metavar="NAME", help="record one of the project's cases ([tool.harness.cases.NAME]), "
+                        "with its own task, data, model and recipe (default: none; --recipe, --task and the data options)")
     record.add_argument("--seeds", type=baseline_seeds, default=5, help="number of seeds, from --seed on (default: 5)")
     record.add_argument("--seed", type=seed_value, default=42, help="first seed (default: 42)")
-    record.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
+    _data_options(record)
     record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
     record.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32 (part of the baseline's name)")
     record.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
@@ -85,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     _recipe_options(fault)
     fault.add_argument("--fault", required=True, type=fault_name, help="the fault, e.g. label-noise-10")
     fault.add_argument("--seeds", type=baseline_seeds, default=10, help="seeds to measure, in the gate's order (default: 10)")
-    fault.add_argument("--data-dir", type=Path, help=f"local GLUE MRPC folder (default: ${DATA_DIR_VAR}, else the Hub)")
+    _data_options(fault)
     fault.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
     fault.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
     fault.add_argument("--baselines-dir", type=Path, default=Path("baselines"),
@@ -93,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--output", type=Path, help="Markdown report (default: reports/fault-<fault>.md)")
     fault.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
+
+
+def _data(args: argparse.Namespace, settings: Settings) -> dict:
+    """The config's data fields from the command line: files, or a folder (the settings' by default)."""
+    if args.data_files:
+        return {"data_files": args.data_files, "columns": args.columns or {}, "data_dir": args.data_dir}
+    return {"data_dir": args.data_dir or settings.data_dir, "columns": args.columns or {}}
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,17 +151,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     config = RunConfig.from_recipe(
         args.recipe,
         recipes=read_recipes(args.pyproject),
+        tasks=read_tasks(args.pyproject),
+        task=args.task,
         model=args.model,
         device=args.device,
         precision=args.precision,
         seed=args.seed,
-        data_dir=args.data_dir or settings.data_dir,
+        **_data(args, settings),
         output_dir=args.output_dir,
         faults=tuple(args.fault),
         world_size=launch.world_size,
         **overrides,
     )
-    print(f"harness: fine-tuning {config.model_spec} with recipe {config.recipe.name!r}, seed {config.seed}"
+    print(f"harness: fine-tuning {config.model_spec} on {config.task.name} with recipe {config.recipe.name!r}, seed {config.seed}"
           + (f", {launch.world_size} processes" if launch.world_size > 1 else ""), file=sys.stderr)
     if launch.world_size > 1:
         result = launch_fine_tune(config, launch, hub_offline=settings.hub_offline, show_progress=not args.quiet)
@@ -129,18 +173,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         result = fine_tune(config, hub_offline=settings.hub_offline, show_progress=not args.quiet)
     t = result.throughput
+    examples = "pairs" if len(config.task.text_columns) == 2 else "texts"
     rows = [
-        ["accuracy", f"{result.metrics['accuracy']:.4f}"],
-        ["f1", f"{result.metrics['f1']:.4f}"],
-        ["loss", f"{result.metrics['loss']:.4f}"],
-        ["train time", f"{t.train_seconds:.1f} s ({t.train_samples} pairs trained, {t.epochs:g} epochs)"],
+        *([name, f"{value:.4f}"] for name, value in result.metrics.items()),
+        ["train time", f"{t.train_seconds:.1f} s ({t.train_samples} {examples} trained, {t.epochs:g} epochs)"],
         ["throughput", f"{t.samples_per_second:.1f} samples/s, {t.tokens_per_second:.0f} tokens/s"],
         ["device", result.provenance["device"].get("gpu") or result.provenance["device"]["cpu"]],
         ["data sha256", result.provenance["data"]["sha256"][:16]],
         ["weights sha256", (result.provenance["model"]["weights_sha256"] or "random init")[:16]],
         ["saved to", str(config.output_dir / run_name(config))],
     ]
-    print(markdown_table(["MRPC validation", "value"], rows))
+    print(markdown_table([f"{config.task.name.upper()} {config.task.evaluation_splits[0]}", "value"], rows))
     return 0
 
 
@@ -151,9 +194,18 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
+    recipes, tasks = read_recipes(args.pyproject), read_tasks(args.pyproject)
     session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet,
-                             recipes=read_recipes(args.pyproject))
-    config = session.config(args.recipe, seed=args.seed, precision=args.precision, data_dir=args.data_dir or settings.data_dir)
+                             recipes=recipes, tasks=tasks)
+    if args.case:
+        given = [flag for flag, value in (("--task", args.task != DEFAULT_TASK), ("--data-dir", args.data_dir),
+                                          ("--data-files", args.data_files), ("--columns", args.columns)) if value]
+        if given:
+            raise ConfigError(f"--case {args.case} brings its own task and data; drop {', '.join(given)}")
+        case = read_cases(args.pyproject, tasks=tasks, recipes=recipes).get(args.case)
+        config = session.case_config(case, seed=args.seed, precision=args.precision)
+    else:
+        config = session.config(args.recipe, task=args.task, seed=args.seed, precision=args.precision, **_data(args, settings))
     check_recordable(config)
     check_precision(config.precision, config.device)
     name = name_for(config)
@@ -177,21 +229,21 @@ def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
 
     from harness.files import atomic_write_text
     from harness.quality.fault_effect import effect_markdown, fault_effects, fault_ledger_path, gate_replay, measure_fault
-    from harness.quality.regression import name_for, sequential_designs
+    from harness.quality.regression import name_for, record_command, sequential_designs
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
     from harness.throughput.hardware import check_precision
 
     session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet,
-                             recipes=read_recipes(args.pyproject))
-    config = session.config(args.recipe, precision=args.precision, data_dir=args.data_dir or settings.data_dir, faults=(args.fault,))
+                             recipes=read_recipes(args.pyproject), tasks=read_tasks(args.pyproject))
+    config = session.config(args.recipe, task=args.task, precision=args.precision, faults=(args.fault,), **_data(args, settings))
     check_precision(config.precision, config.device)
     name = name_for(config)
     baseline = session.store.load(name)
     if baseline is None:
         raise BaselineError(f"no baseline at {session.store.path(name)} to measure the fault against; record one with "
-                            f"`harness record-baseline --recipe {args.recipe}`")
-    policy = dataclasses.replace(read_gate_policy(args.pyproject), procedure="auto")
+                            f"`{record_command(config.replace(faults=()))}`")
+    policy = dataclasses.replace(read_gate_policy(args.pyproject), procedure="auto").for_task(config.task)
     designs, why_not = sequential_designs(baseline, policy, session.store.path(name), config)  # fail fast, before training
     ledger = SeedLedger.open(fault_ledger_path(args.baselines_dir, name, config.faults))
     print(f"harness: measuring {args.fault} on {name} over {args.seeds} seeds; each finished seed is kept in {ledger.path}, "
@@ -212,16 +264,17 @@ def _simulate_gate(args: argparse.Namespace) -> int:
 
     from harness.quality.baselines import BaselineStore
     from harness.files import atomic_write_text
-    from harness.quality.regression import name_for, sequential_designs
+    from harness.quality.regression import name_for, record_command, sequential_designs
     from harness.quality.sequential_check import simulate_check
 
-    config = RunConfig.from_recipe(args.recipe, recipes=read_recipes(args.pyproject), precision=args.precision, device=args.device)
+    config = RunConfig.from_recipe(args.recipe, recipes=read_recipes(args.pyproject), tasks=read_tasks(args.pyproject),
+                                   task=args.task, precision=args.precision, device=args.device)
     name = name_for(config)
     store = BaselineStore(args.baselines_dir)
     baseline = store.load(name)
     if baseline is None:
-        raise BaselineError(f"no baseline at {store.path(name)}; record one with `harness record-baseline --recipe {args.recipe}`")
-    policy = read_gate_policy(args.pyproject)
+        raise BaselineError(f"no baseline at {store.path(name)}; record one with `{record_command(config)}`")
+    policy = read_gate_policy(args.pyproject).for_task(config.task)
     # "sequential": a baseline too small for the policy is an error naming the seeds it needs.
     designs, _ = sequential_designs(baseline, dataclasses.replace(policy, procedure="sequential"), store.path(name), config)
     changes = [(f"every metric {points:+d} points", {m: points / 100 for m in designs}) for points in (0, -1, -2, -3)]
@@ -245,6 +298,40 @@ def _simulate_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cases(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.cases import describe_recipe
+    from harness.quality.regression import name_for
+    from harness.session import HarnessSession
+
+    recipes, tasks = read_recipes(args.pyproject), read_tasks(args.pyproject)
+    cases = read_cases(args.pyproject, tasks=tasks, recipes=recipes)
+    if not len(cases):
+        print(f"no cases in {args.pyproject}; declare one under [tool.harness.cases.NAME] (see `harness cases --help`)")
+        return 0
+    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, recipes=recipes, tasks=tasks)
+    policy = read_gate_policy(args.pyproject)
+    rows = []
+    for case in cases:
+        config = session.case_config(case, precision=args.precision)
+        data = (", ".join(f"{split}={path}" for split, path in case.data_files) if case.data_files
+                else str(config.data_dir) if config.data_dir else "the task's Hub dataset")
+        name = name_for(config)
+        path = session.store.path(name)
+        baseline = session.store.load(name) if path.is_file() else None
+        rows.append([case.name, case.task.name, describe_recipe(case), config.model_spec, data,
+                     ", ".join(case.policy(policy).metrics),
+                     f"{path} ({len(baseline.seeds)} seeds)" if baseline else f"none: {path} (`harness record-baseline --case {case.name}`)"])
+    print(markdown_table(["case", "task", "recipe", "model", "data", "gated metrics", "baseline"], rows))
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    rows = [[t.name, " + ".join(t.text_columns), "score (regression)" if t.is_regression else ", ".join(t.label_names),
+             ", ".join(t.metrics), ", ".join(t.evaluation_splits), t.description or "-"] for t in read_tasks(args.pyproject)]
+    print(markdown_table(["task", "text", "labels", "metrics", "evaluated on", "what"], rows))
+    return 0
+
+
 def _recipes(args: argparse.Namespace) -> int:
     rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}",
              ", ".join(f"{k}={v}" for k, v in r.training_args) or "-", r.description] for r in read_recipes(args.pyproject)]
@@ -265,6 +352,10 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             return _measure_fault(args, settings)
         if args.command == "simulate-gate":
             return _simulate_gate(args)
+        if args.command == "tasks":
+            return _tasks(args)
+        if args.command == "cases":
+            return _cases(args, settings)
         return _recipes(args)
     except USER_ERRORS + (BaselineError,) as error:
         print(f"harness: error: {error}", file=sys.stderr)

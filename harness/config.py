@@ -17,8 +17,10 @@ from types import MappingProxyType
 from typing import Any
 
 from harness.checksums import sha256_json
+from harness.tasks.registry import TaskRegistry, builtin_tasks
+from harness.tasks.spec import TaskError, TaskSpec
 
-TASKS = ("mrpc",)
+DEFAULT_TASK = "mrpc"
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Deliberate faults, injected to prove that a quality gate can fail: a gate that never fails is
@@ -268,12 +270,42 @@ def get_recipe(name: str, recipes: RecipeRegistry | None = None) -> Recipe:
     return (recipes or builtin_recipes()).get(name)
 
 
+def _pairs(value: Any) -> tuple[tuple[str, Any], ...]:
+    """A mapping (or pairs) as a tuple of pairs in the given order, so a frozen config stays hashable."""
+    return tuple((key, item) for key, item in (value.items() if isinstance(value, Mapping) else value))
+
+
+def resolve_task(task: TaskSpec | str, tasks: TaskRegistry | None = None) -> TaskSpec:
+    """``task`` as a spec: a spec as given, a name looked up in ``tasks`` (default: the built-ins)."""
+    if isinstance(task, TaskSpec):
+        return task
+    try:
+        return (tasks or builtin_tasks()).get(task)
+    except TaskError as error:
+        raise ConfigError(str(error)) from None
+
+
+def is_builtin_task(task: TaskSpec) -> bool:
+    """Whether ``task`` is exactly the built-in of its name: only then does its name alone identify it."""
+    builtins = builtin_tasks()
+    return task.name in builtins and builtins.get(task.name) == task
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    """One fine-tune and evaluation: what to train, how, where, and from which seed."""
+    """One fine-tune and evaluation: what to train, how, on what, where, and from which seed.
+
+    ``task`` is a :class:`~harness.tasks.spec.TaskSpec`; a name is looked up among the built-in
+    tasks (``from_recipe(..., tasks=registry)`` looks it up in a project's registry). The data is a
+    local GLUE folder (``data_dir``), the user's own files (``data_files``: split -> path, read
+    with datasets' csv/json/parquet builders, their columns mapped onto the task's by
+    ``columns``: task column -> file column), or, with neither, the Hub. Where data is read from
+    is not part of the identity (its sha256 is, in the cache key and the provenance); the
+    column mapping is, since the same files read through another mapping are other data.
+    """
 
     recipe: Recipe
-    task: str = "mrpc"
+    task: TaskSpec = DEFAULT_TASK  # type: ignore[assignment]  # a name is resolved in __post_init__
     model: str | None = None
     device: str = "auto"
     precision: str = "fp32"
@@ -284,9 +316,14 @@ class RunConfig:
     # Training processes (DDP) over all nodes. It changes the result: each process trains
     # ``batch_size`` rows a step, so the global batch is world_size x batch_size.
     world_size: int = 1
+    data_files: tuple[tuple[str, Path], ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "task", resolve_task(self.task))
         object.__setattr__(self, "faults", tuple(sorted(set(self.faults))))
+        object.__setattr__(self, "data_files", tuple((str(split), Path(path)) for split, path in _pairs(self.data_files)))
+        object.__setattr__(self, "columns", _pairs(self.columns))
         if not isinstance(self.world_size, int) or self.world_size < 1:
             raise ConfigError(f"world_size (training processes over all nodes) must be an integer >= 1, got {self.world_size!r}")
         problems = [problem for problem in map(fault_problem, self.faults) if problem]
@@ -294,8 +331,9 @@ class RunConfig:
             raise ConfigError("; ".join(problems))
         if sum(f.startswith(LABEL_NOISE) for f in self.faults) > 1:
             raise ConfigError(f"at most one label-noise fault per run, got {[f for f in self.faults if f.startswith(LABEL_NOISE)]}")
-        if self.task not in TASKS:
-            raise ConfigError(f"unknown task {self.task!r}; supported: {', '.join(TASKS)}")
+        if self.task.is_regression and any(f.startswith(LABEL_NOISE) for f in self.faults):
+            raise ConfigError(f"task {self.task.name!r} is a regression task: label-noise flips classes, and it has none; "
+                              "use shuffled-labels or truncated-inputs")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
@@ -310,16 +348,50 @@ class RunConfig:
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", Path(self.data_dir))
         object.__setattr__(self, "output_dir", Path(self.output_dir))
+        self._check_data()
+
+    def _check_data(self) -> None:
+        task = self.task
+        if self.data_files and self.data_dir is not None:
+            raise ConfigError(f"give the data as a GLUE folder (data_dir {self.data_dir}) or as files (data_files), not both")
+        if self.data_files:
+            splits = [split for split, _ in self.data_files]
+            needed = ["train", *task.evaluation_splits]
+            missing, unknown = [s for s in needed if s not in splits], [s for s in splits if s not in needed]
+            if len(set(splits)) != len(splits) or missing or unknown:
+                problem = (f"lacks {missing}" if missing else f"names {unknown}, which the task does not use" if unknown
+                           else "repeats a split")
+                raise ConfigError(
+                    f"data_files {dict(self.data_files)} {problem}; task {task.name!r} needs one file for each of the "
+                    f"splits {needed} (e.g. --data-files {','.join(f'{s}={s}.csv' for s in needed)})"
+                )
+        if self.columns:
+            if not self.data_files:
+                raise ConfigError("columns maps the task's columns onto the columns of your data_files; give data_files too")
+            task_columns = [*task.text_columns, task.label_column]
+            unknown = [column for column, _ in self.columns if column not in task_columns]
+            if unknown or len({column for column, _ in self.columns}) != len(self.columns):
+                raise ConfigError(
+                    f"columns {dict(self.columns)}: each key must be one of task {task.name!r}'s columns {task_columns}, "
+                    f"once (task column = the column in your files){'; unknown: ' + str(unknown) if unknown else ''}"
+                )
+            for column, file_column in self.columns:
+                if not isinstance(file_column, str) or not file_column:
+                    raise ConfigError(f"columns: {column!r} must map to a column name in your files, got {file_column!r}")
 
     @classmethod
-    def from_recipe(cls, name: str, *, recipes: RecipeRegistry | None = None, **kwargs: Any) -> RunConfig:
-        """Build a config from a named recipe (built-in, or in ``recipes``); recipe fields given as
-        keywords override it."""
-        recipe = get_recipe(name, recipes)
+    def from_recipe(cls, name: str | Recipe, *, recipes: RecipeRegistry | None = None, tasks: TaskRegistry | None = None,
+                    **kwargs: Any) -> RunConfig:
+        """Build a config from a named recipe (built-in, or in ``recipes``) or a recipe itself; recipe
+        fields given as keywords override it. A task given by name is looked up in ``tasks`` (default:
+        the built-ins)."""
+        recipe = name if isinstance(name, Recipe) else get_recipe(name, recipes)
         recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
         recipe_changes = {k: kwargs.pop(k) for k in list(kwargs) if k in recipe_fields and k != "model"}
         if recipe_changes:
             recipe = dataclasses.replace(recipe, **recipe_changes)
+        if "task" in kwargs:
+            kwargs["task"] = resolve_task(kwargs["task"], tasks)
         return cls(recipe=recipe, **kwargs)
 
     @property
@@ -330,15 +402,23 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     def identity(self) -> dict[str, Any]:
-        """What determines the result: the config without where it is written or read from."""
+        """What determines the result: the config without where it is written or read from.
+
+        A built-in task is named; any other task also carries its whole spec (``task_spec``), so two
+        projects' different tasks of one name never share a cache entry or a baseline. Keys that
+        only some configs have (the spec, the column mapping, the world size) appear only then, so
+        the configs that existed before them keep the identity they always had.
+        """
         return {
-            "task": self.task,
+            "task": self.task.name,
+            **({} if is_builtin_task(self.task) else {"task_spec": self.task.to_dict()}),
             "model": self.model_spec,
             "recipe": self.recipe.to_dict(),
             "device": self.device,
             "precision": self.precision,
             "seed": self.seed,
             "faults": list(self.faults),
+            **({"columns": dict(self.columns)} if self.columns else {}),
             # Only when distributed, so single-process configs keep the identity they always had.
             **({"world_size": self.world_size} if self.world_size > 1 else {}),
         }
@@ -351,6 +431,8 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         out = self.identity()
         out["data_dir"] = str(self.data_dir) if self.data_dir else None
+        if self.data_files:
+            out["data_files"] = {split: str(path) for split, path in self.data_files}
         out["output_dir"] = str(self.output_dir)
         return out
 
@@ -363,9 +445,10 @@ class RunConfig:
         recipe = dict(data["recipe"])
         recipe["training_args"] = tuple(sorted(recipe.get("training_args", {}).items()))
         recipe = Recipe(**recipe)
+        task = TaskSpec(**data["task_spec"]) if "task_spec" in data else data["task"]
         return cls(
             recipe=recipe,
-            task=data["task"],
+            task=task,
             model=None if data["model"] == recipe.model else data["model"],
             device=data["device"],
             precision=data["precision"],
@@ -374,4 +457,6 @@ class RunConfig:
             output_dir=Path(data["output_dir"]),
             faults=tuple(data["faults"]),
             world_size=data.get("world_size", 1),
+            data_files=tuple((split, Path(path)) for split, path in data.get("data_files", {}).items()),
+            columns=tuple(data.get("columns", {}).items()),
         )

@@ -20,8 +20,10 @@ import pytest
 
 from harness.arguments import baseline_seeds, fault_name, non_negative_float, positive_int, seed_value
 from harness.config import ConfigError, RecipeRegistry
+from harness.tasks.registry import TaskRegistry
 from harness.quality.gate import PROCEDURES, GatePolicy
-from harness.project_config import read_gate_policy, read_recipes
+from harness.cases import Case, CaseRegistry
+from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
 from harness.throughput.relative_check import RelativeCheck, assert_relative
 from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
@@ -47,7 +49,8 @@ WORKER_OUTPUT_KEY = "harness"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "fine-tuning evaluation and regression harness")
     group.addoption("--harness-data-dir", type=Path, default=None,
-                    help=f"local GLUE MRPC folder (train.tsv, dev.tsv). Default: ${DATA_DIR_VAR}, else the Hub.")
+                    help=f"a local folder with the task's GLUE files (MRPC: train.tsv, dev.tsv), for configs that name "
+                         f"no data. Default: ${DATA_DIR_VAR}, else the task's Hub dataset.")
     group.addoption("--harness-cache-dir", type=Path, default=None,
                     help="where fine-tunes are cached. Default: $HARNESS_CACHE_DIR, else ~/.cache/harness.")
     group.addoption("--harness-reports-dir", type=Path, default=None,
@@ -99,6 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_dir=opt.harness_cache_dir or settings.cache_dir,
         reports_dir=opt.harness_reports_dir or (settings.reports_dir if settings.reports_dir.is_absolute() else rootdir / settings.reports_dir),
     )
+    recipes, tasks = _project_recipes(rootdir), _project_tasks(rootdir)
     config.stash[_SESSION_KEY] = HarnessSession(
         settings=settings,
         baselines_dir=opt.harness_baselines_dir or rootdir / "baselines",
@@ -109,7 +113,9 @@ def pytest_configure(config: pytest.Config) -> None:
         show_progress=not opt.harness_no_progress,
         seed=opt.harness_seed,
         faults=tuple(opt.harness_fault),
-        recipes=_project_recipes(rootdir),
+        recipes=recipes,
+        tasks=tasks,
+        cases=_project_cases(rootdir, tasks, recipes),
         nproc=opt.harness_nproc,
     )
 
@@ -120,6 +126,31 @@ def _project_recipes(rootdir: Path) -> RecipeRegistry:
         return read_recipes(rootdir / "pyproject.toml")
     except ConfigError as error:
         raise pytest.UsageError(str(error)) from error
+
+
+def _project_tasks(rootdir: Path) -> TaskRegistry:
+    """The built-in tasks and the project's ``[tool.harness.tasks]``; a bad one is a usage error."""
+    try:
+        return read_tasks(rootdir / "pyproject.toml")
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from error
+
+
+def _project_cases(rootdir: Path, tasks: TaskRegistry, recipes: RecipeRegistry) -> CaseRegistry:
+    """The project's ``[tool.harness.cases]``; a bad one is a usage error."""
+    try:
+        return read_cases(rootdir / "pyproject.toml", tasks=tasks, recipes=recipes)
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from error
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that asks for ``harness_case`` runs once per case in the project's pyproject.toml."""
+    if "harness_case" not in metafunc.fixturenames:
+        return
+    session = metafunc.config.stash[_SESSION_KEY]
+    cases = list(session.cases)
+    metafunc.parametrize("harness_case", cases, ids=[case.name for case in cases])
 
 
 def _gate_policy(config: pytest.Config, rootdir: Path) -> GatePolicy:
@@ -150,11 +181,15 @@ class QualityGateFixture:
         self._capture = capture_manager
 
     def check(self, config):
+        """Gate ``config`` (a RunConfig), or one of the project's cases (the ``harness_case`` fixture)."""
         __tracebackhide__ = True
         # A fine-tune takes minutes: let its progress bars reach the terminal instead of pytest's capture.
         live = self._session.show_progress and self._capture is not None
         with self._capture.global_and_fixture_disabled() if live else contextlib.nullcontext():
-            outcome = self._session.check_quality(config)
+            if isinstance(config, Case):
+                outcome = self._session.check_case(config)
+            else:
+                outcome = self._session.check_quality(config)
         if not outcome.passed:
             pytest.fail(f"{outcome.report.table()}\n{outcome.message}".rstrip(), pytrace=False)
         return outcome

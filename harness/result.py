@@ -49,6 +49,9 @@ class RunResult:
 
     @property
     def predictions(self) -> np.ndarray:
+        """Each row's predicted class (the argmax of its logits), or its score for a regression head (one output)."""
+        if self.logits.ndim == 2 and self.logits.shape[1] == 1:
+            return self.logits[:, 0]
         return np.argmax(self.logits, axis=-1)
 
     def to_json(self) -> dict[str, Any]:

@@ -12,11 +12,13 @@ from typing import Any
 
 from harness.quality.baselines import BaselineStore, MeasuredBaseline
 from harness.cache import RunCache
-from harness.config import RecipeRegistry, RunConfig, builtin_recipes
+from harness.cases import Case, CaseRegistry
+from harness.config import Recipe, RecipeRegistry, RunConfig, builtin_recipes
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
 from harness.result import RunResult
 from harness.settings import Settings
+from harness.tasks.registry import TaskRegistry, builtin_tasks
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
 from harness.training import fine_tune
 
@@ -35,6 +37,8 @@ class HarnessSession:
     seed: int | None = None  # None: the recipe's
     faults: tuple[str, ...] = ()  # injected into every config this session builds
     recipes: RecipeRegistry = field(default_factory=builtin_recipes)
+    tasks: TaskRegistry = field(default_factory=builtin_tasks)
+    cases: CaseRegistry = field(default_factory=CaseRegistry)  # the project's [tool.harness.cases]
     nproc: int = 1  # training processes per fine-tune (DDP on this machine, see harness.distributed)
     outcomes: list[QualityOutcome] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
@@ -50,16 +54,21 @@ class HarnessSession:
     def cache(self) -> RunCache:
         return RunCache(self.settings.cache_dir, hub_offline=self.settings.hub_offline)
 
-    def config(self, recipe: str, **changes: Any) -> RunConfig:
-        """A run config from a named recipe with this session's data, device, seed and injected faults."""
+    def config(self, recipe: str | Recipe, **changes: Any) -> RunConfig:
+        """A run config from a named recipe with this session's data, device, seed and injected faults.
+
+        A task is named from this session's registry (the built-ins and the project's). The
+        settings' data folder is the data of a config that names none (no ``data_dir``, no ``data_files``).
+        """
         if self.seed is not None:
             changes.setdefault("seed", self.seed)
         changes.setdefault("world_size", self.nproc)
         changes["faults"] = tuple(changes.get("faults", ())) + self.faults
-        changes.setdefault("data_dir", self.settings.data_dir)
+        if not changes.get("data_files"):
+            changes.setdefault("data_dir", self.settings.data_dir)
         changes.setdefault("device", self.device)
         changes.setdefault("output_dir", self.settings.cache_dir / "work")
-        return RunConfig.from_recipe(recipe, recipes=self.recipes, **changes)
+        return RunConfig.from_recipe(recipe, recipes=self.recipes, tasks=self.tasks, **changes)
 
     def fine_tune(self, config: RunConfig) -> RunResult:
         """The fine-tune for ``config``: once per session in memory, once per key on disk."""
@@ -76,12 +85,21 @@ class HarnessSession:
         return launch_fine_tune(config, Launch(nproc_per_node=config.world_size), hub_offline=self.settings.hub_offline,
                                 show_progress=self.show_progress)
 
-    def check_quality(self, config: RunConfig) -> QualityOutcome:
+    def case_config(self, case: Case, **changes: Any) -> RunConfig:
+        """The run config of one of the project's cases, with this session's device, seed and faults."""
+        return self.config(case.recipe, **{**case.config_changes(), **changes})
+
+    def check_case(self, case: Case) -> QualityOutcome:
+        """Gate a case against its own baseline, with its own metrics, effects and margins."""
+        return self.check_quality(self.case_config(case), policy=case.policy(self.policy), case=case.name)
+
+    def check_quality(self, config: RunConfig, *, policy: GatePolicy | None = None, case: str | None = None) -> QualityOutcome:
         outcome = perform_quality_check(
             config,
             fine_tune=self.fine_tune,
             store=self.store,
-            policy=self.policy,
+            policy=self.policy if policy is None else policy,
+            case=case,
             force_regen=self.force_regen,
             seeds=self.baseline_seeds,
             regenerated=self.regenerated,

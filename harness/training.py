@@ -1,7 +1,9 @@
-"""The Hugging Face course's chapter-3 workflow as library functions under one RunConfig.
+"""The Hugging Face course's chapter-3 workflow as library functions under one RunConfig, for any task.
 
-tokenize pairs with truncation -> pad per batch with DataCollatorWithPadding -> TrainingArguments
-with per-epoch evaluation -> Trainer -> train() -> predict(validation) -> compute_metrics.
+tokenize the task's text (one text or a pair) with truncation -> pad per batch with
+DataCollatorWithPadding -> TrainingArguments with per-epoch evaluation -> Trainer with a head of the
+task's size -> train() -> predict(the task's first evaluation split) -> the task's metrics.
+Nothing here names a task: columns, label count and metrics all come from ``config.task``.
 """
 
 from __future__ import annotations
@@ -18,40 +20,50 @@ from typing import Any
 import numpy as np
 
 from harness.config import ConfigError, RunConfig
-from harness.data import MrpcSource
+from harness.data import DataSource
 from harness.devices import path_slug
+from harness.tasks.metrics import TaskMetrics
 from harness.throughput.hardware import check_precision
-from harness.metrics import MrpcMetrics
 from harness.models import ResolvedModel, resolve_model
 from harness.provenance import machine_provenance, resolve_device
 from harness.result import RunResult, TrainingThroughput
 
 log = logging.getLogger(__name__)
 TRUNCATED_LENGTH = 8  # the "truncated-inputs" fault: [CLS] + a few word pieces + [SEP]s
+# The column the Trainer's collator and models read labels from (DataCollatorWithPadding renames it "labels").
+LABEL = "label"
 
 
 def shuffle_labels(dataset, *, seed: int):
-    """The "shuffled-labels" fault: the same label balance, no longer tied to the pairs."""
-    labels = np.random.default_rng(seed).permutation(np.asarray(dataset["label"]))
-    return dataset.map(lambda row, i: {"label": int(labels[i])}, with_indices=True, desc="Shuffling labels")
+    """The "shuffled-labels" fault: the same label balance (or score distribution), no longer tied to the texts."""
+    labels = np.random.default_rng(seed).permutation(np.asarray(dataset[LABEL]))
+    return dataset.map(lambda row, i: {LABEL: labels[i].item()}, with_indices=True, desc="Shuffling labels")
 
 
-def tokenize_pairs(dataset, tokenizer, *, max_length: int | None = None):
-    """Tokenize ``sentence1``/``sentence2`` as pairs, truncated, unpadded (the collator pads per batch)."""
+def tokenize_texts(dataset, tokenizer, *, text_columns: tuple[str, ...], max_length: int | None = None):
+    """Tokenize a task's text (one column, or a pair), truncated, unpadded (the collator pads per batch)."""
 
     def encode(batch: dict[str, list]) -> Any:
-        return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_length)
+        return tokenizer(*(batch[column] for column in text_columns), truncation=True, max_length=max_length)
 
-    columns = [c for c in ("sentence1", "sentence2") if c in dataset.column_names]
-    return dataset.map(encode, batched=True, remove_columns=columns, desc="Tokenizing pairs")
+    columns = [c for c in text_columns if c in dataset.column_names]
+    return dataset.map(encode, batched=True, remove_columns=columns,
+                       desc="Tokenizing pairs" if len(text_columns) == 2 else "Tokenizing texts")
 
 
-def flip_labels(dataset, *, fraction: float, seed: int):
-    """The "label-noise-N" faults: exactly ``round(fraction * rows)`` labels flipped, rows drawn from ``seed``."""
-    labels = np.asarray(dataset["label"]).copy()
+def flip_labels(dataset, *, fraction: float, seed: int, num_labels: int = 2):
+    """The "label-noise-N" faults: exactly ``round(fraction * rows)`` labels changed, rows drawn from ``seed``.
+
+    With two classes a label is flipped; with more, each drawn row moves to one of the other classes,
+    drawn from ``seed`` too, so every changed label is wrong.
+    """
+    labels = np.asarray(dataset[LABEL]).copy()
     rows = np.random.default_rng([seed, 1]).choice(len(labels), size=round(fraction * len(labels)), replace=False)
-    labels[rows] = 1 - labels[rows]
-    return dataset.map(lambda row, i: {"label": int(labels[i])}, with_indices=True, desc="Flipping labels")
+    if num_labels == 2:
+        labels[rows] = 1 - labels[rows]
+    else:
+        labels[rows] = (labels[rows] + np.random.default_rng([seed, 2]).integers(1, num_labels, size=len(rows))) % num_labels
+    return dataset.map(lambda row, i: {LABEL: int(labels[i])}, with_indices=True, desc="Flipping labels")
 
 
 def label_noise(faults: tuple[str, ...]) -> float:
@@ -170,7 +182,7 @@ def _training_arguments(TrainingArguments, config: RunConfig, device: str, outpu
 
 
 def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bool = True) -> RunResult | None:
-    """Fine-tune ``config``'s model on MRPC train and score it on validation.
+    """Fine-tune ``config``'s model on its task's train split and score it on the task's first evaluation split.
 
     Deterministic for a given config on a given machine: the seed fixes the head's
     initialisation, dropout and batch order. Inside a DDP launch (``config.world_size`` > 1, see
@@ -189,8 +201,13 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
 
     started = time.perf_counter()
-    source = MrpcSource(config.data_dir, hub_offline)
+    task = config.task
+    compute_metrics = TaskMetrics(task.metrics, num_labels=task.num_labels)  # a metric that cannot score the task fails now
+    source = DataSource.for_config(config, hub_offline=hub_offline)
     splits = source.load()
+    if task.label_column != LABEL:
+        splits = splits.rename_column(task.label_column, LABEL)
+    evaluated = task.evaluation_splits[0]
     model_ref: ResolvedModel = resolve_model(config.model_spec, hub_offline=hub_offline)
     set_seed(config.seed)
     tokenizer = model_ref.load_tokenizer()
@@ -202,11 +219,11 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     if "shuffled-labels" in config.faults:
         train = shuffle_labels(train, seed=config.seed)
     if label_noise(config.faults):
-        train = flip_labels(train, fraction=label_noise(config.faults), seed=config.seed)
-    train = tokenize_pairs(train, tokenizer, max_length=max_length)
-    validation = tokenize_pairs(splits["validation"], tokenizer, max_length=max_length)
+        train = flip_labels(train, fraction=label_noise(config.faults), seed=config.seed, num_labels=task.num_labels)
+    train = tokenize_texts(train, tokenizer, text_columns=task.text_columns, max_length=max_length)
+    validation = tokenize_texts(splits[evaluated], tokenizer, text_columns=task.text_columns, max_length=max_length)
 
-    model = model_ref.load_for_classification(num_labels=2, seed=config.seed)
+    model = model_ref.load_for_classification(num_labels=task.num_labels, seed=config.seed)
     if recipe.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     run_dir = config.output_dir / run_name(config)
@@ -217,23 +234,20 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         eval_dataset=validation,
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=on_main_process(MrpcMetrics()),
+        compute_metrics=on_main_process(compute_metrics),
     )
 
     if not show_progress:
         trainer.remove_callback(PrinterCallback)  # it prints every log line when the bars are off
-    log.info("fine-tuning %s (%s) on %d pairs, device %s", config.model_spec, recipe.name, train.num_rows, device)
+    log.info("fine-tuning %s (%s) on %d %s examples, device %s", config.model_spec, recipe.name, train.num_rows, task.name,
+             device)
     train_output = trainer.train()
-    prediction = trainer.predict(validation, metric_key_prefix="validation")
+    prediction = trainer.predict(validation, metric_key_prefix=evaluated)
     if not trainer.is_world_process_zero():
         return None  # rank 0 holds the same gathered predictions, and alone scores and writes them
     logits = np.asarray(prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions)
     logits, labels = in_split_order(trainer, validation, logits, np.asarray(prediction.label_ids))
-    metrics = {
-        "accuracy": float(prediction.metrics["validation_accuracy"]),
-        "f1": float(prediction.metrics["validation_f1"]),
-        "loss": float(prediction.metrics["validation_loss"]),
-    }
+    metrics = {name: float(prediction.metrics[f"{evaluated}_{name}"]) for name in (*task.metrics, "loss")}
     train_seconds = float(train_output.metrics["train_runtime"])
     # What was trained, not rows x epochs: the Trainer rounds a fractional epoch up to whole steps.
     trained = samples_trained(
@@ -259,7 +273,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         labels=labels,
         throughput=throughput,
         provenance=provenance,
-        history=[entry for entry in trainer.state.log_history if "eval_f1" in entry or "loss" in entry],
+        history=[entry for entry in trainer.state.log_history if f"eval_{task.metrics[0]}" in entry or "loss" in entry],
         idx=np.asarray(validation["idx"]) if "idx" in validation.column_names else None,
     )
     result.save(run_dir)
@@ -296,7 +310,7 @@ def in_split_order(trainer, dataset, logits: np.ndarray, labels: np.ndarray) -> 
         raise RuntimeError(f"the Trainer's evaluation sampler does not visit each of the {len(dataset)} rows once")
     restored_logits, restored_labels = np.empty_like(logits), np.empty_like(labels)
     restored_logits[order], restored_labels[order] = logits, labels
-    if "label" in dataset.column_names and not np.array_equal(restored_labels, np.asarray(dataset["label"])):
+    if LABEL in dataset.column_names and not np.array_equal(restored_labels, np.asarray(dataset[LABEL])):
         raise RuntimeError("predictions could not be put back in the evaluation split's order (labels disagree)")
     return restored_logits, restored_labels
 
@@ -310,4 +324,4 @@ def run_name(config: RunConfig) -> str:
     model = path_slug(config.model_spec)
     faults = "".join(f"-{fault}" for fault in config.faults)
     identity = config.short_id
-    return f"{config.task}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}-{identity}"
+    return f"{config.task.name}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}-{identity}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.quality.bootstrap import per_row_loss
+from harness.tasks.metrics import per_row_loss
 from harness.config import RunConfig
 from harness.result import RunResult, TrainingThroughput
 

@@ -190,7 +190,7 @@ def token_id_batches(
     attention_masks: st.SearchStrategy[bool] | None = None,
     labels: st.SearchStrategy[bool] | None = None,
 ) -> list[dict[str, Any]]:
-    """Unpadded features as ``tokenize_pairs`` leaves them (lists of ints), ready for a collator.
+    """Unpadded features as ``tokenize_texts`` leaves them (lists of ints), ready for a collator.
 
     ``token_type_ids``, ``attention_masks`` and ``labels`` decide per batch whether those columns
     are present. Lengths default to 1..512 (the model maximum); arrays are drawn with a fill value,

@@ -57,7 +57,7 @@ def test_run_smoke_prints_the_metrics_table(smoke_dir, tmp_path, capsys):
     assert rows["data sha256"] == sha256_json(files)[:16]
     saved = Path(rows["saved to"])
     assert saved.parent == tmp_path and (saved / RESULT_FILE).is_file()
-    assert "fine-tuning arch:bert-tiny with recipe 'smoke'" in captured.err
+    assert "fine-tuning arch:bert-tiny on mrpc with recipe 'smoke'" in captured.err
 
 
 def test_run_with_a_fault_records_it_in_the_saved_config(smoke_dir, tmp_path, capsys):
@@ -109,7 +109,7 @@ def test_run_fp16_on_auto_without_a_gpu_exits_2_before_training(smoke_dir, tmp_p
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    monkeypatch.setattr(training, "MrpcSource", data_must_not_be_read)
+    monkeypatch.setattr(training, "DataSource", data_must_not_be_read)
     code = main(["run", "--recipe", "smoke", "--data-dir", str(smoke_dir), "--device", "auto", "--precision", "fp16",
                  "--quiet", "--output-dir", str(tmp_path / "runs")], settings=OFFLINE)
     err = capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Properties of the pipeline's input side: pair tokenization and per-batch padding.
 
-``harness.training`` tokenizes pairs unpadded (``tokenize_pairs``) and lets
+``harness.training`` tokenizes pairs unpadded (``tokenize_texts``) and lets
 ``DataCollatorWithPadding`` pad each batch. Both are checked with the real packaged uncased
 WordPiece tokenizer and with a tiny one whose pad token is not id 0, so a collator that pads with a
 hard-coded 0 (or on the wrong side) fails here rather than silently in training.
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from transformers import BertTokenizerFast, DataCollatorWithPadding
 
 from harness.models import resolve_model
-from harness.training import tokenize_pairs
+from harness.training import tokenize_texts
 from tests.strategies import (
     MODEL_MAX_LENGTH,
     pad_multiples,
@@ -136,7 +136,7 @@ def test_collating_a_padded_batch_again_changes_nothing(sided_tokenizers, data, 
 
 
 def encode_pairs(tokenizer, pairs, max_length):
-    """The call ``tokenize_pairs`` makes on each batch, without ``Dataset.map`` around it."""
+    """The call ``tokenize_texts`` makes on each batch, without ``Dataset.map`` around it."""
     return tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation=True, max_length=max_length)
 
 
@@ -162,12 +162,12 @@ def test_encoded_pairs_fit_and_keep_cls_a_sep_b_sep(packaged_tokenizer, pairs, m
 # at the profile's full budget through the same call, above.
 @settings(max_examples=15)
 @given(pairs=st.lists(sentence_pairs(), min_size=1, max_size=8), max_length=truncation_lengths())
-def test_tokenize_pairs_encodes_each_row_as_the_batched_pair_call(packaged_tokenizer, pairs, max_length):
+def test_tokenize_texts_encodes_each_row_as_the_batched_pair_call(packaged_tokenizer, pairs, max_length):
     dataset = Dataset.from_dict(
         {"sentence1": [a for a, _ in pairs], "sentence2": [b for _, b in pairs], "label": list(range(len(pairs)))}
     )
 
-    encoded = tokenize_pairs(dataset, packaged_tokenizer, max_length=max_length)
+    encoded = tokenize_texts(dataset, packaged_tokenizer, text_columns=("sentence1", "sentence2"), max_length=max_length)
 
     expected = encode_pairs(packaged_tokenizer, pairs, max_length)
     assert sorted(encoded.column_names) == sorted([*expected.keys(), "label"])

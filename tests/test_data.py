@@ -1,4 +1,5 @@
-"""MRPC loading: the real files as GLUE ships them, the smoke files, and every way a file can be wrong.
+"""Loading a task's data: MRPC as GLUE ships it, the smoke files, every way a file can be wrong, and
+the checks every source shares (evaluation splits a metric cannot score, tasks without a source).
 
 Expected values come from outside the loader: the data README's published counts and sha256s, and
 a deliberately naive parse of the raw bytes (split on newlines and tabs, nothing else), which is
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import MRPC_FEATURES, DataError, MrpcSource, load_mrpc, read_glue_tsv
+from harness.data import MRPC_FEATURES, DataError, DataSource, MrpcSource, load_mrpc, read_glue_tsv
 from harness.settings import DATA_DIR_VAR
+from harness.tasks import TaskSpec, builtin_tasks
+from tests.tasks.glue_formats import WRITERS
 
 # The data README's published sha256s (checksums, not data).
 README_SHA256 = {
@@ -150,7 +153,7 @@ def test_missing_file_names_the_file_and_the_fix(tmp_path):
         load_mrpc(tmp_path)
     message = str(error.value)
     assert str(tmp_path / "dev.tsv") in message
-    assert "no such file" in message and DATA_DIR_VAR in message
+    assert "no such file" in message and "train.tsv (train), dev.tsv (validation)" in message
 
 
 def test_missing_folder_names_the_folder_and_the_fix(tmp_path):
@@ -159,6 +162,7 @@ def test_missing_folder_names_the_folder_and_the_fix(tmp_path):
         load_mrpc(missing)
     message = str(error.value)
     assert str(missing) in message and "does not exist" in message and DATA_DIR_VAR in message
+    assert "--data-files train=train.csv,validation=validation.csv" in message
 
 
 def test_fingerprint_of_a_missing_folder_is_a_data_error(tmp_path):
@@ -251,3 +255,72 @@ def test_hub_while_offline_points_at_local_data():
 def test_hub_fingerprint_while_offline_is_the_same_data_error():
     with pytest.raises(DataError, match=DATA_DIR_VAR):
         MrpcSource(None, hub_offline=True).fingerprint()
+
+
+def test_smoke_fingerprint_is_the_one_every_mrpc_smoke_result_has_carried(smoke_dir):
+    """Pinned: the cache key and every baseline compare this value, so reading MRPC through the task
+    registry must not change it."""
+    assert MrpcSource(smoke_dir).fingerprint()["sha256"] == "b36a1585e49b1ef1cdf8cf662ac6c9b1a322f9aa922b3b86c1dabb265a337ea0"
+    assert DataSource(task=builtin_tasks().get("mrpc"), data_dir=smoke_dir).fingerprint() == MrpcSource(smoke_dir).fingerprint()
+
+
+# --- every source: what is checked before training -------------------------------------------------
+
+
+def write_glue_folder(folder: Path, task: str, labels: dict[str, list[str]]) -> Path:
+    """A task's GLUE folder whose splits hold one invented row per label given."""
+    width = len(builtin_tasks().get(task).text_columns)
+    rows = {split: [(tuple(f"{split} text {n}.{i}" for i in range(width)), label) for n, label in enumerate(values)]
+            for split, values in labels.items()}
+    return WRITERS[task].write_folder(folder, rows)
+
+
+@pytest.mark.parametrize(
+    ("task", "dev_labels", "phrase"),
+    [
+        ("mrpc", ["0", "0", "0"], "no positive (label 1)"),
+        ("cola", ["1", "1"], "a single class"),
+        ("stsb", ["2.5", "2.5"], "constant"),
+    ],
+)
+def test_an_evaluation_split_a_metric_cannot_score_is_refused_before_training(tmp_path, task, dev_labels, phrase):
+    """GLUE's metric reports F1 0.0 or Matthews 0.0 here without a word; the harness names the split, file and fix."""
+    train = {"mrpc": ["0", "1"], "cola": ["0", "1"], "stsb": ["1.0", "4.0"]}[task]
+    folder = write_glue_folder(tmp_path, task, {"train": train, "validation": dev_labels})
+    spec = builtin_tasks().get(task)
+    with pytest.raises(DataError) as error:
+        DataSource(task=spec, data_dir=folder).load()
+    message = str(error.value)
+    assert str(folder / "dev.tsv") in message and "validation split" in message and phrase in message
+    assert f"{len(dev_labels)} rows" in message
+
+
+def test_a_task_without_a_glue_format_cannot_read_a_data_folder(tmp_path):
+    spec = TaskSpec(name="reviews", text_columns=("text",), num_labels=2, label_names=("bad", "good"), metrics=("accuracy",))
+    with pytest.raises(DataError) as error:
+        DataSource(task=spec, data_dir=tmp_path).load()
+    assert "has no GLUE file format" in str(error.value) and "--data-files" in str(error.value)
+
+
+def test_a_task_without_a_hub_dataset_needs_data(tmp_path):
+    spec = TaskSpec(name="reviews", text_columns=("text",), num_labels=2, label_names=("bad", "good"), metrics=("accuracy",))
+    for action in (lambda s: s.load(), lambda s: s.fingerprint()):
+        with pytest.raises(DataError) as error:
+            action(DataSource(task=spec))
+        assert "no Hub dataset" in str(error.value) and "--data-files train=train.csv,validation=validation.csv" in str(error.value)
+
+
+def test_the_hub_while_offline_names_each_tasks_evaluation_splits():
+    with pytest.raises(DataError) as error:
+        DataSource(task=builtin_tasks().get("mnli"), hub_offline=True).load()
+    message = str(error.value)
+    assert "offline" in message and "dev_matched.tsv" in message
+    assert "train=train.csv,validation_matched=validation_matched.csv,validation_mismatched=" in message
+
+
+def test_where_names_the_file_each_split_was_read_from(tmp_path, smoke_dir):
+    mnli = builtin_tasks().get("mnli")
+    assert DataSource(task=mnli, data_dir=tmp_path).where("validation_mismatched") == str(tmp_path / "dev_mismatched.tsv")
+    files = DataSource(task=mnli, data_files=(("train", Path("t.csv")), ("validation_matched", Path("m.jsonl"))))
+    assert files.where("validation_matched") == "m.jsonl"
+    assert DataSource(task=mnli).where("train") == "hub:nyu-mll/glue/mnli (train split)"

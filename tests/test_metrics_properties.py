@@ -2,7 +2,8 @@
 
 The reference is deliberately independent of the code under test: predictions are
 ``np.argmax(logits, axis=-1)`` on the raw array, F1 is scikit-learn's ``f1_score``, and inputs come
-in every container the Trainer (or a user) may hand over.
+in every container the Trainer (or a user) may hand over. Where F1 has no value (no positive label,
+so recall is 0/0) the reference says so, and the metric must raise rather than report a number.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
 from harness.metrics import MetricInputError, MrpcMetrics
+from harness.tasks.metrics import MetricUndefinedError
 from tests.strategies import (
     MRPC_LABELS,
     eval_predictions,
@@ -30,18 +32,24 @@ from tests.strategies import (
 
 @pytest.fixture(scope="module")
 def metrics() -> MrpcMetrics:
-    """One instance for the module: ``evaluate.load`` takes seconds, each call milliseconds."""
+    """One instance for the module, as a Trainer holds one."""
     return MrpcMetrics()
 
 
 def score(metrics: MrpcMetrics, eval_pred) -> dict[str, float]:
-    """Score with every warning raised, so a degenerate batch cannot pass by warning instead."""
+    """Score with every warning raised, so a degenerate batch cannot pass by warning instead; a metric
+    without a value is ``{"undefined": <metric>}``."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        return metrics(eval_pred)
+        try:
+            return metrics(eval_pred)
+        except MetricUndefinedError as error:
+            return {"undefined": error.metric}
 
 
 def reference(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    if not (np.asarray(labels) == 1).any():
+        return {"undefined": "f1"}
     return {
         "accuracy": float(np.mean(predictions == labels)),
         "f1": float(f1_score(labels, predictions, zero_division=0.0)),
@@ -53,8 +61,7 @@ def test_scores_match_numpy_argmax_and_sklearn_f1(metrics, case):
     result = score(metrics, case.eval_pred)
 
     assert result == reference(np.argmax(case.logits, axis=-1), case.labels)
-    assert 0.0 <= result["accuracy"] <= 1.0
-    assert 0.0 <= result["f1"] <= 1.0
+    assert all(0.0 <= value <= 1.0 for value in result.values() if not isinstance(value, str))
 
 
 @given(logits=logit_arrays())
@@ -63,9 +70,8 @@ def test_perfect_predictions_score_one(metrics, logits):
 
     result = score(metrics, (logits, labels))
 
-    assert result["accuracy"] == 1.0
-    # With no positive label, precision and recall are both 0/0; zero_division makes F1 0, not NaN.
-    assert result["f1"] == (1.0 if labels.any() else 0.0)
+    # With no positive label, precision and recall are both 0/0: F1 has no value, and says so.
+    assert result == ({"accuracy": 1.0, "f1": 1.0} if labels.any() else {"undefined": "f1"})
 
 
 @given(data=st.data(), batch=scored_batches())
@@ -144,7 +150,7 @@ def test_labels_outside_mrpc_are_rejected(metrics, data, batch):
         metrics((batch.logits, labels))
 
     message = str(error.value)
-    assert "labels must be 0 or 1" in message
+    assert "labels must be class indices 0..1 (num_labels=2)" in message
     assert str(min(bad.values())) in message
 
 

@@ -25,7 +25,9 @@ from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
 from harness import training
 from harness.throughput import hardware
 from harness.config import ConfigError
-from harness.training import check_device, fine_tune, run_name, samples_trained, tokenize_pairs
+from harness.training import check_device, fine_tune, run_name, samples_trained, tokenize_texts
+
+PAIR = ("sentence1", "sentence2")
 
 
 def smoke_labels(smoke_dir: Path) -> np.ndarray:
@@ -76,7 +78,7 @@ def test_throughput_is_consistent(smoke_result, smoke_dir, tokenizer):
     assert t.train_seconds > 0 and t.samples_per_second > 0 and t.tokens_per_second > 0
     assert t.train_samples == 48 and t.epochs == 2.0
     assert t.samples_per_second == pytest.approx(t.train_samples / t.train_seconds)
-    train = tokenize_pairs(load_mrpc(smoke_dir)["train"], tokenizer, max_length=64)
+    train = tokenize_texts(load_mrpc(smoke_dir)["train"], tokenizer, text_columns=PAIR, max_length=64)
     real_tokens = sum(len(ids) for ids in train["input_ids"])
     assert t.tokens_per_second * t.train_seconds == pytest.approx(2 * real_tokens)
     assert t.total_seconds >= t.train_seconds
@@ -134,7 +136,7 @@ def data_must_not_be_read(monkeypatch):
     def read(*args, **kwargs):
         raise AssertionError("the data was read before the config was checked")
 
-    monkeypatch.setattr(training, "MrpcSource", read)
+    monkeypatch.setattr(training, "DataSource", read)
 
 
 @pytest.mark.usefixtures("no_gpu", "data_must_not_be_read")
@@ -198,7 +200,7 @@ def tokenizer():
 
 def test_pairs_are_encoded_as_cls_a_sep_b_sep(smoke_validation, tokenizer):
     """The pair structure the model was pre-trained on, built here from the word pieces by hand."""
-    encoded = tokenize_pairs(smoke_validation.select(range(2)), tokenizer)
+    encoded = tokenize_texts(smoke_validation.select(range(2)), tokenizer, text_columns=PAIR)
     for row, original in zip(encoded, smoke_validation.select(range(2))):
         a = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(original["sentence1"]))
         b = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(original["sentence2"]))
@@ -208,8 +210,8 @@ def test_pairs_are_encoded_as_cls_a_sep_b_sep(smoke_validation, tokenizer):
         assert row["attention_mask"] == [1] * len(row["input_ids"])
 
 
-def test_tokenize_pairs_keeps_labels_and_idx_and_drops_the_text(smoke_validation, tokenizer):
-    encoded = tokenize_pairs(smoke_validation, tokenizer)
+def test_tokenize_texts_keeps_labels_and_idx_and_drops_the_text(smoke_validation, tokenizer):
+    encoded = tokenize_texts(smoke_validation, tokenizer, text_columns=PAIR)
     assert "sentence1" not in encoded.column_names and "sentence2" not in encoded.column_names
     assert list(encoded["label"]) == list(smoke_validation["label"])
     assert list(encoded["idx"]) == list(smoke_validation["idx"])
@@ -217,8 +219,8 @@ def test_tokenize_pairs_keeps_labels_and_idx_and_drops_the_text(smoke_validation
 
 def test_truncation_keeps_both_sentences_and_the_special_tokens(smoke_validation, tokenizer):
     """Truncation must cut words, not the [SEP]s: a pair without its second sentence is no pair."""
-    untruncated = tokenize_pairs(smoke_validation, tokenizer)
-    truncated = tokenize_pairs(smoke_validation, tokenizer, max_length=12)
+    untruncated = tokenize_texts(smoke_validation, tokenizer, text_columns=PAIR)
+    truncated = tokenize_texts(smoke_validation, tokenizer, text_columns=PAIR, max_length=12)
     for long, short in zip(untruncated["input_ids"], truncated["input_ids"]):
         assert len(short) == min(len(long), 12)
         assert short[0] == tokenizer.cls_token_id and short[-1] == tokenizer.sep_token_id
@@ -228,7 +230,7 @@ def test_truncation_keeps_both_sentences_and_the_special_tokens(smoke_validation
 
 def test_inputs_are_left_unpadded_for_the_collator(smoke_validation, tokenizer):
     """Padding per batch is the point of DataCollatorWithPadding; padding here would waste it."""
-    encoded = tokenize_pairs(smoke_validation, tokenizer, max_length=64)
+    encoded = tokenize_texts(smoke_validation, tokenizer, text_columns=PAIR, max_length=64)
     lengths = {len(ids) for ids in encoded["input_ids"]}
     assert len(lengths) > 1
     assert all(tokenizer.pad_token_id not in ids for ids in encoded["input_ids"])
@@ -344,11 +346,11 @@ def test_saved_predictions_follow_the_evaluation_split_row_by_row(smoke_dir, tmp
 
     from harness.data import MrpcSource
     from harness.models import resolve_model
-    from harness.training import in_split_order, tokenize_pairs
+    from harness.training import in_split_order
 
     model_ref = resolve_model("arch:bert-tiny", hub_offline=True)
     tokenizer = model_ref.load_tokenizer()
-    validation = tokenize_pairs(MrpcSource(smoke_dir, True).load()["validation"], tokenizer, max_length=64)
+    validation = tokenize_texts(MrpcSource(smoke_dir, True).load()["validation"], tokenizer, text_columns=PAIR, max_length=64)
     model = model_ref.load_for_classification(num_labels=2, seed=0).eval()
 
     def predict(strategy: str):
@@ -400,3 +402,74 @@ def test_a_label_noise_run_records_its_fault(smoke_config):
     config = smoke_config.replace(faults=("label-noise-10",), recipe=dataclasses.replace(smoke_config.recipe, epochs=0.5))
     result = fine_tune(config, hub_offline=True, show_progress=False)
     assert result.config["faults"] == ["label-noise-10"]
+
+
+# --- any task: one text or a pair, any number of classes, scores ------------------------------------
+
+
+def test_tokenize_texts_takes_one_text_column(tokenizer):
+    from datasets import Dataset
+
+    dataset = Dataset.from_dict({"review": ["a fine day", "rain"], "label": [1, 0], "idx": [0, 1]})
+    encoded = tokenize_texts(dataset, tokenizer, text_columns=("review",))
+    assert encoded.column_names == ["label", "idx", "input_ids", "token_type_ids", "attention_mask"]
+    assert encoded["input_ids"] == tokenizer(["a fine day", "rain"])["input_ids"]
+    assert set(map(tuple, encoded["token_type_ids"])) == {(0, 0, 0, 0, 0), (0, 0, 0)}  # no second segment
+
+
+@pytest.mark.parametrize("num_labels", [3, 5])
+def test_label_noise_with_more_classes_moves_each_drawn_row_to_another_class(num_labels):
+    from datasets import Dataset
+
+    from harness.training import flip_labels
+
+    labels = np.arange(200) % num_labels
+    train = Dataset.from_dict({"text": ["t"] * 200, "label": labels.tolist()})
+    flipped = np.asarray(flip_labels(train, fraction=0.2, seed=7, num_labels=num_labels)["label"])
+    changed = flipped != labels
+    assert int(changed.sum()) == 40  # every drawn row is wrong now: none drew its own class
+    assert set(flipped.tolist()) <= set(range(num_labels))
+    assert len(set(flipped[changed].tolist())) > 1  # not all sent to one class
+    np.testing.assert_array_equal(flipped, flip_labels(train, fraction=0.2, seed=7, num_labels=num_labels)["label"])
+
+
+def test_shuffled_regression_labels_stay_the_same_floats():
+    from datasets import Dataset, Features, Value
+
+    from harness.training import shuffle_labels
+
+    scores = [0.25, 1.5, 3.75, 4.0, 5.0]
+    train = Dataset.from_dict({"text": ["t"] * 5, "label": scores}, features=Features({"text": Value("string"), "label": Value("float32")}))
+    shuffled = shuffle_labels(train, seed=1)["label"]
+    assert sorted(shuffled) == scores and shuffled != scores
+
+
+def test_predictions_of_regression_scores_are_put_back_in_split_order(tmp_path, tokenizer):
+    """A one-output head under length-grouped evaluation: float labels must still line up with their rows."""
+    from datasets import Dataset, Features, Value
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from harness.models import resolve_model
+    from harness.training import in_split_order
+
+    texts = [" ".join(["word"] * n) for n in (9, 1, 5, 12, 3, 7)]
+    dataset = Dataset.from_dict({"text": texts, "label": [0.5, 1.0, 2.5, 3.0, 4.5, 5.0], "idx": list(range(6))},
+                                features=Features({"text": Value("string"), "label": Value("float32"), "idx": Value("int32")}))
+    validation = tokenize_texts(dataset, tokenizer, text_columns=("text",))
+    model = resolve_model("arch:bert-tiny", hub_offline=True).load_for_classification(num_labels=1, seed=0).eval()
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=2, report_to="none", use_cpu=True,
+                             train_sampling_strategy="group_by_length", seed=3, data_seed=3)
+    trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
+    output = trainer.predict(validation)
+    assert not np.array_equal(output.label_ids, np.asarray(dataset["label"], dtype=np.float32))  # grouping reordered them
+    scores, labels = in_split_order(trainer, validation, np.asarray(output.predictions), np.asarray(output.label_ids))
+    assert scores.shape == (6, 1)
+    np.testing.assert_array_equal(labels, np.asarray(dataset["label"], dtype=np.float32))
+
+
+def test_a_regression_results_predictions_are_its_scores():
+    from harness.result import RunResult
+
+    result = RunResult(config={}, metrics={}, logits=np.array([[0.5], [2.0]]), labels=np.array([1.0, 2.0]),
+                       throughput=None, provenance={})
+    np.testing.assert_array_equal(result.predictions, [0.5, 2.0])

@@ -25,10 +25,10 @@ from harness.config import RunConfig
 from harness.devices import device_kind, path_slug
 from harness.files import atomic_write_json
 from harness.result import RunResult
+from harness.tasks.metrics import builtin_metrics
 
 BASELINE_SCHEMA = 2  # 2: precision is part of a measured baseline's identity
 PUBLISHED_SCHEMA = 1
-DIRECTIONS = {"accuracy": "higher", "f1": "higher", "loss": "lower"}
 PUBLISHED_FILE = "published.json"
 
 
@@ -89,7 +89,7 @@ class MeasuredBaseline:
             "device_kind": self.device_kind,
             "precision": self.precision,
             "seeds": list(self.seeds),
-            "metrics": {name: stats.to_json() | {"better": DIRECTIONS.get(name, "higher")} for name, stats in self.metrics.items()},
+            "metrics": {name: stats.to_json() | {"better": _direction(name)} for name, stats in self.metrics.items()},
             "recipe_config": self.recipe_config,
             "data_sha256": self.data_sha256,
             "model_provenance": self.model_provenance,
@@ -129,6 +129,12 @@ class MeasuredBaseline:
         return baseline
 
 
+def _direction(metric: str) -> str:
+    """Which way ``metric`` is better, written beside its values for readers of the file (the gate asks the registry)."""
+    metrics = builtin_metrics()
+    return metrics.spec(metric).direction if metric in metrics else "higher"
+
+
 def _check_summary(path: Path, metric: str, stored: dict[str, Any], stats: MetricStats) -> None:
     """The gate uses the per-seed values; a hand-edited mean or std would be silently ignored."""
     if not stats.values:
@@ -154,8 +160,9 @@ def check_recordable(config: RunConfig) -> None:
         )
 
 
-def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: str = "validation") -> MeasuredBaseline:
-    """A measured baseline from runs of one config that differ only in their seed."""
+def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: str | None = None) -> MeasuredBaseline:
+    """A measured baseline from runs of one config that differ only in their seed, on ``split``
+    (default: the task's first evaluation split, the one a fine-tune is scored on)."""
     check_recordable(config)
     if len(results) < 2:
         raise BaselineError("a measured baseline needs at least 2 seeds (5 or more recommended) to know its spread")
@@ -171,8 +178,8 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
                                 f"the baseline is for {config.precision}; record each precision separately")
     metrics = {name: MetricStats(tuple(r.metrics[name] for r in results)) for name in results[0].metrics}
     return MeasuredBaseline(
-        task=config.task,
-        split=split,
+        task=config.task.name,
+        split=split or config.task.evaluation_splits[0],
         model=config.model_spec,
         recipe=config.recipe.name,
         device_kind=device_kind(first["device"]["device"]),
@@ -190,7 +197,7 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
             "created": first["created"],
             "data": first["data"],
             "precision": first.get("precision"),
-            "recorded_with": "harness (fine-tune per seed, validation split)",
+            "recorded_with": f"harness (fine-tune per seed, {split or config.task.evaluation_splits[0]} split)",
             # What an exact reproduction of a seed (the gate's one-run fast path) was observed under.
             "exactness": {
                 "torch": first["versions"].get("torch"),

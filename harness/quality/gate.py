@@ -1,10 +1,13 @@
 """The metric-regression gate: a run against its measured baseline, metric by metric.
 
-Each gated metric gets an allowed band around the baseline mean, ``max(sigmas * seed std, floor)``
-wide on the side that is worse (below for accuracy and F1, above for loss). Falling outside it on
-the worse side fails; outside it on the better side is reported as an improvement ("consider
-updating the baseline"), never failed. The measured value is shown with a bootstrap confidence
-interval over the evaluation set, so a reader can see how much of a delta is noise.
+The gated metrics are the task's own unless the policy names others; which way each one is better
+comes from the metric registry (:func:`harness.tasks.metrics.builtin_metrics`). Each gated metric
+gets an allowed band around the baseline mean, ``max(sigmas * seed std, floor)`` wide on the side
+that is worse (below for accuracy, F1 or a correlation, above for loss). Falling outside it on the
+worse side fails; outside it on the better side is reported as an improvement ("consider updating
+the baseline"), never failed. The measured value is shown with a bootstrap confidence interval over
+the evaluation set (:func:`harness.tasks.bootstrap.bootstrap_intervals`), so a reader can see how
+much of a delta is noise.
 
 A run whose data or model weights differ from the baseline's is a mismatch: it fails, because
 comparing it would silently gate one thing against another.
@@ -12,22 +15,38 @@ comparing it would silently gate one thing against another.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.quality.baselines import DIRECTIONS, MeasuredBaseline, PublishedReference
-from harness.quality.bootstrap import bootstrap_intervals
+from harness.quality.baselines import MeasuredBaseline, PublishedReference
 from harness.config import ConfigError
 from harness.result import RunResult
 from harness.quality.sequential_gate import SequentialGateParameters
 from harness.tables import markdown_table
+from harness.tasks.bootstrap import Interval, bootstrap_intervals
+from harness.tasks.metrics import MetricUndefinedError, builtin_metrics
+from harness.tasks.spec import TaskSpec
 
 PASS, FAIL, IMPROVED, MISMATCH, MISSING = "pass", "FAIL", "improved", "MISMATCH", "MISSING"
 REPRODUCED = "reproduced"  # the run repeated a baseline seed bit for bit: nothing changed that training can see
 
 
 PROCEDURES = ("auto", "sequential", "band")
-DEFAULT_EFFECT = 0.02  # the drop the sequential gate must catch: 2 points of accuracy or F1
+DEFAULT_EFFECT = 0.02  # the drop the sequential gate must catch, in the metric's units: 2 points of accuracy or F1
+# The Trainer reports it for every task, so it can be gated on any, though no task lists it among its metrics.
+LOSS = "loss"
+
+
+def metric_direction(metric: str) -> str:
+    """``"higher"`` or ``"lower"``: which way ``metric`` is better, from the metric registry."""
+    return builtin_metrics().spec(metric).direction
+
+
+def _unknown_metrics(names: Sequence[str]) -> list[str]:
+    known = builtin_metrics()
+    return [name for name in names if name not in known]
 
 
 @dataclass(frozen=True)
@@ -40,9 +59,11 @@ class GatePolicy:
     ``mean - max(sigmas x std, floor)``, whose error rates are not known; ``auto`` uses the
     sequential gate when the baseline has enough seeds for it, and otherwise the band, saying so.
     ``margins`` is the practical margin per metric: fail only if the metric fell by more than it.
+    ``metrics`` are the gated metrics; empty (the default) means the task's own, which
+    :meth:`for_task` fills in.
     """
 
-    metrics: tuple[str, ...] = ("accuracy", "f1")
+    metrics: tuple[str, ...] = ()
     sigmas: float = 3.0
     floor: float = 0.01
     bootstrap_samples: int = 1000
@@ -58,35 +79,62 @@ class GatePolicy:
         if self.sigmas < 0 or self.floor < 0:
             raise ConfigError("gate sigmas and floor must be >= 0")
         if not 0 < self.confidence < 1:
-            raise ConfigError("gate confidence must be in (0, 1)")
-        unknown = [m for m in self.metrics if m not in DIRECTIONS]
+            raise ConfigError(f"gate confidence must be in (0, 1) (the level of the bootstrap intervals), got {self.confidence!r}")
+        if isinstance(self.bootstrap_samples, bool) or not isinstance(self.bootstrap_samples, int) or self.bootstrap_samples < 1:
+            raise ConfigError(f"gate bootstrap_samples must be an integer >= 1, got {self.bootstrap_samples!r}")
+        unknown = _unknown_metrics(self.metrics)
         if unknown:
-            raise ConfigError(f"cannot gate unknown metric(s) {unknown}; known: {', '.join(DIRECTIONS)}")
+            raise ConfigError(f"cannot gate unknown metric(s) {unknown}; known: {', '.join(builtin_metrics().names())}")
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"gate alpha (the false-alarm rate) must be in (0, 0.5), got {self.alpha!r}")
         if self.procedure not in PROCEDURES:
             raise ConfigError(f"unknown gate procedure {self.procedure!r}; use one of {', '.join(PROCEDURES)}")
         for field_name in ("effects", "margins"):
-            for metric, _ in getattr(self, field_name):
-                if metric not in DIRECTIONS:
-                    raise ConfigError(f"gate {field_name} names unknown metric {metric!r}; known: {', '.join(DIRECTIONS)}")
+            for metric in _unknown_metrics([metric for metric, _ in getattr(self, field_name)]):
+                raise ConfigError(f"gate {field_name} names unknown metric {metric!r}; known: {', '.join(builtin_metrics().names())}")
         if self.procedure != "band":
-            for metric in self.metrics:
-                self.sequential_parameters(metric)  # validates alpha, power, max_runs, effect and margin now
+            # Validates alpha, power, max_runs, effect and margin now; a policy that gates the task's
+            # metrics checks the ones its effects and margins name.
+            named = self.metrics or tuple(dict.fromkeys(metric for metric, _ in (*self.effects, *self.margins)))
+            for metric in named:
+                self._parameters(metric, len(named))
 
     def margin(self, std: float) -> float:
         return max(self.sigmas * std, self.floor)
 
+    def for_task(self, task: TaskSpec) -> GatePolicy:
+        """This policy for ``task``: its metrics are the task's when the policy names none, and a named
+        metric the task does not report is an error that names the ones it does."""
+        if not self.metrics:
+            return self.with_default_metrics(task.metrics)
+        lacking = [metric for metric in self.metrics if metric not in (*task.metrics, LOSS)]
+        if lacking:
+            raise ConfigError(
+                f"the gate's metrics {list(self.metrics)} include {lacking}, which task {task.name!r} does not report; "
+                f"its metrics are {', '.join(task.metrics)} (and {LOSS}). Gate some of those ([tool.harness.gate] "
+                "metrics, or a case's metrics), or name none to gate the task's own"
+            )
+        return self
+
+    def with_default_metrics(self, metrics: Sequence[str]) -> GatePolicy:
+        """This policy, gating ``metrics`` unless it names its own."""
+        return self if self.metrics else dataclasses.replace(self, metrics=tuple(metrics))
+
     def sequential_parameters(self, metric: str) -> SequentialGateParameters:
         """The sequential gate's parameters for one metric; alpha is split evenly over the gated
         metrics (Bonferroni), so the whole check's false-alarm rate stays at most ``alpha``."""
+        if not self.metrics:
+            raise ConfigError("the policy names no metrics yet: resolve it for a task first (GatePolicy.for_task)")
+        return self._parameters(metric, len(self.metrics))
+
+    def _parameters(self, metric: str, gated: int) -> SequentialGateParameters:
         return SequentialGateParameters(
-            alpha=self.alpha / len(self.metrics),
+            alpha=self.alpha / gated,
             power=self.power,
             effect=dict(self.effects).get(metric, DEFAULT_EFFECT),
             margin=dict(self.margins).get(metric, 0.0),
             max_runs=self.max_runs,
-            direction=DIRECTIONS[metric],
+            direction=metric_direction(metric),
         )
 
 
@@ -94,8 +142,8 @@ class GatePolicy:
 class MetricCheck:
     metric: str
     measured: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None  # None: no interval (the metric had no value on too many resamples; see the notes)
+    ci_high: float | None
     baseline_mean: float | None
     baseline_std: float | None
     band_low: float | None
@@ -135,7 +183,7 @@ class GateReport:
         rows = [
             [
                 c.metric,
-                f"{c.measured:.4f} [{c.ci_low:.4f}, {c.ci_high:.4f}]",
+                f"{c.measured:.4f}" + ("" if c.ci_low is None else f" [{c.ci_low:.4f}, {c.ci_high:.4f}]"),
                 "-" if c.baseline_mean is None else f"{c.baseline_mean:.4f} ± {c.baseline_std:.4f}",
                 num(c.delta, signed=True),
                 "-" if c.band_low is None else f"[{c.band_low:.4f}, {c.band_high:.4f}]",
@@ -229,11 +277,13 @@ def check_run(
     policy: GatePolicy = GatePolicy(),
     published: tuple[PublishedReference, ...] = (),
 ) -> GateReport:
-    """Gate ``result`` against ``baseline`` (``None``: a missing baseline, which fails)."""
-    intervals = bootstrap_intervals(
-        result.logits, result.labels, samples=policy.bootstrap_samples, confidence=policy.confidence, seed=0
-    )
+    """Gate ``result`` against ``baseline`` (``None``: a missing baseline, which fails).
+
+    A policy that names no metrics gates what the run reports besides the loss: the task's metrics.
+    """
+    policy = policy.with_default_metrics([metric for metric in result.metrics if metric != LOSS])
     checks, problems, notes = [], [], []
+    intervals = _intervals(result, policy, notes)
     if baseline is None:
         problems.append("no measured baseline for this run; record one (see below)")
     else:
@@ -254,22 +304,47 @@ def check_run(
     if reproduced is not None:
         notes.append(f"reproduced baseline seed {reproduced} exactly (every recorded metric identical): passed after one run")
     for metric in policy.metrics:
+        if metric not in result.metrics:
+            raise ConfigError(f"the gate's metric {metric!r} is not among the run's ({', '.join(result.metrics)}); "
+                              "resolve the policy for the run's task (GatePolicy.for_task)")
         interval = intervals[metric]
+        low_ci, high_ci = (None, None) if interval is None else (interval.low, interval.high)
         measured = float(result.metrics[metric])
         stats = baseline.metrics.get(metric) if baseline else None
         if stats is None:
             verdict = MISSING if baseline is None else MISMATCH
             if baseline is not None:
                 problems.append(f"the baseline has no {metric!r}")
-            checks.append(MetricCheck(metric, measured, interval.low, interval.high, None, None, None, None, verdict))
+            checks.append(MetricCheck(metric, measured, low_ci, high_ci, None, None, None, None, verdict))
             continue
-        direction = DIRECTIONS[metric]
+        direction = metric_direction(metric)
         low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
         verdict = MISMATCH if problems else REPRODUCED if reproduced is not None else _verdict(direction, measured, low, high)
-        checks.append(MetricCheck(metric, measured, interval.low, interval.high, stats.mean, stats.std, low, high, verdict))
+        checks.append(MetricCheck(metric, measured, low_ci, high_ci, stats.mean, stats.std, low, high, verdict))
     if result.config.get("faults"):
         notes.append(f"deliberate faults injected in this run: {', '.join(result.config['faults'])}")
     if any(c.verdict == IMPROVED for c in checks):
         notes.append("improved beyond the band: consider updating the baseline")
     context = tuple(r for r in published if r.task == result.config["task"])
     return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes))
+
+
+def _intervals(result: RunResult, policy: GatePolicy, notes: list[str]) -> dict[str, Interval | None]:
+    """Each gated metric's bootstrap interval over the evaluation rows; None, with a note, where it has none.
+
+    One metric at a time, each from the same seed, so each metric sees the same resamples as it
+    would with all of them together, and one metric without an interval (F1 on a handful of rows,
+    where many resamples draw no positive) leaves the others theirs.
+    """
+    num_labels = result.logits.shape[1] if result.logits.ndim == 2 else 1
+    intervals: dict[str, Interval | None] = {}
+    for metric in policy.metrics:
+        try:
+            intervals[metric] = bootstrap_intervals(
+                result.logits, result.labels, metrics=(metric,), num_labels=num_labels,
+                samples=policy.bootstrap_samples, confidence=policy.confidence, seed=0,
+            )[metric]
+        except MetricUndefinedError as error:
+            intervals[metric] = None
+            notes.append(f"no {policy.confidence:.0%} interval for {metric}: {error}")
+    return intervals

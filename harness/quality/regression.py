@@ -27,7 +27,7 @@ from harness.quality.baselines import (
     check_recordable,
     measured_from_runs,
 )
-from harness.config import RunConfig
+from harness.config import DEFAULT_TASK, RunConfig
 from harness.devices import device_kind
 from harness.quality.gate import REPRODUCED, GatePolicy, GateReport, check_run
 from harness.provenance import resolve_device
@@ -54,10 +54,31 @@ class QualityOutcome:
         return self.report.passed and not self.regenerated
 
 
-def name_for(config: RunConfig, split: str = "validation") -> str:
+def name_for(config: RunConfig, split: str | None = None) -> str:
+    """The baseline's name for ``config``, on ``split`` (default: the task's first evaluation split)."""
     return baseline_name(
-        config.task, config.recipe.name, config.model_spec, split, device_kind(resolve_device(config.device)), config.precision
+        config.task.name, config.recipe.name, config.model_spec, split or config.task.evaluation_splits[0], device_kind(resolve_device(config.device)), config.precision
     )
+
+
+def record_command(config: RunConfig, seeds: int | None = None, *, case: str | None = None) -> str:
+    """The ``harness record-baseline`` command that records ``config``'s baseline, for messages.
+
+    A case is recorded by its name; the default task needs no ``--task``; any other task names its
+    task and its data, since those are what the baseline is measured on.
+    """
+    parts = ["harness record-baseline", f"--case {case}" if case else f"--recipe {config.recipe.name}"]
+    if case is None and config.task.name != DEFAULT_TASK:
+        parts.append(f"--task {config.task.name}")
+        if config.data_files:
+            parts.append("--data-files " + ",".join(f"{split}={path}" for split, path in config.data_files))
+        if config.columns:
+            parts.append("--columns " + ",".join(f"{column}={name}" for column, name in config.columns))
+        elif config.data_dir is not None:
+            parts.append(f"--data-dir {config.data_dir}")
+    if seeds is not None:
+        parts.append(f"--seeds {seeds}")
+    return " ".join(parts)
 
 
 def record_baseline(
@@ -148,34 +169,38 @@ def perform_quality_check(
     force_regen: bool = False,
     seeds: int = DEFAULT_BASELINE_SEEDS,
     regenerated: dict[str, MeasuredBaseline] | None = None,
+    case: str | None = None,
 ) -> QualityOutcome:
     """Fine-tune ``config`` and gate it against its baseline (``force_regen``: re-measure it first).
 
     ``regenerated`` is the session's record of the baselines it has already re-measured: a second
     check of the same recipe reuses that baseline instead of measuring it again, and a check of a
     different recipe that maps to the same baseline file is refused rather than overwriting it.
+    ``case`` names the project's case ``config`` was built from, so messages say how to record it.
     """
+    policy = policy.for_task(config.task)  # the task's metrics, or an error naming them, before anything trains
     name, tag = name_for(config), config.short_id
     regenerated = {} if regenerated is None else regenerated
     if force_regen:
         return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated)
     old = store.load(name)  # fail fast: a corrupt baseline is reported before minutes of training
-    designs, note = sequential_designs(old, policy, store.path(name), config)  # and so is one too small for the gate
+    designs, note = sequential_designs(old, policy, store.path(name), config, case=case)  # and so is one too small for the gate
     result = fine_tune(config)
     return _gate(config, result, old, name, tag, store=store, policy=policy, seeds=seeds, designs=designs, note=note,
-                 fine_tune=fine_tune)
+                 fine_tune=fine_tune, case=case)
 
 
-def sequential_designs(baseline: MeasuredBaseline | None, policy: GatePolicy, path, config: RunConfig):
+def sequential_designs(baseline: MeasuredBaseline | None, policy: GatePolicy, path, config: RunConfig, *,
+                       case: str | None = None):
     """The sequential gate's designs for this baseline, or None and why not (``auto`` falls back to the
     band; an explicit ``sequential`` policy makes a baseline too small for it an error, before training)."""
     if baseline is None or policy.procedure == "band":
         return None, None
+    policy = policy.for_task(config.task)
     try:
         return designs_for(baseline, policy), None
     except DesignError as error:
-        seeds = f" --seeds {error.seeds_needed}" if error.seeds_needed else ""
-        fix = f"record a larger baseline: `harness record-baseline --recipe {config.recipe.name}{seeds}`"
+        fix = f"record a larger baseline: `{record_command(config, error.seeds_needed, case=case)}`"
         if policy.procedure == "sequential":
             raise BaselineError(f"{path}: too few seeds for the sequential gate: {error}; {fix}") from error
         return None, (f"the sequential gate cannot run on this baseline ({error}), so this is the one-run band check, "
@@ -184,7 +209,7 @@ def sequential_designs(baseline: MeasuredBaseline | None, policy: GatePolicy, pa
 
 def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | None, name: str, tag: str, *,
           store: BaselineStore, policy: GatePolicy, seeds: int, prefix: str = "", designs=None, note: str | None = None,
-          fine_tune: FineTune | None = None) -> QualityOutcome:
+          fine_tune: FineTune | None = None, case: str | None = None) -> QualityOutcome:
     report = check_run(result, baseline, name=name, policy=policy, published=tuple(store.published()))
     if designs and not report.problems and not any(c.verdict == REPRODUCED for c in report.checks):
         run = run_sequential(result, config, designs, fine_tune, baseline)
@@ -195,7 +220,7 @@ def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | Non
     if baseline is None:
         messages.append(
             f"no baseline at {store.path(name)}. Record one from {seeds} seeds with "
-            f"`pytest --harness-force-regen` or `harness record-baseline --recipe {config.recipe.name} --seeds {seeds}`, "
+            f"`pytest --harness-force-regen` or `{record_command(config, seeds, case=case)}`, "
             "review it, and commit it."
         )
     if report.passed:

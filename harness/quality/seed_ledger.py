@@ -35,8 +35,11 @@ IDENTITY_VERSIONS = ("torch", "transformers", "accelerate", "tokenizers")
 def ledger_identity(config: RunConfig, result: RunResult) -> dict[str, Any]:
     versions = result.provenance.get("versions", {})
     model = result.provenance["model"]
+    run = config.identity()
     return {
-        "task": config.task,
+        "task": run["task"],
+        # Only a task that is not a built-in has a spec here; a built-in's ledger keeps the identity it always had.
+        **({"task_spec": run["task_spec"]} if "task_spec" in run else {}),
         "recipe": config.identity()["recipe"],
         "model": config.model_spec,
         "weights_sha256": model.get("weights_sha256"),

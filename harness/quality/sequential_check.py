@@ -19,7 +19,7 @@ import numpy as np
 
 from harness.quality.baselines import MeasuredBaseline
 from harness.config import RunConfig
-from harness.quality.gate import FAIL, PASS, GatePolicy, GateReport, MetricCheck
+from harness.quality.gate import FAIL, LOSS, PASS, GatePolicy, GateReport, MetricCheck
 from harness.result import RunResult
 from harness.quality.sequential_gate import (
     CONTINUE,
@@ -38,6 +38,7 @@ def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> dict[str, Seq
     cannot support the policy's alpha and power, naming every metric that falls short and the seeds
     that would do for all of them."""
     designs, errors = {}, []
+    policy = policy.with_default_metrics([metric for metric in baseline.metrics if metric != LOSS])
     for metric in policy.metrics:
         if metric not in baseline.metrics:
             continue

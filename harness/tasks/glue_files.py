@@ -24,9 +24,8 @@ from pathlib import Path
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from harness.checksums import sha256_file, sha256_json
-from harness.data import GLUE_HEADER as MRPC_HEADER
-from harness.data import DataError
 from harness.tasks.spec import ROW_INDEX_COLUMN, TaskError, TaskSpec
+from harness.tasks.text_files import DataError, not_utf8_message
 
 # How a file writes its labels: class ids ("0", "1", ...), class names ("entailment", ...), or a
 # regression score (a decimal number).
@@ -68,6 +67,7 @@ _MNLI_HEAD = (
     "sentence1_parse", "sentence2_parse", "sentence1", "sentence2",
 )
 _INDEX_PAIR_HEADER = ("index", "sentence1", "sentence2", "label")
+MRPC_HEADER = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")
 
 # Keyed by task name: these are GLUE's files, so only GLUE's tasks have them.
 _FORMATS: dict[str, GlueFormat] = {
@@ -209,10 +209,25 @@ def read_glue_folder(task: TaskSpec, folder: str | Path) -> DatasetDict:
     return DatasetDict({split: _read_file(task, fmt, path, features) for split, path in paths.items()})
 
 
+def read_glue_file(task: TaskSpec, path: str | Path) -> Dataset:
+    """Read one of a task's GLUE files (any split's, under any name) into a Dataset with the Hub's schema.
+
+    >>> from harness.tasks.glue import MRPC
+    >>> read_glue_file(MRPC, "glue_data/MRPC/dev.tsv").num_rows  # doctest: +SKIP
+    408
+    """
+    path = Path(path)
+    fmt = glue_format(task)
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "no such file"
+        raise DataError(f"{path}: {problem}; expected one of GLUE's {fmt.folder} files ({', '.join(fmt.files.values())})")
+    return _read_file(task, fmt, path, hub_features(task))
+
+
 def fingerprint(task: TaskSpec, folder: str | Path) -> dict:
     """sha256 of each file the task reads from ``folder``, and one over all of them: results carry this.
 
-    The same shape as ``MrpcSource.fingerprint``, so MRPC read either way has the same fingerprint.
+    For MRPC this is the fingerprint every MRPC result and baseline has carried, so they stay comparable.
     """
     folder = Path(folder)
     paths = _split_paths(task, glue_format(task), folder)
@@ -255,7 +270,7 @@ def _read_file(task: TaskSpec, fmt: GlueFormat, path: Path, features: Features) 
                     f"{path}, line {rows.line_num}: not readable as a GLUE TSV ({error}); is this the right file?"
                 ) from error
     except UnicodeDecodeError as error:
-        raise DataError(_not_utf8(path, error)) from error
+        raise DataError(not_utf8_message(path, error, why="GLUE's files are UTF-8")) from error
     return Dataset.from_dict(columns, features=features)
 
 
@@ -267,7 +282,7 @@ def _parse(task: TaskSpec, fmt: GlueFormat, path: Path, rows, features: Features
         header = next(rows, None)
         if header is None:
             raise DataError(
-                f"{path}: the file is empty; expected GLUE's {fmt.folder} header {list(fmt.headers[path.name])} "
+                f"{path}: the file is empty; expected GLUE's {fmt.folder} header {_expected_header(fmt, path)} "
                 "and rows under it"
             )
         positions, fields = _positions(fmt, path, [name.strip() for name in header]), len(header)
@@ -300,6 +315,11 @@ def _parse(task: TaskSpec, fmt: GlueFormat, path: Path, rows, features: Features
     return columns
 
 
+def _expected_header(fmt: GlueFormat, path: Path) -> list[str]:
+    """GLUE's header for the file: by its name, or (a split's file saved under another name) the train file's."""
+    return list(fmt.headers.get(path.name) or next(iter(fmt.headers.values())))
+
+
 def _positions(fmt: GlueFormat, path: Path, header: list[str]) -> dict[str, int]:
     needed = list(fmt.columns.values())
     missing = [name for name in needed if name not in header]
@@ -308,7 +328,7 @@ def _positions(fmt: GlueFormat, path: Path, header: list[str]) -> dict[str, int]
         problem = f"lacks {missing}" if missing else f"repeats {repeated}"
         raise DataError(
             f"{path}: header is {header!r}, which {problem}; expected GLUE's {fmt.folder} header "
-            f"{list(fmt.headers[path.name])} (tab-separated; the columns {needed} are read by name). "
+            f"{_expected_header(fmt, path)} (tab-separated; the columns {needed} are read by name). "
             "Is this the right file?"
         )
     return {column: header.index(name) for column, name in fmt.columns.items()}
@@ -360,22 +380,3 @@ def _label_decoder(task: TaskSpec, fmt: GlueFormat, path: Path):
 
 def _either(values: list[str]) -> str:
     return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
-
-
-def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
-    """Where the first undecodable byte is, by line, and how to convert the file."""
-    line_no = None
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                line_no = number
-                break
-    where = f"{path}, line {line_no}" if line_no else str(path)
-    return (
-        f"{where}: the file is not UTF-8 text ({error.reason}: byte {error.object[error.start:error.start + 1]!r}); "
-        f"GLUE's files are UTF-8. Convert it from the encoding it was saved in, e.g. "
-        f"`iconv -f latin1 -t utf-8 {path.name} > {path.name}.utf8` (replace latin1 by that encoding), "
-        f"then put the result in place of {path.name}"
-    )

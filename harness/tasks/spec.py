@@ -69,6 +69,27 @@ class TaskSpec:
         """True when the label is one float (``num_labels == 1``) rather than a class id."""
         return self.num_labels == 1
 
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON data (lists for tuples); ``TaskSpec(**spec.to_dict())`` rebuilds it.
+
+        This is how a task that is not a built-in travels in a run's identity and to DDP workers.
+
+        >>> spec = TaskSpec(name="t", text_columns=("text",), num_labels=1, label_names=(), metrics=("pearson",))
+        >>> TaskSpec(**spec.to_dict()) == spec
+        True
+        """
+        return {
+            "name": self.name,
+            "text_columns": list(self.text_columns),
+            "num_labels": self.num_labels,
+            "label_names": list(self.label_names),
+            "metrics": list(self.metrics),
+            "evaluation_splits": list(self.evaluation_splits),
+            "label_column": self.label_column,
+            "hub": None if self.hub is None else list(self.hub),
+            "description": self.description,
+        }
+
     def _error(self, message: str) -> TaskError:
         return TaskError(f"task {self.name!r}: {message}")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.training import tokenize_pairs
+from harness.training import tokenize_texts
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "label")
 
@@ -50,9 +50,10 @@ class TrainingBatches:
         return int(sum(batch["input_ids"].numel() for batch in self.batches))
 
 
-def sample_training_batches(train, tokenizer, *, batch_size: int, count: int, seed: int, max_length: int | None = 128) -> TrainingBatches:
-    """Draw ``count`` batches of ``batch_size`` distinct rows from ``train`` (MRPC's train split,
-    untokenized), seeded, and collate them as the Trainer would.
+def sample_training_batches(train, tokenizer, *, text_columns: tuple[str, ...], batch_size: int, count: int, seed: int,
+                            max_length: int | None = 128) -> TrainingBatches:
+    """Draw ``count`` batches of ``batch_size`` distinct rows from ``train`` (a task's train split,
+    untokenized, whose text is in ``text_columns``), seeded, and collate them as the Trainer would.
 
     The draw depends only on the split's size, ``batch_size``, ``count`` and ``seed``, never on the
     model or device.
@@ -64,7 +65,7 @@ def sample_training_batches(train, tokenizer, *, batch_size: int, count: int, se
         raise ValueError(f"{count} batches of {batch_size} need {needed} rows; the split has {train.num_rows}")
     order = np.random.default_rng(seed).permutation(train.num_rows)[:needed]
     rows = tuple(tuple(int(i) for i in order[k * batch_size:(k + 1) * batch_size]) for k in range(count))
-    tokenized = tokenize_pairs(train.select(order.tolist()), tokenizer, max_length=max_length)
+    tokenized = tokenize_texts(train.select(order.tolist()), tokenizer, text_columns=text_columns, max_length=max_length)
     tokenized = tokenized.select_columns([c for c in MODEL_INPUTS if c in tokenized.column_names])
     collator = DataCollatorWithPadding(tokenizer)
     batches = tuple(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.data import MrpcSource
+from harness.tasks.glue import MRPC
 from harness.models import resolve_model
 from harness.throughput.peaks import PeakFlops, peak_flops_for
 from harness.session import HarnessSession
@@ -67,7 +68,7 @@ class ThroughputBench:
                 settings = self.session.settings
                 self._train = MrpcSource(settings.data_dir, settings.hub_offline).load()["train"]
             self._batches[key] = sample_training_batches(
-                self._train, model_ref.load_tokenizer(), batch_size=case.batch_size,
+                self._train, model_ref.load_tokenizer(), text_columns=MRPC.text_columns, batch_size=case.batch_size,
                 count=self.batches_per_round, seed=self.seed, max_length=MAX_LENGTH,
             )
         return self._batches[key]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from fake_runs import model_provenance, run_result
@@ -190,6 +191,8 @@ def test_published_references_are_shown_as_context_only(result):
         ({"floor": -0.01}, "sigmas and floor must be >= 0"),
         ({"confidence": 1.0}, r"confidence must be in \(0, 1\)"),
         ({"confidence": 0.0}, r"confidence must be in \(0, 1\)"),
+        ({"bootstrap_samples": 0}, "bootstrap_samples must be an integer >= 1"),
+        ({"bootstrap_samples": 2.5}, "bootstrap_samples must be an integer >= 1"),
         ({"metrics": ("accuracy", "precision")}, "unknown metric.*precision"),
     ],
 )
@@ -240,3 +243,95 @@ def test_any_difference_falls_through_to_the_statistical_check(result, change):
     report = check_run(result, baseline, name=NAME, policy=POLICY)
     assert REPRODUCED not in [c.verdict for c in report.checks]
     assert not any("reproduced baseline seed" in note for note in report.notes)
+
+
+# --- any task: its metrics, their directions, their intervals -------------------------------------
+
+
+def test_a_policy_naming_no_metrics_gates_the_tasks_own():
+    from harness.tasks import builtin_tasks
+
+    tasks = builtin_tasks()
+    assert GatePolicy().metrics == ()
+    assert GatePolicy().for_task(tasks.get("mrpc")).metrics == ("accuracy", "f1")
+    assert GatePolicy().for_task(tasks.get("stsb")).metrics == ("pearson", "spearmanr")
+    assert GatePolicy(metrics=("accuracy", "loss")).for_task(tasks.get("mnli")).metrics == ("accuracy", "loss")
+
+
+def test_a_policy_naming_a_metric_the_task_lacks_names_the_tasks_metrics():
+    from harness.tasks import builtin_tasks
+
+    with pytest.raises(ConfigError) as error:
+        GatePolicy(metrics=("accuracy", "f1")).for_task(builtin_tasks().get("mnli"))
+    message = str(error.value)
+    assert "include ['f1'], which task 'mnli' does not report" in message and "its metrics are accuracy (and loss)" in message
+
+
+def test_an_unresolved_policy_gates_what_the_run_reports_besides_its_loss(result):
+    report = check_run(result, baseline_for(result), name=NAME, policy=GatePolicy(bootstrap_samples=50))
+    assert [c.metric for c in report.checks] == ["accuracy", "f1"]
+    assert report.policy.metrics == ("accuracy", "f1")
+
+
+@pytest.mark.parametrize(("shift", "verdict"), [(0.1, FAIL), (-0.1, IMPROVED)])
+def test_a_correlation_is_better_higher(shift, verdict):
+    """A regression task's metrics come with their directions from the metric registry."""
+    rng = np.random.default_rng(0)
+    labels = rng.uniform(0, 5, size=60).astype(np.float32)
+    scores = (labels + rng.normal(0, 1, size=60)).astype(np.float32)[:, None]
+    from harness.tasks.metrics import loss, pearson
+
+    base = run_result()
+    metrics = {"pearson": pearson(scores[:, 0], labels), "loss": loss(scores, labels)}
+    regression = dataclasses.replace(base, logits=scores, labels=labels, metrics=metrics)
+    report = check_run(regression, baseline_for(regression, shift=shift), name=NAME, policy=POLICY)
+    assert [(c.metric, c.verdict) for c in report.checks] == [("pearson", verdict)]
+    assert report.checks[0].ci_low < metrics["pearson"] < report.checks[0].ci_high
+
+
+def test_a_three_class_run_is_gated_on_accuracy_with_its_interval():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, size=90)
+    logits = rng.normal(size=(90, 3))
+    logits[np.arange(90), labels] += 1.5
+    from harness.tasks.metrics import accuracy, loss
+
+    metrics = {"accuracy": accuracy(logits.argmax(1), labels), "loss": loss(logits, labels)}
+    three = dataclasses.replace(run_result(), logits=logits, labels=labels, metrics=metrics)
+    report = check_run(three, baseline_for(three, shift=0.005), name=NAME, policy=POLICY)
+    assert [(c.metric, c.verdict) for c in report.checks] == [("accuracy", PASS)]
+    assert report.checks[0].ci_low < metrics["accuracy"] < report.checks[0].ci_high
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
+def test_the_printed_interval_is_as_wide_as_its_confidence_says(confidence):
+    """A 90% interval printed as "95% CI" must fail a test: with 4,000 rows at 80% accuracy the
+    bootstrap distribution of accuracy is close to normal, so the percentile interval's width is
+    2 z sqrt(p (1 - p) / n) to within a few percent."""
+    from scipy.stats import norm
+
+    rows, share = 4000, 0.8
+    labels = np.zeros(rows, dtype=np.int64)
+    labels[::2] = 1
+    logits = np.zeros((rows, 2))
+    right = np.arange(rows) < share * rows
+    logits[np.arange(rows), np.where(right, labels, 1 - labels)] = 1.0
+    result = dataclasses.replace(run_result(), logits=logits, labels=labels, metrics={"accuracy": share, "f1": 0.8, "loss": 0.5})
+    policy = GatePolicy(metrics=("accuracy",), bootstrap_samples=4000, confidence=confidence)
+    check = check_run(result, baseline_for(result), name=NAME, policy=policy).checks[0]
+    expected = 2 * norm.ppf(0.5 + confidence / 2) * np.sqrt(share * (1 - share) / rows)
+    assert check.ci_high - check.ci_low == pytest.approx(expected, rel=0.06)
+    assert f"measured [{round(confidence * 100)}% CI]" in check_run(result, None, name=NAME, policy=policy).table()
+
+
+def test_a_metric_without_an_interval_is_gated_all_the_same_and_says_why():
+    """Eight rows with one positive: most resamples draw no positive, so F1 has no interval, but a value."""
+    labels = np.array([1, 0, 0, 0, 0, 0, 0, 0])
+    logits = np.eye(2)[[1, 0, 0, 1, 0, 0, 0, 0]] * 2.0
+    result = dataclasses.replace(run_result(), logits=logits, labels=labels, metrics={"accuracy": 0.875, "f1": 2 / 3, "loss": 0.3})
+    report = check_run(result, baseline_for(result), name=NAME, policy=POLICY)
+    f1 = report.checks[1]
+    assert (f1.metric, f1.ci_low, f1.ci_high, f1.verdict) == ("f1", None, None, PASS)
+    assert report.checks[0].ci_low is not None
+    assert any(note.startswith("no 95% interval for f1: f1 is undefined: on ") for note in report.notes)
+    assert "| f1       | 0.6667                  |" in report.table()

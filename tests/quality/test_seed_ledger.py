@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,39 @@ def test_a_write_that_dies_leaves_the_previous_ledger_whole(ledger_path, monkeyp
     assert ledger_path.read_bytes() == before
     assert sorted(json.loads(before)["seeds"][i]["seed"] for i in range(1)) == [42]
     assert [p.name for p in ledger_path.parent.iterdir()] == [ledger_path.name]
+
+
+PARTIAL_MRPC = Path(__file__).resolve().parents[2] / "baselines" / "mrpc--minilm-cpu--minilm--validation--cpu-fp32.partial.json"
+LEDGER_KEYS = ["task", "recipe", "model", "weights_sha256", "architecture_sha256", "definition_sha256", "data_sha256",
+               "precision", "device_kind", "versions"]
+
+
+def test_an_mrpc_ledger_keeps_the_identity_it_always_had():
+    """A recording in progress resumes only if its identity is unchanged: MRPC is still just "mrpc"."""
+    from harness.quality.seed_ledger import ledger_identity
+
+    identity = ledger_identity(smoke_run_config(), run_result())
+    assert list(identity) == LEDGER_KEYS and identity["task"] == "mrpc"
+
+
+def test_a_task_of_ones_own_carries_its_spec_in_the_ledger():
+    from harness.quality.seed_ledger import ledger_identity
+    from harness.tasks import TaskSpec
+
+    reviews = TaskSpec(name="reviews", text_columns=("text",), num_labels=2, label_names=("bad", "good"), metrics=("accuracy",))
+    identity = ledger_identity(smoke_run_config(task=reviews), run_result())
+    assert identity["task"] == "reviews" and identity["task_spec"] == reviews.to_dict()
+
+
+def test_the_mrpc_recording_in_progress_would_resume():
+    """The committed partial recording's identity is what this harness computes for its seeds."""
+    if not PARTIAL_MRPC.is_file():
+        pytest.skip(f"no recording in progress at {PARTIAL_MRPC}")
+    from harness.config import RunConfig
+    from harness.quality.seed_ledger import ledger_identity
+
+    ledger = SeedLedger.open(PARTIAL_MRPC)
+    seed = min(ledger.seeds)
+    config = RunConfig.from_recipe("minilm-cpu", device="cpu", seed=seed)
+    computed = json.loads(json.dumps(ledger_identity(config, ledger.results([seed])[0]), default=str))
+    assert computed == ledger.identity

@@ -22,7 +22,7 @@ def tokenizer():
 
 def sample(train, tokenizer, **changes):
     kwargs = {"batch_size": 4, "count": 3, "seed": 7, "max_length": 128} | changes
-    return sample_training_batches(train, tokenizer, **kwargs)
+    return sample_training_batches(train, tokenizer, text_columns=("sentence1", "sentence2"), **kwargs)
 
 
 def test_the_sample_is_identical_across_calls(train, tokenizer):

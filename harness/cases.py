@@ -1,0 +1,202 @@
+"""Cases: the fine-tunes a project gates, declared as data in its ``pyproject.toml``.
+
+A case names what to fine-tune and how it is judged: a task (a name, or the task's fields inline),
+its data (a GLUE folder or files with a column mapping; paths relative to the ``pyproject.toml``),
+a model, a recipe and the recipe fields it changes, and the gate's metrics, effects and margins::
+
+    [tool.harness.cases.reviews]
+    task = "reviews"                                  # or task = { text_columns = [...], label_names = [...], metrics = [...] }
+    data_files = { train = "data/train.csv", validation = "data/dev.csv" }
+    columns = { text = "review", label = "verdict" }  # task column = column in the files
+    recipe = "smoke"
+    model = "arch:bert-tiny"                          # default: the recipe's
+    overrides = { epochs = 3.0, training_args = { lr_scheduler_type = "cosine" } }
+    metrics = ["accuracy"]                            # default: the task's
+    margins = { accuracy = 0.01 }
+
+Each case is its own recipe, named after the case (the base recipe with the case's overrides), so
+each case has its own baseline file (``<task>--<case>--<model>--<split>--<device>-<precision>``)
+and two cases on one recipe never share one. ``pytest benchmarks`` gates each case against it
+(the plugin parametrizes the ``harness_case`` fixture over the project's cases), ``harness cases``
+lists them and ``harness record-baseline --case NAME`` records one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.config import ConfigError, Recipe, RecipeRegistry
+from harness.quality.gate import GatePolicy
+from harness.tasks.registry import TaskRegistry
+from harness.tasks.spec import TaskSpec
+
+CASE_KEYS = ("task", "recipe", "model", "data_dir", "data_files", "columns", "overrides", "metrics", "effects", "margins",
+             "description")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One declared fine-tune and how its gate judges it; :meth:`config_changes` and :meth:`policy` give both."""
+
+    name: str
+    task: TaskSpec
+    recipe: Recipe  # the base recipe with the case's overrides, named after the case
+    base_recipe: str = ""
+    overrides: tuple[tuple[str, Any], ...] = ()
+    model: str | None = None
+    data_dir: Path | None = None
+    data_files: tuple[tuple[str, Path], ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()
+    metrics: tuple[str, ...] = ()
+    effects: tuple[tuple[str, float], ...] = ()
+    margins: tuple[tuple[str, float], ...] = ()
+    description: str = ""
+
+    def config_changes(self) -> dict[str, Any]:
+        """The :meth:`harness.session.HarnessSession.config` keywords that build this case's run."""
+        changes: dict[str, Any] = {"task": self.task}
+        if self.model is not None:
+            changes["model"] = self.model
+        if self.data_files:
+            changes["data_files"] = self.data_files
+            changes["columns"] = self.columns
+        elif self.data_dir is not None:
+            changes["data_dir"] = self.data_dir
+        return changes
+
+    def policy(self, base: GatePolicy) -> GatePolicy:
+        """``base`` (the project's gate) with this case's metrics, effects and margins on top, resolved for its task."""
+        changes: dict[str, Any] = {}
+        if self.metrics:
+            changes["metrics"] = self.metrics
+        for field in ("effects", "margins"):
+            if getattr(self, field):
+                changes[field] = tuple(sorted({**dict(getattr(base, field)), **dict(getattr(self, field))}.items()))
+        try:
+            return dataclasses.replace(base, **changes).for_task(self.task)
+        except ConfigError as error:
+            raise ConfigError(f"case {self.name!r}: {error}") from error
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseRegistry:
+    """A project's cases by name, in the order its ``pyproject.toml`` declares them."""
+
+    def __init__(self, cases: tuple[Case, ...] = ()) -> None:
+        self._cases = {case.name: case for case in cases}
+
+    def get(self, name: str) -> Case:
+        try:
+            return self._cases[name]
+        except KeyError:
+            known = ", ".join(self._cases) or "none (declare one under [tool.harness.cases.NAME] in pyproject.toml)"
+            raise ConfigError(f"unknown case {name!r}; the project's cases: {known}") from None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._cases)
+
+    def __iter__(self) -> Iterator[Case]:
+        return iter(tuple(self._cases.values()))
+
+    def __len__(self) -> int:
+        return len(self._cases)
+
+
+def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, recipes: RecipeRegistry, root: Path,
+               where: str) -> Case:
+    """A :class:`Case` from its table in ``pyproject.toml``; every mistake names the key and the fix.
+
+    ``root`` is the folder relative paths are read from (the one holding ``pyproject.toml``).
+    """
+    unknown = sorted(set(table) - set(CASE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(CASE_KEYS)}")
+    if name in recipes:
+        raise ConfigError(f"{where}: a case is a recipe of its own, named after it, and {name!r} is already a recipe; "
+                          f"rename the case (recipes: {', '.join(recipes.names())})")
+    task = _task(name, table.get("task"), tasks, where)
+    base = table.get("recipe")
+    if not isinstance(base, str):
+        raise ConfigError(f"{where}: `recipe` (the recipe it fine-tunes with) is required; known recipes: "
+                          f"{', '.join(recipes.names())}")
+    overrides = _table(table, "overrides", where)
+    try:
+        recipe = dataclasses.replace(recipes.get(base), name=name,
+                                     description=str(table.get("description") or f"case {name}: {base} with {overrides or 'no changes'}"),
+                                     **overrides)
+    except TypeError as error:
+        fields = sorted(f.name for f in dataclasses.fields(Recipe) if f.name not in ("name", "description"))
+        raise ConfigError(f"{where}: overrides: {error}; valid fields: {', '.join(fields)}") from error
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
+    data_files = {split: _path(root, path, where, f"data_files.{split}") for split, path in _table(table, "data_files", where).items()}
+    columns = _table(table, "columns", where)
+    data_dir = table.get("data_dir")
+    metrics = table.get("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(metric, str) for metric in metrics):
+        raise ConfigError(f"{where}: metrics must be a list of metric names, e.g. [\"accuracy\"], got {metrics!r}")
+    model = table.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ConfigError(f"{where}: model must be a model spec (a Hub id, a local folder, 'minilm' or 'arch:NAME'), got {model!r}")
+    return Case(
+        name=name,
+        task=task,
+        recipe=recipe,
+        base_recipe=base,
+        overrides=tuple(overrides.items()),
+        model=model,
+        data_dir=None if data_dir is None else _path(root, data_dir, where, "data_dir"),
+        data_files=tuple(data_files.items()),
+        columns=tuple(columns.items()),
+        metrics=tuple(metrics),
+        effects=_numbers(table, "effects", where),
+        margins=_numbers(table, "margins", where),
+        description=str(table.get("description") or ""),
+    )
+
+
+def _task(case: str, value: Any, tasks: TaskRegistry, where: str) -> TaskSpec:
+    if isinstance(value, str):
+        try:
+            return tasks.get(value)
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    if isinstance(value, dict):
+        from harness.project_config import task_from_table
+
+        return task_from_table(case, value, f"{where}.task", taken=tasks)
+    raise ConfigError(f"{where}: `task` is required: a task's name ({', '.join(tasks.names())}) or an inline table of "
+                      "its fields (text_columns, label_names, metrics)")
+
+
+def _table(table: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key} must be a table (key = value, ...), got {value!r}")
+    return dict(value)
+
+
+def _numbers(table: Mapping[str, Any], key: str, where: str) -> tuple[tuple[str, float], ...]:
+    values = _table(table, key, where)
+    for metric, number in values.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+            raise ConfigError(f"{where}: {key}.{metric} must be a number >= 0 in the metric's units, got {number!r}")
+    return tuple(sorted((metric, float(number)) for metric, number in values.items()))
+
+
+def _path(root: Path, value: Any, where: str, key: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key} must be a path (relative to {root}), got {value!r}")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def describe_recipe(case: Case) -> str:
+    """``smoke`` or ``smoke + epochs=1.0``: the case's base recipe and what it changes, for listings."""
+    return " + ".join([case.base_recipe, *(f"{field}={value}" for field, value in case.overrides)])
