@@ -333,9 +333,13 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _recipes(args: argparse.Namespace) -> int:
-    rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}",
-             ", ".join(f"{k}={v}" for k, v in r.training_args) or "-", r.description] for r in read_recipes(args.pyproject)]
-    print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "TrainingArguments overrides", "what"], rows))
+    def other(r) -> str:
+        settings = [f"{k}={v}" for k, v in (("reinit_top_layers", r.reinit_top_layers), ("weight_average", r.weight_average)) if v]
+        return ", ".join(settings + [f"{k}={v}" for k, v in r.training_args]) or "-"
+
+    rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}", other(r), r.description]
+            for r in read_recipes(args.pyproject)]
+    print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "other settings (and TrainingArguments overrides)", "what"], rows))
     return 0
 
 

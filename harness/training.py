@@ -3,6 +3,8 @@
 tokenize the task's text (one text or a pair) with truncation -> pad per batch with
 DataCollatorWithPadding -> TrainingArguments with per-epoch evaluation -> Trainer with a head of the
 task's size -> train() -> predict(the task's first evaluation split) -> the task's metrics.
+A recipe may re-initialise the encoder's top layers before training (:mod:`harness.layer_reinit`) and
+score the run with averaged weights (:mod:`harness.weight_averaging`).
 Nothing here names a task: columns, label count and metrics all come from ``config.task``.
 """
 
@@ -22,6 +24,7 @@ import numpy as np
 from harness.config import ConfigError, RunConfig
 from harness.data import DataSource
 from harness.devices import path_slug
+from harness.layer_reinit import reinit_problem, reinit_top_layers
 from harness.tasks.metrics import TaskMetrics
 from harness.throughput.hardware import check_precision
 from harness.models import ResolvedModel, resolve_model
@@ -209,6 +212,11 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         splits = splits.rename_column(task.label_column, LABEL)
     evaluated = task.evaluation_splits[0]
     model_ref: ResolvedModel = resolve_model(config.model_spec, hub_offline=hub_offline)
+    if config.recipe.reinit_top_layers:  # from the model's config, before the tokenizing and loading
+        problem = reinit_problem(config.recipe.reinit_top_layers,
+                                 getattr(model_ref.load_config(task.num_labels), "num_hidden_layers", None))
+        if problem:
+            raise ConfigError(f"recipe {config.recipe.name!r}: {problem} ({config.model_spec})")
     set_seed(config.seed)
     tokenizer = model_ref.load_tokenizer()
     recipe = config.recipe
@@ -224,9 +232,11 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     validation = tokenize_texts(splits[evaluated], tokenizer, text_columns=task.text_columns, max_length=max_length)
 
     model = model_ref.load_for_classification(num_labels=task.num_labels, seed=config.seed)
+    reinitialised = reinit_top_layers(model, recipe.reinit_top_layers, seed=config.seed)
     if recipe.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     run_dir = config.output_dir / run_name(config)
+    averaging = weight_averaging(recipe.weight_average)
     trainer = Trainer(
         model=model,
         args=training_arguments(config, device, run_dir / "trainer", show_progress=show_progress),
@@ -235,6 +245,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         compute_metrics=on_main_process(compute_metrics),
+        callbacks=[averaging] if averaging else None,
     )
 
     if not show_progress:
@@ -263,6 +274,10 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     )
     provenance = machine_provenance(device)
     provenance.update(seed=config.seed, model=model_ref.provenance(), data=source.fingerprint(), precision=config.precision)
+    if reinitialised:
+        provenance["reinitialised"] = reinitialised
+    if averaging:
+        provenance["weight_average"] = {"spec": recipe.weight_average, "steps_averaged": averaging.steps_averaged}
     if config.world_size > 1:
         provenance["distributed"] = {"world_size": trainer.args.world_size, "backend": trainer.args.ddp_backend,
                                      "threads_per_process": provenance["device"]["torch_threads"]}
@@ -278,6 +293,15 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     )
     result.save(run_dir)
     return result
+
+
+def weight_averaging(spec: str):
+    """The Trainer callback that averages the weights as ``spec`` says, or None for ``""``."""
+    if not spec:
+        return None
+    from harness.weight_averaging import WeightAveraging
+
+    return WeightAveraging(spec)
 
 
 def on_main_process(compute_metrics):

@@ -154,7 +154,7 @@ def test_python_dash_m_harness_runs_the_cli():
 def test_an_unknown_recipe_exits_2_listing_the_known_ones(capsys, tmp_path):
     code = main(["run", "--recipe", "no-such-recipe", "--pyproject", str(tmp_path / "pyproject.toml")], settings=OFFLINE)
     assert code == 2
-    assert "unknown recipe 'no-such-recipe'; known recipes: course, minilm-cpu, smoke" in capsys.readouterr().err
+    assert "unknown recipe 'no-such-recipe'; known recipes: course, minilm-cpu, minilm-cpu-ema, minilm-cpu-reinit, smoke" in capsys.readouterr().err
 
 
 def test_a_project_recipe_is_listed_and_runs(smoke_dir, tmp_path, capsys):
@@ -173,3 +173,10 @@ def test_a_project_recipe_is_listed_and_runs(smoke_dir, tmp_path, capsys):
     recipe = json.loads(saved.read_text())["config"]["recipe"]
     assert recipe["name"] == "tiny-cosine" and recipe["epochs"] == 1.0
     assert recipe["training_args"] == {"lr_scheduler_type": "cosine", "max_grad_norm": 0.5}
+
+
+def test_recipes_lists_each_recipes_variance_reduction(capsys):
+    assert main(["recipes"], settings=OFFLINE) == 0
+    rows = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.startswith("| minilm")}
+    assert "weight_average=ema-0.99" in rows["minilm-cpu-ema"] and "reinit_top_layers=1" in rows["minilm-cpu-reinit"]
+    assert "weight_average" not in rows["minilm-cpu"] and "reinit_top_layers" not in rows["minilm-cpu"]

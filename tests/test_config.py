@@ -392,3 +392,77 @@ def test_a_bad_training_args_value_fails_before_any_data_is_read(tmp_path):
     config = smoke(training_args={"lr_scheduler_type": "sideways"}, data_dir=tmp_path / "no-such-folder", device="cpu")
     with pytest.raises(ConfigError, match=r"recipe 'smoke': training_args \{'lr_scheduler_type': 'sideways'\} were refused"):
         fine_tune(config, hub_offline=True, show_progress=False)
+
+
+# --- variance reduction: re-initialised top layers and averaged weights -------------------------------
+
+# The short ids the gate's recipes had before reinit_top_layers and weight_average existed (CPU, seed 42):
+# at their defaults the new fields must leave every cached run, run folder and baseline where it was.
+CPU_SHORT_IDS = {"course": "0844d62a", "minilm-cpu": "36133198", "smoke": "979517a8"}
+
+
+@pytest.mark.parametrize("recipe", list(CPU_SHORT_IDS))
+def test_the_variance_reduction_fields_at_their_defaults_leave_the_identity_alone(recipe):
+    config = RunConfig.from_recipe(recipe, seed=42, device="cpu")
+    assert config.short_id == CPU_SHORT_IDS[recipe]
+    assert not {"reinit_top_layers", "weight_average"} & set(config.identity()["recipe"])
+    assert RunConfig.from_recipe(recipe, seed=42, device="cpu", reinit_top_layers=0, weight_average="").short_id == CPU_SHORT_IDS[recipe]
+
+
+@pytest.mark.parametrize("changes", [{"reinit_top_layers": 1}, {"weight_average": "ema-0.99"}, {"weight_average": "swa"}])
+def test_a_variance_reduction_is_part_of_the_identity_and_round_trips(changes):
+    config = smoke(**changes, seed=3, data_dir="/d")
+    ((field, value),) = changes.items()
+    assert config.identity()["recipe"][field] == value
+    assert config.short_id != smoke(seed=3).short_id
+    assert RunConfig.from_dict(json.loads(config.to_json())) == config
+
+
+def test_the_noise_study_variants_are_minilm_cpu_with_one_change_each():
+    base = dataclasses.asdict(RECIPES["minilm-cpu"])
+    for name, change in (("minilm-cpu-ema", {"weight_average": "ema-0.99"}), ("minilm-cpu-reinit", {"reinit_top_layers": 1})):
+        variant = dataclasses.asdict(RECIPES[name])
+        differing = {k for k in base if base[k] != variant[k]} - {"name", "description"}
+        assert {k: variant[k] for k in differing} == change
+        assert "minilm-cpu" in variant["description"] and "spread" in variant["description"]
+
+
+@pytest.mark.parametrize(
+    ("value", "phrase"),
+    [(-1, "reinit_top_layers must be a whole number >= 0"), (1.0, "reinit_top_layers must be a whole number >= 0"),
+     (True, "reinit_top_layers must be a whole number >= 0")],
+)
+def test_impossible_reinit_counts_are_refused(value, phrase):
+    with pytest.raises(ConfigError, match=re.escape(phrase)) as error:
+        smoke(reinit_top_layers=value)
+    assert "'smoke'" in str(error.value) and repr(value) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "phrase"),
+    [
+        ("ema", "unknown weight_average 'ema'; valid: \"\" (none), \"swa\""),
+        ("EMA-0.99", "unknown weight_average 'EMA-0.99'; valid:"),
+        ("polyak", "\"ema-<decay>\" with 0 < decay < 1"),
+        ("ema-1", "the EMA decay must be a number strictly between 0 and 1 (e.g. ema-0.99)"),
+        ("ema-0", "the EMA decay must be a number strictly between 0 and 1"),
+        ("ema-nan", "the EMA decay must be a number strictly between 0 and 1"),
+        ("ema-x", "the EMA decay must be a number strictly between 0 and 1"),
+        ("ema-.99", "write the decay as ema-0.99"),
+        ("ema-0.990", "write the decay as ema-0.99"),
+        (0.99, "weight_average must be a string"),
+    ],
+)
+def test_impossible_weight_averages_are_refused_listing_the_valid_forms(spec, phrase):
+    with pytest.raises(ConfigError, match=re.escape(phrase)) as error:
+        smoke(weight_average=spec)
+    assert "'smoke'" in str(error.value)
+
+
+def test_a_reinit_count_beyond_the_models_layers_is_refused_before_training(tmp_path, smoke_dir, monkeypatch):
+    from harness import training
+
+    monkeypatch.setattr(training, "tokenize_texts", lambda *a, **k: pytest.fail("tokenized before the check"))
+    config = smoke(reinit_top_layers=3, data_dir=smoke_dir, output_dir=tmp_path, device="cpu")
+    with pytest.raises(ConfigError, match=re.escape("reinit_top_layers = 3, but the model has 2 transformer layers; use 0 to 2")):
+        training.fine_tune(config, hub_offline=True, show_progress=False)

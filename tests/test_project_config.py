@@ -113,3 +113,35 @@ def test_bad_project_recipes_name_the_table_and_the_fix(tmp_path, table, phrase)
     with pytest.raises(ConfigError) as error:
         read_recipes(pyproject)
     assert phrase in str(error.value) and str(pyproject) in str(error.value)
+
+
+def test_project_recipes_and_cases_take_the_variance_reduction_fields(tmp_path):
+    from harness.project_config import read_cases, read_recipes
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.harness.recipes.minilm-swa]\nbase = "minilm-cpu"\nweight_average = "swa"\n'
+                         '[tool.harness.cases.calm]\ntask = "mrpc"\nrecipe = "smoke"\n'
+                         'overrides = { reinit_top_layers = 1, weight_average = "ema-0.95" }\n')
+    assert read_recipes(pyproject).get("minilm-swa").weight_average == "swa"
+    case = read_cases(pyproject).get("calm")
+    assert (case.recipe.reinit_top_layers, case.recipe.weight_average) == (1, "ema-0.95")
+
+
+@pytest.mark.parametrize(
+    ("table", "phrase"),
+    [
+        ('[tool.harness.recipes.x]\nbase = "smoke"\nweight_average = "ema-2"\n', "the EMA decay must be a number strictly between 0 and 1"),
+        ('[tool.harness.recipes.x]\nbase = "smoke"\nweight_average = "average"\n', "valid: \"\" (none), \"swa\""),
+        ('[tool.harness.recipes.x]\nbase = "smoke"\nreinit_top_layers = -2\n', "reinit_top_layers must be a whole number >= 0"),
+        ('[tool.harness.cases.c]\ntask = "mrpc"\nrecipe = "smoke"\noverrides = { weight_average = "ema" }\n',
+         "unknown weight_average 'ema'"),
+    ],
+)
+def test_bad_variance_reduction_values_in_pyproject_name_the_table_and_the_fix(tmp_path, table, phrase):
+    from harness.project_config import read_cases, read_recipes
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(table)
+    with pytest.raises(ConfigError) as error:
+        read_cases(pyproject, recipes=read_recipes(pyproject))
+    assert phrase in str(error.value) and str(pyproject) in str(error.value)
