@@ -7,6 +7,7 @@
     harness tasks
     harness cases
     harness record-baseline --case reviews --seeds 5
+    harness noise-study --recipes minilm-cpu,minilm-cpu-ema,minilm-cpu-reinit --device cpu
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ def _recipe_options(parser: argparse.ArgumentParser) -> None:
                         help=f"a built-in recipe ({', '.join(sorted(RECIPES))}) or one in [tool.harness.recipes] (default: minilm-cpu)")
     parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
                         help="where [tool.harness] (recipes, tasks, gate) is read (default: pyproject.toml)")
+
+
+def _recipe_names(text: str) -> tuple[str, ...]:
+    """``minilm-cpu,minilm-cpu-ema`` as ``("minilm-cpu", "minilm-cpu-ema")``: two or more different names."""
+    names = tuple(name.strip() for name in text.split(","))
+    if any(not name for name in names):
+        raise argparse.ArgumentTypeError(f"expected recipe names separated by commas, e.g. minilm-cpu,minilm-cpu-ema; got {text!r}")
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected two or more different recipes (the reference first, then its variants), got {text!r}")
+    return names
 
 
 def _task_option(parser: argparse.ArgumentParser) -> None:
@@ -102,6 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--trials", type=positive_int, default=20_000, help="simulated gate runs per row (default: 20000)")
     simulate.add_argument("--output", type=Path, default=Path("reports") / "gate-simulation.md",
                           help="Markdown report (default: reports/gate-simulation.md)")
+
+    noise = commands.add_parser("noise-study", help="compare the seed-to-seed spread of recipes' measured baselines "
+                                "(a reference and its variance-reduction variants) and recommend one")
+    noise.add_argument("--recipes", type=_recipe_names, default=("minilm-cpu", "minilm-cpu-ema", "minilm-cpu-reinit"),
+                       metavar="NAME,NAME,...", help="the reference recipe, then its variants "
+                       "(default: minilm-cpu,minilm-cpu-ema,minilm-cpu-reinit)")
+    noise.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
+                       help="where [tool.harness] (recipes, tasks, gate) is read (default: pyproject.toml)")
+    _task_option(noise)
+    noise.add_argument("--data-dir", type=Path, help=f"the data folder the suggested record-baseline commands name "
+                       f"(default: ${DATA_DIR_VAR})")
+    noise.add_argument("--device", default="auto", choices=DEVICES, help="the device whose baselines are compared (default: auto)")
+    noise.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    noise.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
+    noise.add_argument("--output", type=Path, default=Path("reports") / "noise-study.md",
+                       help="Markdown report (default: reports/noise-study.md)")
 
     record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
     _recipe_options(record)
@@ -298,6 +325,23 @@ def _simulate_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _noise_study(args: argparse.Namespace, settings: Settings) -> int:
+    from harness.files import atomic_write_text
+    from harness.quality.baselines import BaselineStore
+    from harness.quality.noise_study import noise_study_markdown, study_baselines
+
+    recipes, tasks = read_recipes(args.pyproject), read_tasks(args.pyproject)
+    configs = [RunConfig.from_recipe(name, recipes=recipes, tasks=tasks, task=args.task, device=args.device,
+                                     precision=args.precision, data_dir=args.data_dir or settings.data_dir)
+               for name in args.recipes]
+    baselines, notes = study_baselines(configs, BaselineStore(args.baselines_dir))
+    policy = read_gate_policy(args.pyproject).for_task(configs[0].task)
+    text = noise_study_markdown(baselines, policy.metrics, max_runs=policy.max_runs, notes=notes)
+    print(text)
+    print(f"wrote {atomic_write_text(args.output, text)}")
+    return 0
+
+
 def _cases(args: argparse.Namespace, settings: Settings) -> int:
     from harness.cases import describe_recipe
     from harness.quality.regression import name_for
@@ -354,6 +398,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             return _record_baseline(args, settings)
         if args.command == "measure-fault":
             return _measure_fault(args, settings)
+        if args.command == "noise-study":
+            return _noise_study(args, settings)
         if args.command == "simulate-gate":
             return _simulate_gate(args)
         if args.command == "tasks":
