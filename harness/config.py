@@ -238,6 +238,25 @@ def training_args_problem(overrides: dict[str, Any]) -> str | None:
     return None
 
 
+_MINILM_CPU = Recipe(
+    name="minilm-cpu",
+    model="minilm",
+    epochs=3.0,
+    batch_size=32,
+    eval_batch_size=64,
+    learning_rate=1e-4,
+    weight_decay=0.01,
+    warmup_ratio=0.1,
+    max_length=128,
+    group_by_length=True,
+    freeze_word_embeddings=True,
+    description=(
+        "The packaged all-MiniLM-L6-v2 encoder tuned for 2 CPU cores: batch 32, lr 1e-4 with "
+        "10% warm-up, batches grouped by length so little padding is computed, frozen word "
+        "embeddings (their dense gradient and AdamW update cost more than they give), 3 epochs."
+    ),
+)
+
 _BUILTIN_RECIPES = (
     Recipe(
         name="course",
@@ -247,39 +266,13 @@ _BUILTIN_RECIPES = (
             "(batch 8, lr 5e-5, linear decay, no warm-up), 3 epochs, per-epoch evaluation."
         ),
     ),
-    Recipe(
-        name="minilm-cpu",
-        model="minilm",
-        epochs=3.0,
-        batch_size=32,
-        eval_batch_size=64,
-        learning_rate=1e-4,
-        weight_decay=0.01,
-        warmup_ratio=0.1,
-        max_length=128,
-        group_by_length=True,
-        freeze_word_embeddings=True,
-        description=(
-            "The packaged all-MiniLM-L6-v2 encoder tuned for 2 CPU cores: batch 32, lr 1e-4 with "
-            "10% warm-up, batches grouped by length so little padding is computed, frozen word "
-            "embeddings (their dense gradient and AdamW update cost more than they give), 3 epochs."
-        ),
-    ),
+    _MINILM_CPU,
     # Two variance-reduction variants of minilm-cpu for the noise study (`harness noise-study`): each is
     # minilm-cpu with one change, so their seed-to-seed spread can be compared with its (F1 sd 1.06
     # points over 30 seeds). minilm-cpu trains ceil(3668 / 32) = 115 steps an epoch, 345 in all.
-    Recipe(
+    dataclasses.replace(
+        _MINILM_CPU,
         name="minilm-cpu-ema",
-        model="minilm",
-        epochs=3.0,
-        batch_size=32,
-        eval_batch_size=64,
-        learning_rate=1e-4,
-        weight_decay=0.01,
-        warmup_ratio=0.1,
-        max_length=128,
-        group_by_length=True,
-        freeze_word_embeddings=True,
         weight_average="ema-0.99",
         description=(
             "minilm-cpu scored with an exponential moving average of its weights (decay 0.99), to lower the "
@@ -288,18 +281,9 @@ _BUILTIN_RECIPES = (
             "(warm-up, largest steps) about 10%. The per-epoch evaluations show the raw weights."
         ),
     ),
-    Recipe(
+    dataclasses.replace(
+        _MINILM_CPU,
         name="minilm-cpu-reinit",
-        model="minilm",
-        epochs=3.0,
-        batch_size=32,
-        eval_batch_size=64,
-        learning_rate=1e-4,
-        weight_decay=0.01,
-        warmup_ratio=0.1,
-        max_length=128,
-        group_by_length=True,
-        freeze_word_embeddings=True,
         reinit_top_layers=1,
         description=(
             "minilm-cpu with the pooler and the top one of MiniLM's 6 encoder layers re-initialised before "
