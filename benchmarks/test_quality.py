@@ -13,6 +13,7 @@ from harness.models import ModelError, resolve_model
 
 @pytest.mark.quality
 @pytest.mark.slow
+@pytest.mark.harness_recipe("minilm-cpu")  # what it gates, so --harness-seeds-ahead can train its later seeds ahead
 def test_mrpc_minilm_cpu(harness, quality_gate):
     outcome = quality_gate.check(harness.config("minilm-cpu"))
     assert outcome.result.logits.shape == (408, 2)

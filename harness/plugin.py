@@ -5,7 +5,9 @@ Registered through the ``pytest11`` entry point, so any project with harness ins
 
 Under pytest-xdist the checks run in workers: each worker hands what it measured to the controller
 (``workeroutput``), and only the controller prints the verdicts and writes the reports, over the
-whole run.
+whole run. ``--harness-seeds-ahead=K`` adds, after each gate whose config is known before it runs
+(a ``harness_case`` test, or one marked ``harness_recipe``), K items that fine-tune the gate's next
+candidate seeds into the shared run cache, so idle workers train them while the gate trains its first.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ import contextlib
 import json
 import dataclasses
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.arguments import baseline_seeds, fault_name, non_negative_float, positive_int, seed_value
-from harness.config import ConfigError, RecipeRegistry
+from harness.arguments import baseline_seeds, fault_name, non_negative_float, non_negative_int, positive_int, seed_value
+from harness.config import ConfigError, RecipeRegistry, RunConfig
 from harness.tasks.registry import TaskRegistry
 from harness.quality.gate import PROCEDURES, GatePolicy
 from harness.cases import Case, CaseRegistry
 from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
+from harness.quality.seeds_ahead import NothingAhead, planned_seeds
 from harness.throughput.relative_check import RelativeCheck, assert_relative
 from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
 from harness.session import HarnessSession
@@ -38,10 +44,14 @@ MARKERS = {
     "throughput": "a training-throughput benchmark",
     "gpu": "needs a CUDA GPU; skipped with the reason where there is none",
     "slow": "runs a real fine-tune or benchmark (minutes on a CPU)",
+    "harness_recipe": "harness_recipe(name, **fields): the recipe (and RunConfig fields) this test gates with "
+                      "quality_gate.check(harness.config(name, **fields)), so --harness-seeds-ahead can train its "
+                      "later seeds ahead",
 }
 _SESSION_KEY = pytest.StashKey[HarnessSession]()
 _STARTED_KEY = pytest.StashKey[float]()
 _WORKER_QUALITY_KEY = pytest.StashKey[list]()
+_FINISHED_KEY = pytest.StashKey[set]()  # node ids of the tests this process has finished
 BENCHMARK_JSON = "benchmarks.json"
 WORKER_OUTPUT_KEY = "harness"
 
@@ -86,6 +96,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "CUDA), each process with cores / N threads. Default: 1.")
     group.addoption("--harness-no-progress", action="store_true", default=False,
                     help="hide training progress bars. Default: shown.")
+    group.addoption("--harness-seeds-ahead", type=non_negative_int, default=0, metavar="K",
+                    help="after each gate whose config is known before it runs (harness_case tests, tests marked "
+                         "harness_recipe), add K items that fine-tune the sequential gate's next K candidate seeds into "
+                         "the shared run cache; under pytest-xdist (-n N, --dist load; K = N-1 suits) idle workers train "
+                         "them while the gate trains its first seed, and the gate reuses them. Pays off only with -n: "
+                         "without it they run after their gate and skip. Wasted work whenever the gate needs fewer "
+                         "runs, as when its first seed reproduces the baseline exactly (unchanged code: one run). "
+                         "Default: 0 (off).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -93,6 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[_STARTED_KEY] = time.time()
     config.stash[_WORKER_QUALITY_KEY] = []
+    config.stash[_FINISHED_KEY] = set()
     opt = config.option
     settings = Settings.from_environ()
     rootdir = Path(config.rootpath)
@@ -153,6 +172,123 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("harness_case", cases, ids=[case.name for case in cases])
 
 
+@dataclass(frozen=True)
+class GateTarget:
+    """What a gate test checks, known before it runs: one of the project's cases (its ``harness_case``
+    parameter), or the recipe and RunConfig fields of its ``harness_recipe`` marker."""
+
+    case: Case | None = None
+    recipe: str | None = None
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def config(self, session: HarnessSession) -> RunConfig:
+        return session.case_config(self.case) if self.case else session.config(self.recipe, **dict(self.fields))
+
+    def candidate_config(self, session: HarnessSession, run: int) -> RunConfig:
+        """The config the gate fine-tunes as its ``run``-th candidate run (raises NothingAhead)."""
+        if self.case:
+            return session.candidate_config(self.config(session), run=run, policy=self.case.policy(session.policy),
+                                            case=self.case.name)
+        return session.candidate_config(self.config(session), run=run)
+
+    def max_runs(self, session: HarnessSession) -> int:
+        return (self.case.policy(session.policy) if self.case else session.policy).max_runs
+
+    def __str__(self) -> str:
+        if self.case:
+            return f"case {self.case.name}"
+        return f"harness_recipe({', '.join([repr(self.recipe), *(f'{k}={v!r}' for k, v in self.fields)])})"
+
+
+def gate_target(item: pytest.Item) -> GateTarget | None:
+    """The gate ``item`` runs, where its config is known before it runs; a malformed marker is a usage error."""
+    case = getattr(getattr(item, "callspec", None), "params", {}).get("harness_case")
+    if isinstance(case, Case):
+        return GateTarget(case=case)
+    marker = item.get_closest_marker("harness_recipe")
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        raise pytest.UsageError(f"{item.nodeid}: harness_recipe takes one recipe name and RunConfig fields by keyword, "
+                                f"e.g. @pytest.mark.harness_recipe(\"minilm-cpu\"), got args {marker.args!r}")
+    return GateTarget(recipe=marker.args[0], fields=tuple(marker.kwargs.items()))
+
+
+# The gate's own markers an item ahead of it takes: all but how the gate is called and whether it may fail.
+_GATE_ONLY_MARKERS = frozenset({"parametrize", "usefixtures", "xfail", "harness_recipe"})
+
+
+class SeedPrefetch(pytest.Item):
+    """One of a gate's later candidate runs, fine-tuned into the shared run cache ahead of the gate
+    (``--harness-seeds-ahead``). It carries the gate's markers and its name starts with the gate's,
+    so ``-m`` and ``-k`` select it with its gate; it never runs without its gate."""
+
+    def __init__(self, *, gate: pytest.Item, target: GateTarget, run: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate, self.target, self.run = gate, target, run
+        for mark in gate.own_markers:
+            if mark.name not in _GATE_ONLY_MARKERS:
+                self.add_marker(getattr(pytest.mark, mark.name).with_args(*mark.args, **mark.kwargs))
+
+    def runtest(self) -> None:
+        session = self.config.stash[_SESSION_KEY]
+        try:
+            config = self.target.candidate_config(session, self.run)
+        except NothingAhead as why:
+            pytest.skip(f"nothing to train ahead of {self.gate.name}: {why}")
+        if self.gate.nodeid in self.config.stash[_FINISHED_KEY]:
+            pytest.skip(f"{self.gate.name} already finished in this process, with every run it needed: "
+                        f"training seed {config.seed} now is moot")
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        live = session.show_progress and capture is not None
+        with capture.global_and_fixture_disabled() if live else contextlib.nullcontext():
+            session.fine_tune(config)
+
+    def reportinfo(self):
+        path, lineno, _ = self.gate.reportinfo()
+        return path, lineno, self.name
+
+
+def _items_ahead(gate: pytest.Item, session: HarnessSession, ahead: int) -> list[SeedPrefetch]:
+    """The items that train ``gate``'s candidate runs 2 to ``ahead + 1`` (no further than its policy's
+    cap), named after their seeds where the baseline says them, else after their run numbers."""
+    target = gate_target(gate)
+    if target is None:
+        return []
+    try:
+        runs = min(ahead, target.max_runs(session) - 1)
+        seeds = planned_seeds(target.config(session), session.store, runs)
+    except (ConfigError, TypeError):  # a config that cannot be built: the items fail with the reason when they run
+        runs, seeds = ahead, None
+    names = [f"seed{seed}" for seed in seeds] if seeds else [f"run{run}" for run in range(2, runs + 2)]
+    return [SeedPrefetch.from_parent(gate.parent, name=f"{gate.name}::prefetch-{name}", gate=gate, target=target, run=run)
+            for run, name in enumerate(names, start=2)]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]):
+    """``--harness-seeds-ahead``: each known gate followed by its items ahead, added before ``-k``, ``-m``
+    and ``--deselect`` select (so they select each item with its gate), and dropped afterwards where
+    their gate was not selected. Every xdist worker collects the same ids: they come from the config
+    and the baseline file alone."""
+    ahead = config.option.harness_seeds_ahead
+    harness_session = config.stash.get(_SESSION_KEY, None)
+    if ahead and harness_session is not None:
+        items[:] = [new for item in items for new in (item, *_items_ahead(item, harness_session, ahead))]
+    result = yield
+    selected = {id(item) for item in items}
+    orphans = [item for item in items if isinstance(item, SeedPrefetch) and id(item.gate) not in selected]
+    if orphans:
+        config.hook.pytest_deselected(items=orphans)
+        items[:] = [item for item in items if id(item) not in {id(orphan) for orphan in orphans}]
+    return result
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Remember what this process finished: an item ahead of a gate that already finished here is moot."""
+    item.config.stash[_FINISHED_KEY].add(item.nodeid)
+
+
 def _gate_policy(config: pytest.Config, rootdir: Path) -> GatePolicy:
     """``[tool.harness.gate]`` from the project's pyproject.toml, with the command line's options on top."""
     opt = config.option
@@ -173,18 +309,25 @@ def harness(pytestconfig: pytest.Config) -> HarnessSession:
     return pytestconfig.stash[_SESSION_KEY]
 
 
+class HarnessRecipeWarning(pytest.PytestWarning):
+    """A test's ``harness_recipe`` marker names another config than the one it gates."""
+
+
 class QualityGateFixture:
     """``quality_gate.check(config)``: fine-tune (shared, cached), gate, and fail with the table."""
 
-    def __init__(self, session: HarnessSession, capture_manager=None) -> None:
+    def __init__(self, session: HarnessSession, capture_manager=None, node: pytest.Item | None = None) -> None:
         self._session = session
         self._capture = capture_manager
+        self._node = node
 
     def check(self, config):
         """Gate ``config`` (a RunConfig), or one of the project's cases (the ``harness_case`` fixture)."""
         __tracebackhide__ = True
         # A fine-tune takes minutes: let its progress bars reach the terminal instead of pytest's capture.
         live = self._session.show_progress and self._capture is not None
+        if isinstance(config, RunConfig):
+            self._warn_if_undeclared(config)
         with self._capture.global_and_fixture_disabled() if live else contextlib.nullcontext():
             if isinstance(config, Case):
                 outcome = self._session.check_case(config)
@@ -194,10 +337,33 @@ class QualityGateFixture:
             pytest.fail(f"{outcome.report.table()}\n{outcome.message}".rstrip(), pytrace=False)
         return outcome
 
+    def _warn_if_undeclared(self, config: RunConfig) -> None:
+        """Seeds trained ahead for the marker's config are wasted if the test gates another one: say so."""
+        target = gate_target(self._node) if self._node is not None else None
+        problem = None if target is None or target.case is not None else _declaration_problem(target, self._session, config)
+        if problem:
+            warnings.warn(HarnessRecipeWarning(
+                f"{self._node.nodeid}: {problem}, so runs trained ahead for the marker (--harness-seeds-ahead) are not "
+                "the ones this gate uses; make the marker name the recipe and fields the test checks"
+            ), stacklevel=3)
+
+
+def _declaration_problem(target: GateTarget, session: HarnessSession, config: RunConfig) -> str | None:
+    """What is wrong with a ``harness_recipe`` marker on a test that gates ``config``, or None."""
+    try:
+        declared = target.config(session).to_dict()
+    except (ConfigError, TypeError) as error:
+        return f"its marker {target} builds no config ({error})"
+    checked = config.to_dict()
+    differ = sorted(key for key in declared.keys() | checked.keys() if declared.get(key) != checked.get(key))
+    if not differ:
+        return None
+    return f"its marker {target} builds another config than the one it gates (they differ in {', '.join(differ)})"
+
 
 @pytest.fixture
-def quality_gate(harness: HarnessSession, pytestconfig: pytest.Config) -> QualityGateFixture:
-    return QualityGateFixture(harness, pytestconfig.pluginmanager.getplugin("capturemanager"))
+def quality_gate(harness: HarnessSession, pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> QualityGateFixture:
+    return QualityGateFixture(harness, pytestconfig.pluginmanager.getplugin("capturemanager"), request.node)
 
 
 class TrainingThroughputFixture:

@@ -16,6 +16,7 @@ from harness.cases import Case, CaseRegistry
 from harness.config import Recipe, RecipeRegistry, RunConfig, builtin_recipes
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
+from harness.quality.seeds_ahead import candidate_config
 from harness.result import RunResult
 from harness.settings import Settings
 from harness.tasks.registry import TaskRegistry, builtin_tasks
@@ -92,6 +93,13 @@ class HarnessSession:
     def check_case(self, case: Case) -> QualityOutcome:
         """Gate a case against its own baseline, with its own metrics, effects and margins."""
         return self.check_quality(self.case_config(case), policy=case.policy(self.policy), case=case.name)
+
+    def candidate_config(self, config: RunConfig, *, run: int, policy: GatePolicy | None = None,
+                         case: str | None = None) -> RunConfig:
+        """The config :meth:`check_quality` would fine-tune as its gate's ``run``-th candidate run, to
+        train ahead of it; raises :class:`harness.quality.seeds_ahead.NothingAhead` when it would not."""
+        return candidate_config(config, run=run, store=self.store, policy=self.policy if policy is None else policy,
+                                force_regen=self.force_regen, case=case)
 
     def check_quality(self, config: RunConfig, *, policy: GatePolicy | None = None, case: str | None = None) -> QualityOutcome:
         outcome = perform_quality_check(

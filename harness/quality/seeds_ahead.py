@@ -1,0 +1,92 @@
+"""The sequential gate's later candidate runs, named before the gate runs, so they can be trained ahead.
+
+The sequential gate (:func:`harness.quality.sequential_check.run_sequential`) fine-tunes its candidate
+seeds one at a time: the config's own seed, then, unless that run reproduces a baseline seed exactly,
+fresh seeds after the baseline's, until every gated metric decides. Which seeds those are depends only
+on the config and the baseline, so other processes sharing the run cache can train them while the
+gate trains its first: the gate then finds them in the cache, or waits on an entry's lock while
+another process finishes it. ``pytest -n N --harness-seeds-ahead=K`` does this through pytest-xdist
+(see :mod:`harness.plugin`).
+
+:func:`candidate_config` is the config of the gate's ``run``-th candidate run, built as
+``run_sequential`` builds it, or :class:`NothingAhead` saying why the gate will never ask for that run.
+
+No deadlock is possible between a gate and the processes training ahead of it: a process holds the
+lock of at most one cache entry at a time, the one it is training (``RunCache.get_or_run``), and
+never waits for an entry while holding another, so no chain of waits can close into a cycle.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from harness.config import ConfigError, RunConfig
+from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
+from harness.quality.gate import GatePolicy
+from harness.quality.regression import name_for, sequential_designs
+from harness.quality.sequential_check import candidate_seeds
+
+
+class NothingAhead(Exception):
+    """Why training one of a gate's later runs ahead would be wasted: the gate will not ask for it."""
+
+
+def candidate_seed(config: RunConfig, baseline: MeasuredBaseline, run: int) -> int:
+    """The seed of the sequential gate's ``run``-th candidate run; run 1 is the config's own seed.
+
+    >>> from harness.config import RunConfig
+    >>> from types import SimpleNamespace
+    >>> baseline = SimpleNamespace(seeds=tuple(range(42, 72)))
+    >>> [candidate_seed(RunConfig.from_recipe("smoke"), baseline, run) for run in (1, 2, 3)]
+    [42, 72, 73]
+    """
+    if run < 1:
+        raise ValueError(f"candidate runs count from 1 (the config's own seed), got {run}")
+    return next(itertools.islice(candidate_seeds(config, baseline), run - 1, None))
+
+
+def candidate_config(config: RunConfig, *, run: int, store: BaselineStore, policy: GatePolicy, force_regen: bool = False,
+                     case: str | None = None) -> RunConfig:
+    """The config the sequential gate of ``config`` fine-tunes as its ``run``-th candidate run (2 is the
+    first after the config's own); raises :class:`NothingAhead` when the gate will not ask for it.
+
+    The gate asks for a later run only when it runs the sequential test: not with
+    ``force_regen`` (it re-measures the baseline instead), not without a baseline (it fails after
+    one run), not as the one-run band check (the ``band`` procedure, or ``auto`` on a baseline too
+    small for the sequential design), and never past the design's last look. Problems the gate
+    itself reports before training (an unreadable baseline, metrics the task lacks) are reasons too.
+    """
+    if run < 2:
+        raise ValueError(f"run 1 is the gate's own first run; runs ahead count from 2, got {run}")
+    if force_regen:
+        raise NothingAhead("--harness-force-regen re-measures the baseline instead of running the sequential gate")
+    try:
+        policy = policy.for_task(config.task)
+        name = name_for(config)
+        baseline = store.load(name)
+        if baseline is None:
+            raise NothingAhead(f"no baseline at {store.path(name)}: the gate trains only its first seed ({config.seed}) "
+                               "and fails, so there is nothing to train ahead of it")
+        designs, why_not = sequential_designs(baseline, policy, store.path(name), config, case=case)
+    except (ConfigError, BaselineError) as error:
+        raise NothingAhead(f"the gate stops before it trains: {error}") from error
+    if designs is None:
+        how = (f"procedure {policy.procedure!r}" if policy.procedure == "band"
+               else "its baseline is too small for the sequential gate")
+        raise NothingAhead(f"the gate is the one-run band check here ({how}), so it trains only its first seed ({config.seed})")
+    cap = max(design.max_runs for design in designs.values())
+    if run > cap:
+        raise NothingAhead(f"the gate decides within {cap} run{'s' if cap > 1 else ''}, so it never asks for run {run}")
+    return config.replace(seed=candidate_seed(config, baseline, run))
+
+
+def planned_seeds(config: RunConfig, store: BaselineStore, runs: int) -> tuple[int, ...] | None:
+    """The seeds of candidate runs 2 to ``runs + 1`` from the stored baseline, or None where there is
+    no readable baseline: what the plugin names its items after, before anything runs."""
+    try:
+        baseline = store.load(name_for(config))
+    except BaselineError:
+        return None
+    if baseline is None:
+        return None
+    return tuple(candidate_seed(config, baseline, run) for run in range(2, runs + 2))
