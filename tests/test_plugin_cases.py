@@ -9,7 +9,6 @@ tier twice, for its two baseline seeds, and the inner pytest run reuses those fi
 
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
@@ -17,23 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from review_project import REVIEWS, THE_READMES_TEST, write_reviews
+
 pytest_plugins = ["pytester"]
 
-PYPROJECT = """
-[tool.pytest.ini_options]
-testpaths = ["benchmarks"]
-
-[tool.harness.tasks.reviews]
-text_columns = ["text"]
-label_names = ["bad", "good"]
-metrics = ["accuracy", "f1"]
-
-[tool.harness.cases.reviews]
-task = "reviews"
-recipe = "smoke"
-data_files = { train = "data/train.csv", validation = "data/dev.csv" }
-columns = { text = "review", label = "verdict" }
-
+PYPROJECT = REVIEWS + """
 [tool.harness.cases.reviews-no-f1]
 task = "reviews"
 recipe = "smoke"
@@ -44,25 +31,6 @@ metrics = ["accuracy"]
 [tool.harness.gate]
 bootstrap_samples = 50
 """
-THE_READMES_TEST = """
-import pytest
-
-
-@pytest.mark.quality
-def test_case(harness_case, quality_gate):
-    quality_gate.check(harness_case)
-"""
-
-
-def write_reviews(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, count in (("train", 24), ("dev", 8)):
-        with open(folder / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["review", "verdict", "stars"])
-            for n in range(count):
-                verdict = ("bad", "good")[n % 2]
-                writer.writerow([f"{split} review {n}: the {('hinge', 'lamp', 'kettle')[n % 3]} was {verdict}, or so", verdict, n % 5])
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ imported during its test, and transformers cannot be imported twice in one proce
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import re
@@ -27,6 +26,7 @@ import pytest
 import torch  # noqa: F401
 
 from fake_runs import run_result, smoke_run_config
+from review_project import REVIEWS, THE_READMES_TEST, write_reviews
 from harness.plugin import HarnessRecipeWarning, QualityGateFixture
 from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
 from harness.quality.baselines import BaselineStore, MeasuredBaseline, MetricStats, measured_from_runs
@@ -40,21 +40,7 @@ pytest_plugins = ["pytester"]
 
 CASE_BASELINE = "reviews--reviews--arch-bert-tiny--validation--cpu-fp32"
 SMOKE_BASELINE = "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
-PYPROJECT = """
-[tool.pytest.ini_options]
-testpaths = ["benchmarks"]
-
-[tool.harness.tasks.reviews]
-text_columns = ["text"]
-label_names = ["bad", "good"]
-metrics = ["accuracy", "f1"]
-
-[tool.harness.cases.reviews]
-task = "reviews"
-recipe = "smoke"
-data_files = { train = "data/train.csv", validation = "data/dev.csv" }
-columns = { text = "review", label = "verdict" }
-metrics = ["accuracy"]
+PYPROJECT = REVIEWS + """metrics = ["accuracy"]
 
 [tool.harness.gate]
 bootstrap_samples = 50
@@ -81,14 +67,6 @@ def test_smoke():
 def test_plain():
     pass
 """
-THE_READMES_TEST = """
-import pytest
-
-
-@pytest.mark.quality
-def test_case(harness_case, quality_gate):
-    quality_gate.check(harness_case)
-"""
 # Every harness log line of every process (controller and xdist workers), appended to one file.
 LOGGING_CONFTEST = """
 import logging
@@ -105,17 +83,6 @@ def pytest_configure(config):
         logger.setLevel(logging.INFO)
 """
 DEFAULTS = ["-p", "no:cacheprovider", "--harness-device=cpu", "--harness-no-progress"]
-
-
-def write_reviews(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, count in (("train", 24), ("dev", 8)):
-        with open(folder / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["review", "verdict"])
-            for n in range(count):
-                verdict = ("bad", "good")[n % 2]
-                writer.writerow([f"{split} review {n}: the {('hinge', 'lamp', 'kettle')[n % 3]} was {verdict}", verdict])
 
 
 def accuracies(centre: float) -> np.ndarray:
