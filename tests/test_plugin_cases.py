@@ -38,7 +38,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makefile(".toml", pyproject=PYPROJECT)
     write_reviews(pytester.path / "data")
     (pytester.path / "benchmarks").mkdir()
-    (pytester.path / "benchmarks" / "test_cases.py").write_text(THE_READMES_TEST, encoding="utf-8")
+    (pytester.path / "benchmarks" / "test_project_cases.py").write_text(THE_READMES_TEST, encoding="utf-8")
     return pytester
 
 
@@ -71,8 +71,8 @@ def test_a_csv_case_goes_from_declaration_to_a_verdict(project, tmp_path):
                                "--harness-no-progress", f"--harness-reports-dir={tmp_path / 'reports'}")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "*benchmarks/test_cases.py::test_case[[]reviews[]] PASSED*",
-        "*benchmarks/test_cases.py::test_case[[]reviews-no-f1[]] FAILED*",
+        "*benchmarks/test_project_cases.py::test_case[[]reviews[]] PASSED*",
+        "*benchmarks/test_project_cases.py::test_case[[]reviews-no-f1[]] FAILED*",
     ])
     output = result.stdout.str()
     assert "Quality gate: reviews--reviews--arch-bert-tiny--validation--cpu-fp32" in output
@@ -84,7 +84,7 @@ def test_a_csv_case_goes_from_declaration_to_a_verdict(project, tmp_path):
 
 def test_a_project_without_cases_skips_the_case_test(pytester):
     pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\n")
-    pytester.makepyfile(test_cases=THE_READMES_TEST)
+    pytester.makepyfile(test_project_cases=THE_READMES_TEST)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*got empty parameter set*"])
@@ -92,7 +92,7 @@ def test_a_project_without_cases_skips_the_case_test(pytester):
 
 def test_a_broken_case_is_a_usage_error_before_anything_runs(pytester):
     pytester.makefile(".toml", pyproject='[tool.harness.cases.mine]\ntask = "mrpc"\n')
-    pytester.makepyfile(test_cases=THE_READMES_TEST)
+    pytester.makepyfile(test_project_cases=THE_READMES_TEST)
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "[tool.harness.cases.mine]: `recipe` (the recipe it fine-tunes with) is required" in result.stderr.str()

@@ -105,7 +105,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makefile(".toml", pyproject=PYPROJECT)
     write_reviews(pytester.path / "data")
     (pytester.path / "benchmarks").mkdir()
-    (pytester.path / "benchmarks" / "test_cases.py").write_text(GATES, encoding="utf-8")
+    (pytester.path / "benchmarks" / "test_project_cases.py").write_text(GATES, encoding="utf-8")
     BaselineStore(pytester.path / "baselines").save(fake_baseline(CASE_BASELINE))
     return pytester
 
@@ -118,13 +118,13 @@ def collected(project: pytest.Pytester, *args: str) -> list[str]:
 def test_each_known_gate_is_followed_by_its_runs_ahead_with_deterministic_ids(project):
     ids = collected(project, "--harness-seeds-ahead=2")
     assert ids == [
-        "benchmarks/test_cases.py::test_case[reviews]",
-        "benchmarks/test_cases.py::test_case[reviews]::prefetch-seed62",  # the baseline holds 42-61
-        "benchmarks/test_cases.py::test_case[reviews]::prefetch-seed63",
-        "benchmarks/test_cases.py::test_smoke",
-        "benchmarks/test_cases.py::test_smoke::prefetch-run2",  # no baseline: named by run, and skipped (below)
-        "benchmarks/test_cases.py::test_smoke::prefetch-run3",
-        "benchmarks/test_cases.py::test_plain",
+        "benchmarks/test_project_cases.py::test_case[reviews]",
+        "benchmarks/test_project_cases.py::test_case[reviews]::prefetch-seed62",  # the baseline holds 42-61
+        "benchmarks/test_project_cases.py::test_case[reviews]::prefetch-seed63",
+        "benchmarks/test_project_cases.py::test_smoke",
+        "benchmarks/test_project_cases.py::test_smoke::prefetch-run2",  # no baseline: named by run, and skipped (below)
+        "benchmarks/test_project_cases.py::test_smoke::prefetch-run3",
+        "benchmarks/test_project_cases.py::test_plain",
     ]
     assert collected(project, "--harness-seeds-ahead=2") == ids  # what every xdist worker collects
     assert collected(project) == [i for i in ids if "prefetch" not in i]  # off by default
@@ -133,8 +133,8 @@ def test_each_known_gate_is_followed_by_its_runs_ahead_with_deterministic_ids(pr
 def test_the_seeds_ahead_follow_harness_seed_and_stop_at_the_gates_cap(project):
     ids = collected(project, "--harness-seeds-ahead=5", "--harness-seed=100", "--harness-fault=label-noise-20", "-k", "reviews")
     # max_runs = 3: the first run and two more, after seed 100 (later than the baseline's seeds)
-    assert ids == ["benchmarks/test_cases.py::test_case[reviews]", "benchmarks/test_cases.py::test_case[reviews]::prefetch-seed101",
-                   "benchmarks/test_cases.py::test_case[reviews]::prefetch-seed102"]
+    assert ids == ["benchmarks/test_project_cases.py::test_case[reviews]", "benchmarks/test_project_cases.py::test_case[reviews]::prefetch-seed101",
+                   "benchmarks/test_project_cases.py::test_case[reviews]::prefetch-seed102"]
 
 
 @pytest.mark.parametrize(
@@ -143,14 +143,14 @@ def test_the_seeds_ahead_follow_harness_seed_and_stop_at_the_gates_cap(project):
         (["-m", "quality"], ["test_case[reviews]", "test_case[reviews]::prefetch-seed62", "test_smoke", "test_smoke::prefetch-run2"]),
         (["-k", "smoke"], ["test_smoke", "test_smoke::prefetch-run2"]),
         (["-k", "not prefetch"], ["test_case[reviews]", "test_smoke", "test_plain"]),
-        (["--deselect", "benchmarks/test_cases.py::test_case[reviews]"], ["test_smoke", "test_smoke::prefetch-run2", "test_plain"]),
+        (["--deselect", "benchmarks/test_project_cases.py::test_case[reviews]"], ["test_smoke", "test_smoke::prefetch-run2", "test_plain"]),
         (["-k", "prefetch"], []),  # never without their gate
     ],
     ids=["-m quality", "-k smoke", "-k not prefetch", "--deselect gate", "-k prefetch"],
 )
 def test_markers_and_keywords_select_the_runs_ahead_with_their_gate(project, selection, expected):
     ids = collected(project, "--harness-seeds-ahead=1", *selection)
-    assert [i.removeprefix("benchmarks/test_cases.py::") for i in ids] == expected
+    assert [i.removeprefix("benchmarks/test_project_cases.py::") for i in ids] == expected
 
 
 def test_a_run_ahead_says_why_it_trains_nothing(project):
@@ -179,8 +179,9 @@ def test_a_run_ahead_that_cannot_train_fails_visibly(project, monkeypatch):
     project.makepyfile(test_typo="import pytest\n\n@pytest.mark.harness_recipe('smok')\ndef test_typo():\n    pass\n")
     result = project.runpytest(*DEFAULTS, "--harness-seeds-ahead=1", "benchmarks", "test_typo.py")
     result.assert_outcomes(passed=4, failed=2, skipped=1)
-    result.stdout.fnmatch_lines(["FAILED test_typo.py::test_typo::prefetch-run2 - *",
-                                 "FAILED benchmarks/test_cases.py::test_case[[]reviews[]]::prefetch-seed62 - *"])
+    for line in ("FAILED test_typo.py::test_typo::prefetch-run2*",
+                 "FAILED benchmarks/test_project_cases.py::test_case[[]reviews[]]::prefetch-seed62*"):
+        result.stdout.fnmatch_lines([line])  # one at a time: the summary's order follows the files' names
     output = result.stdout.str()
     assert "E       RuntimeError: training seed 62 ran out of memory" in output
     assert "ConfigError: unknown recipe 'smok'" in output
@@ -241,7 +242,7 @@ def test_under_xdist_the_gates_later_seeds_train_once_on_other_workers_and_the_v
     pytester.makeconftest(LOGGING_CONFTEST)
     write_reviews(pytester.path / "data")
     (pytester.path / "benchmarks").mkdir()
-    (pytester.path / "benchmarks" / "test_cases.py").write_text(THE_READMES_TEST, encoding="utf-8")
+    (pytester.path / "benchmarks" / "test_project_cases.py").write_text(THE_READMES_TEST, encoding="utf-8")
     pyproject = pytester.path / "pyproject.toml"
     fault = "label-noise-20"  # the gate's runs are never a baseline's: the sequential test must run
 
