@@ -114,7 +114,7 @@ def test_measure_fault_keeps_each_seed_and_reports_the_effect(smoke_dir, tmp_pat
     assert "the sequential gate cannot run on this baseline" in report
     capsys.readouterr()
     assert main(argv, settings=Settings(cache_dir=cache, hub_offline=True)) == 0  # again: nothing left to train
-    assert "seeds [42, 44] already measured, 0 to go" in capsys.readouterr().err
+    assert "seeds 42, 44 already measured, 0 to go" in capsys.readouterr().err
 
 
 def test_measure_fault_needs_a_baseline_first(smoke_dir, tmp_path, capsys):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from scipy import stats
 
 from harness.config import RunConfig
 from harness.quality.baselines import MeasuredBaseline
-from harness.quality.seed_ledger import SeedLedger
+from harness.quality.seed_ledger import SeedLedger, run_seeds
 from harness.quality.sequential_check import candidate_seeds, run_sequential
 from harness.quality.sequential_gate import SequentialDesign
 from harness.result import RunResult
@@ -47,24 +46,8 @@ def measure_fault(config: RunConfig, fine_tune: Callable[[RunConfig], RunResult]
     ``ledger`` and never trained again."""
     if not config.faults:
         raise ValueError("measure_fault needs a config with a fault (e.g. faults=('label-noise-10',))")
-    say = progress or (lambda line: None)
     wanted = gate_seeds(config, baseline, seeds)
-    done = [seed for seed in wanted if seed in ledger]
-    if done:
-        say(f"resuming from {ledger.path}: seeds {done} already measured, {len(wanted) - len(done)} to go")
-    durations: list[float] = []
-    for seed in wanted:
-        if seed in ledger:
-            continue
-        started = time.monotonic()
-        result = fine_tune(config.replace(seed=seed))
-        ledger.add(config, result)
-        durations.append(time.monotonic() - started)
-        left = sum(s not in ledger for s in wanted)
-        eta = f"about {round(statistics.fmean(durations) * left / 60)} min left" if left else "done"
-        metrics = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items())
-        say(f"seed {seed} with {'+'.join(config.faults)}: {metrics}; {len(wanted) - left}/{len(wanted)} seeds, {eta}")
-    return ledger.results(wanted)
+    return run_seeds(config, fine_tune, wanted, ledger, label=f" with {'+'.join(config.faults)}", progress=progress)
 
 
 @dataclass(frozen=True)

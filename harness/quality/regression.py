@@ -14,8 +14,6 @@ fine-tune.
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +30,7 @@ from harness.devices import device_kind
 from harness.quality.gate import REPRODUCED, GatePolicy, GateReport, check_run
 from harness.provenance import resolve_device
 from harness.result import RunResult
-from harness.quality.seed_ledger import SeedLedger
+from harness.quality.seed_ledger import SeedLedger, run_seeds
 from harness.quality.sequential_check import designs_for, run_sequential, sequential_report
 from harness.quality.sequential_gate import DesignError
 from harness.tables import markdown_table
@@ -97,44 +95,7 @@ def record_baseline(
     """
     check_recordable(config)
     wanted = [config.seed + offset for offset in range(seeds)]
-    say = progress or (lambda line: None)
-    done = [seed for seed in wanted if ledger is not None and seed in ledger]
-    if done:
-        say(f"resuming from {ledger.path}: seeds {_ranges(done)} already measured, {len(wanted) - len(done)} to go")
-    fresh: dict[int, RunResult] = {}
-    durations: list[float] = []
-    for seed in wanted:
-        if seed in done:
-            continue
-        started = time.monotonic()
-        result = fine_tune(config.replace(seed=seed))
-        if ledger is not None:
-            ledger.add(config, result)
-        fresh[seed] = result
-        durations.append(time.monotonic() - started)
-        left = len(wanted) - len(done) - len(fresh)
-        eta = f"about {_duration(statistics.fmean(durations) * left)} left" if left else "done"
-        metrics = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items())
-        say(f"seed {seed}: {metrics} ({_duration(durations[-1])}); {len(done) + len(fresh)}/{len(wanted)} seeds, {eta}")
-    results = [fresh[seed] if seed in fresh else ledger.results([seed])[0] for seed in wanted]
-    return measured_from_runs(config, results)
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-
-
-def _ranges(seeds: list[int]) -> str:
-    """``[42, 43, 44, 50]`` as ``42-44, 50``."""
-    spans: list[list[int]] = []
-    for seed in sorted(seeds):
-        if spans and seed == spans[-1][1] + 1:
-            spans[-1][1] = seed
-        else:
-            spans.append([seed, seed])
-    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
+    return measured_from_runs(config, run_seeds(config, fine_tune, wanted, ledger, progress=progress))
 
 
 def baseline_diff(old: MeasuredBaseline | None, new: MeasuredBaseline) -> str:

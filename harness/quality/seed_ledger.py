@@ -14,7 +14,9 @@ refused with what differs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import statistics
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,62 @@ class SeedLedger:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def run_seeds(config: RunConfig, fine_tune: Callable[[RunConfig], RunResult], wanted: list[int],
+              ledger: SeedLedger | None, *, label: str = "",
+              progress: Callable[[str], None] | None = None) -> list[RunResult]:
+    """``config`` fine-tuned on each seed of ``wanted``, in that order, resumably.
+
+    Seeds already in ``ledger`` are taken from it and never trained again; each new one is added as
+    it lands, so a recording killed after seed 17 continues from seed 18 when run again. Baselines
+    and fault measurements share this loop so both resume, and report progress, the same way:
+    ``progress`` gets one line per seed with the time left at the pace of the seeds so far.
+    """
+    say = progress or (lambda line: None)
+    done = [seed for seed in wanted if ledger is not None and seed in ledger]
+    if done:
+        say(f"resuming from {ledger.path}: seeds {seed_ranges(done)} already measured, {len(wanted) - len(done)} to go")
+    fresh: dict[int, RunResult] = {}
+    durations: list[float] = []
+    for seed in wanted:
+        if seed in done:
+            continue
+        started = time.monotonic()
+        result = fine_tune(config.replace(seed=seed))
+        if ledger is not None:
+            ledger.add(config, result)
+        fresh[seed] = result
+        durations.append(time.monotonic() - started)
+        left = len(wanted) - len(done) - len(fresh)
+        eta = f"about {format_duration(statistics.fmean(durations) * left)} left" if left else "done"
+        metrics = ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items())
+        say(f"seed {seed}{label}: {metrics} ({format_duration(durations[-1])}); "
+            f"{len(done) + len(fresh)}/{len(wanted)} seeds, {eta}")
+    return [fresh[seed] if seed in fresh else ledger.results([seed])[0] for seed in wanted]
+
+
+def format_duration(seconds: float) -> str:
+    """``3725`` as ``1 h 02 min``: progress lines are read by people waiting for hours of seeds.
+
+    >>> format_duration(3725), format_duration(125), format_duration(7)
+    ('1 h 02 min', '2 min 05 s', '7 s')
+    """
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    """Seeds as compact ranges, for progress lines.
+
+    >>> seed_ranges([44, 42, 43, 50])
+    '42-44, 50'
+    """
+    spans: list[list[int]] = []
+    for seed in sorted(seeds):
+        if spans and seed == spans[-1][1] + 1:
+            spans[-1][1] = seed
+        else:
+            spans.append([seed, seed])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)

@@ -57,7 +57,7 @@ def test_a_measurement_resumes_without_training_a_seed_twice(baseline, tmp_path)
     results = measure_fault(faulted(), fine_tune, baseline, seeds=4, ledger=SeedLedger.open(ledger_path), progress=lines.append)
     assert fine_tune.seeds == [42, 72, 73, 74]  # 42 and 72 once each, before and after the kill
     assert [r.provenance["seed"] for r in results] == [42, 72, 73, 74]
-    assert lines[0].startswith(f"resuming from {ledger_path}: seeds [42, 72] already measured, 2 to go")
+    assert lines[0].startswith(f"resuming from {ledger_path}: seeds 42, 72 already measured, 2 to go")
     assert "4/4 seeds, done" in lines[-1]
     assert SeedLedger.open(ledger_path).identity["faults"] == ["label-noise-10"]
 
