@@ -4,24 +4,27 @@ The reference is deliberately independent of the code under test: predictions ar
 ``np.argmax(logits, axis=-1)`` on the raw array, F1 is scikit-learn's ``f1_score``, and inputs come
 in every container the Trainer (or a user) may hand over. Where F1 has no value (no positive label,
 so recall is 0/0) the reference says so, and the metric must raise rather than report a number.
+
+These are MRPC's properties as a user states them (argmax, F1 of "equivalent", ties to
+"not_equivalent", blind to row order and per-row offsets). Input checking (non-finite logits, labels
+outside the task or of another length, bf16 tensors) is the task metrics' own and is tested once,
+for every task, in ``tests/tasks/test_metrics.py``.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
-from harness.metrics import MetricInputError, MrpcMetrics
+from harness.metrics import MrpcMetrics
 from harness.tasks.metrics import MetricUndefinedError
 from tests.strategies import (
-    MRPC_LABELS,
     eval_predictions,
     exactly_shifted_logits,
     label_arrays,
@@ -102,64 +105,3 @@ def test_tied_logits_predict_not_equivalent(metrics, data, batch):
 
     assert score(metrics, (logits, batch.labels)) == reference(predicted_one.astype(np.int64), batch.labels)
     assert torch.equal(torch.argmax(torch.from_numpy(logits), dim=-1), torch.from_numpy(predicted_one.astype(np.int64)))
-
-
-@given(
-    data=st.data(),
-    batch=scored_batches(),
-    value=st.sampled_from([float("nan"), float("inf"), float("-inf")]),
-)
-def test_non_finite_logits_are_rejected_by_row(metrics, data, batch, value):
-    rows, columns = batch.logits.shape
-    bad_rows = data.draw(st.sets(st.integers(min_value=0, max_value=rows - 1), min_size=1), label="bad_rows")
-    column = data.draw(st.integers(min_value=0, max_value=columns - 1), label="column")
-    logits = batch.logits.copy()
-    logits[sorted(bad_rows), column] = value
-
-    with pytest.raises(MetricInputError) as error:
-        metrics((logits, batch.labels))
-
-    message = str(error.value)
-    assert "NaN" in message
-    assert f"{len(bad_rows)} of {rows} rows" in message
-    assert f"row {min(bad_rows)}" in message
-
-
-@given(data=st.data(), logits=logit_arrays())
-def test_labels_of_another_length_are_rejected(metrics, data, logits):
-    rows = logits.shape[0]
-    labels = data.draw(label_arrays(min_size=0, max_size=rows + 5).filter(lambda a: len(a) != rows), label="labels")
-
-    with pytest.raises(MetricInputError) as error:
-        metrics((logits, labels))
-
-    message = str(error.value)
-    assert re.search(rf"\b{rows} rows\b", message)
-    assert re.search(rf"\blabels of shape \({len(labels)},\)", message)
-
-
-@given(data=st.data(), batch=scored_batches())
-def test_labels_outside_mrpc_are_rejected(metrics, data, batch):
-    rows = len(batch.labels)
-    outsiders = st.integers(min_value=-(2**31), max_value=2**31 - 1).filter(lambda label: label not in MRPC_LABELS)
-    bad = data.draw(st.dictionaries(st.integers(min_value=0, max_value=rows - 1), outsiders, min_size=1), label="bad")
-    labels = batch.labels.astype(np.int64)
-    labels[list(bad)] = list(bad.values())
-
-    with pytest.raises(MetricInputError) as error:
-        metrics((batch.logits, labels))
-
-    message = str(error.value)
-    assert "labels must be class indices 0..1 (num_labels=2)" in message
-    assert str(min(bad.values())) in message
-
-
-@given(data=st.data(), logits=logit_arrays(dtypes=st.just(np.dtype(np.float32))))
-def test_bfloat16_tensors_score_as_their_exact_float32_widening(metrics, data, logits):
-    # numpy has no bfloat16, so such logits (a bf16 run) must be widened, and widening is exact.
-    tensor = torch.from_numpy(logits).to(torch.bfloat16)
-    widened = tensor.float().numpy()
-    assume(np.isfinite(widened).all())  # fp32 values beyond bf16's largest finite round to inf
-    labels = data.draw(label_arrays(min_size=len(logits), max_size=len(logits)), label="labels")
-
-    assert score(metrics, (tensor, labels)) == reference(np.argmax(widened, axis=-1), labels)
