@@ -46,7 +46,8 @@ from harness.tasks.registry import TaskRegistry, builtin_tasks
 from harness.tasks.spec import TaskError, TaskSpec
 
 GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "metrics": list, "sigmas": float,
-             "floor": float, "effects": dict, "margins": dict, "bootstrap_samples": int, "confidence": float}
+             "floor": float, "effects": dict, "margins": dict, "bootstrap_samples": int, "confidence": float,
+             "reproduction_tolerance": float}
 
 
 def read_gate_policy(pyproject: Path, **defaults: Any) -> GatePolicy:

@@ -78,6 +78,16 @@ class MeasuredBaseline:
     def name(self) -> str:
         return baseline_name(self.task, self.recipe, self.model, self.split, self.device_kind, self.precision)
 
+    def seed_cpu(self, seed: int) -> str | None:
+        """The CPU model ``seed`` was recorded on (``provenance.seed_cpus``), or None where not recorded.
+
+        Bit-for-bit reproduction of a seed holds on that CPU model; elsewhere only to rounding.
+        """
+        cpus = self.provenance.get("seed_cpus")
+        if not isinstance(cpus, list) or len(cpus) != len(self.seeds) or seed not in self.seeds:
+            return None
+        return cpus[self.seeds.index(seed)]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": BASELINE_SCHEMA,
@@ -206,6 +216,8 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
                 "cpu_capability": sorted({r.provenance["device"].get("cpu_capability") or "unknown" for r in results}),
                 "torch_threads": sorted({r.provenance["device"].get("torch_threads") for r in results}),
             },
+            # Per seed, like the timings: bit-for-bit reproduction of a seed needs its CPU model.
+            "seed_cpus": [r.provenance["device"].get("cpu") for r in results],
             "train_seconds": [r.throughput.train_seconds for r in results],
             "samples_per_second": [r.throughput.samples_per_second for r in results],
         },

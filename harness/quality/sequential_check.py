@@ -1,7 +1,8 @@
 """The sequential quality check: candidate seeds, one at a time, until every gated metric decides.
 
 The first candidate run is the config's own seed, which the baseline normally holds: on unchanged
-code it reproduces that seed exactly and the gate passes after one run (see
+code it reproduces that seed (bit for bit on the CPU model that recorded it, to rounding on
+another) and the gate passes after one run (see
 :func:`harness.quality.gate.reproduced_seed`). Any other first run enters the sequential test of
 :mod:`harness.quality.sequential_gate`, one design per gated metric (each with its own direction and its
 own noise estimate from the baseline's seeds, alpha split between them). After every run: any

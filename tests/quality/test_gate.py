@@ -11,7 +11,7 @@ import pytest
 from fake_runs import model_provenance, run_result
 from harness.quality.baselines import MeasuredBaseline, MetricStats, PublishedReference
 from harness.config import ConfigError
-from harness.quality.gate import FAIL, IMPROVED, MISMATCH, MISSING, PASS, REPRODUCED, GatePolicy, check_run
+from harness.quality.gate import FAIL, IMPROVED, MISMATCH, MISSING, PASS, REPRODUCED, GatePolicy, check_run, reproduced_seed
 from harness.result import RunResult
 
 NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
@@ -227,22 +227,67 @@ def test_a_run_that_reproduces_a_baseline_seed_exactly_passes_after_one_run(resu
 
 @pytest.mark.parametrize(
     "change",
-    ["last bit of one metric", "another seed", "faulted", "other recipe"],
+    ["last bit of one metric, exact policy", "loss beyond the tolerance", "one prediction", "another seed", "faulted",
+     "other recipe"],
 )
-def test_any_difference_falls_through_to_the_statistical_check(result, change):
-    baseline = reproducing(result)
-    if change == "last bit of one metric":
+def test_any_difference_beyond_rounding_falls_through_to_the_statistical_check(result, change):
+    baseline, policy = reproducing(result), POLICY
+    if change == "last bit of one metric, exact policy":
         loss = baseline.metrics["loss"]
         baseline.metrics["loss"] = MetricStats((math.nextafter(loss.values[0], 1.0), loss.values[1]))
+        policy = dataclasses.replace(POLICY, reproduction_tolerance=0.0)
+    elif change == "loss beyond the tolerance":
+        loss = baseline.metrics["loss"]
+        baseline.metrics["loss"] = MetricStats((loss.values[0] * (1 + 2 * POLICY.reproduction_tolerance), loss.values[1]))
+    elif change == "one prediction":
+        accuracy = baseline.metrics["accuracy"]
+        baseline.metrics["accuracy"] = MetricStats((accuracy.values[0] - 1 / len(result.labels), accuracy.values[1]))
     elif change == "another seed":
         baseline = dataclasses.replace(baseline, seeds=(44, 43))
     elif change == "faulted":
         result = dataclasses.replace(result, config=result.config | {"faults": ["shuffled-labels"]})
     else:
         baseline = dataclasses.replace(baseline, recipe_config=baseline.recipe_config | {"epochs": 9.0})
-    report = check_run(result, baseline, name=NAME, policy=POLICY)
+    report = check_run(result, baseline, name=NAME, policy=policy)
     assert REPRODUCED not in [c.verdict for c in report.checks]
     assert not any("reproduced baseline seed" in note for note in report.notes)
+
+
+def test_a_seed_repeated_to_rounding_on_another_cpu_passes_and_says_so(result):
+    """Seed 42 of minilm-cpu recorded on an AMD EPYC and re-run on an Intel Xeon: accuracy and F1
+    identical, the loss 6.3e-6 (relative) away. Bit-for-bit equality holds only on the same CPU model."""
+    baseline = reproducing(result)
+    loss = baseline.metrics["loss"]
+    baseline.metrics["loss"] = MetricStats((loss.values[0] * (1 + 6.3e-6), loss.values[1]))
+    baseline = dataclasses.replace(baseline, provenance={"seed_cpus": ["AMD EPYC", "AMD EPYC"]})
+    run = dataclasses.replace(result, provenance=result.provenance | {"device": {"cpu": "Intel(R) Xeon(R) Processor"}})
+
+    report = check_run(run, baseline, name=NAME, policy=POLICY)
+
+    assert [c.verdict for c in report.checks] == [REPRODUCED, REPRODUCED]
+    note = " ".join(report.notes)
+    assert "reproduced baseline seed 42 to rounding (largest relative difference 6.3e-06, in loss" in note
+    assert "recorded on AMD EPYC, run on Intel(R) Xeon(R) Processor" in note
+    assert report.to_json()["policy"]["reproduction_tolerance"] == POLICY.reproduction_tolerance
+
+
+def test_reproduced_seed_measures_the_largest_relative_difference(result):
+    baseline = reproducing(result)
+    f1 = baseline.metrics["f1"]
+    baseline.metrics["f1"] = MetricStats((f1.values[0] * (1 - 3e-5), f1.values[1]))
+
+    reproduction = reproduced_seed(result, baseline, tolerance=1e-4)
+
+    assert reproduction.seed == 42 and reproduction.metric == "f1"
+    assert reproduction.largest_difference == pytest.approx(3e-5, rel=1e-3)
+    assert reproduced_seed(result, baseline, tolerance=2e-5) is None
+    assert reproduced_seed(result, reproducing(result), tolerance=0.0).largest_difference == 0.0
+
+
+@pytest.mark.parametrize("tolerance", [-1e-9, 0.002, float("nan")])
+def test_a_reproduction_tolerance_beyond_rounding_is_refused(tolerance):
+    with pytest.raises(ConfigError, match="reproduction_tolerance must be in"):
+        GatePolicy(reproduction_tolerance=tolerance)
 
 
 # --- any task: its metrics, their directions, their intervals -------------------------------------
