@@ -78,13 +78,14 @@ def measure_layouts(config: RunConfig, layouts: Sequence[Layout], *, hub_offline
 def scaling_markdown(runs: Sequence[ScalingRun], *, machine: str) -> str:
     """The layouts as a table, each one's speed relative to the first."""
     reference = runs[0]
+    metrics = [name for name in reference.result.metrics if name != "loss"]  # the task's own
     rows = []
     for run in runs:
         t = run.result.throughput
         rows.append([
             run.layout.label, f"{t.train_seconds:.1f}", f"{t.samples_per_second:.1f}",
             f"{run.samples_per_second / reference.samples_per_second:.2f}x",
-            f"{run.result.metrics['accuracy']:.4f}", f"{run.result.metrics['f1']:.4f}",
+            *(f"{run.result.metrics[name]:.4f}" for name in metrics),
             str(run.layout.processes * int(run.result.config["recipe"]["batch_size"])),
         ])
     config = reference.result.config
@@ -93,14 +94,16 @@ def scaling_markdown(runs: Sequence[ScalingRun], *, machine: str) -> str:
         "# Distributed scaling", "",
         f"{config['model']} ({recipe['name']}: {recipe.get('max_train_samples') or 'all'} training pairs, "
         f"{recipe['epochs']:g} epoch(s), batch {recipe['batch_size']} per process, {config['precision']}) on {machine}, "
-        "one sitting. Processes x threads: several processes train with DDP (gloo on CPU); speed-up is against the "
+        "one sitting. Processes x threads: several processes train with DDP (gloo on CPU, nccl on CUDA GPUs, one process "
+        "per GPU); speed-up is against the "
         f"first row ({reference.layout.label}). Samples/s count the pairs trained over the Trainer's train_runtime.", "",
-        markdown_table(["processes x threads", "train s", "samples/s", "speed-up", "accuracy", "F1", "global batch"], rows), "",
+        markdown_table(["processes x threads", "train s", "samples/s", "speed-up", *metrics, "global batch"], rows), "",
         "Quality differs between layouts partly by design: DDP's global batch is processes x batch, so the same epochs "
         "take fewer, larger steps.",
     ]
     return "\n".join(lines) + "\n"
 
 
-def write_scaling_report(runs: Sequence[ScalingRun], reports_dir: Path, *, machine: str) -> Path:
-    return atomic_write_text(Path(reports_dir) / SCALING_MARKDOWN, scaling_markdown(runs, machine=machine))
+def write_scaling_report(runs: Sequence[ScalingRun], reports_dir: Path, *, machine: str,
+                         filename: str = SCALING_MARKDOWN) -> Path:
+    return atomic_write_text(Path(reports_dir) / filename, scaling_markdown(runs, machine=machine))

@@ -25,9 +25,20 @@ def test_the_table_states_each_layouts_speed_up_against_the_first(smoke_result):
     assert "test CPU, 2 cores" in text
 
 
+def test_the_table_shows_the_tasks_metrics_of_each_layout(smoke_result):
+    runs = [_run(smoke_result, 1, 2, 40.0)]
+    header = next(line for line in scaling_markdown(runs, machine="m").splitlines() if line.startswith("| processes"))
+    metrics = [name for name in smoke_result.metrics if name != "loss"]
+    assert [cell.strip() for cell in header.strip("|").split("|")][4:-1] == metrics
+    row = next(line for line in scaling_markdown(runs, machine="m").splitlines() if line.startswith("| 1 x 2"))
+    assert all(f"| {smoke_result.metrics[name]:.4f} " in row for name in metrics)
+
+
 def test_the_report_is_written_whole(smoke_result, tmp_path):
     path = write_scaling_report([_run(smoke_result, 1, 1, 10.0)], tmp_path, machine="m")
-    assert path.read_text().startswith("# Distributed scaling")
+    assert path.name == "scaling.md" and path.read_text().startswith("# Distributed scaling")
+    gpu = write_scaling_report([_run(smoke_result, 1, 1, 10.0)], tmp_path, machine="2 x GPU", filename="scaling-gpu.md")
+    assert gpu.name == "scaling-gpu.md" and "2 x GPU" in gpu.read_text() and path.exists()
 
 
 def test_torch_threads_are_restored_even_on_error():
