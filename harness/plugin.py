@@ -86,7 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "seeds). Default: [tool.harness.gate] procedure in pyproject.toml, else auto.")
     group.addoption("--harness-seed", type=seed_value, default=None,
                     help="seed of every fine-tune the checks ask for (the sequential gate's first candidate run; a "
-                         "seed outside the baseline skips the exact-reproduction fast path). Default: the recipe's (42).")
+                         "seed outside the baseline skips the one-run reproduction fast path). Default: the recipe's (42).")
     group.addoption("--harness-fault", type=fault_name, action="append", default=[], metavar="FAULT",
                     help="inject a deliberate regression into every fine-tune the checks ask for, to see what the gate "
                          "catches: shuffled-labels, truncated-inputs, label-noise-N (N from 1 to 50). Repeatable. "
@@ -102,7 +102,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "the shared run cache; under pytest-xdist (-n N, --dist load; K = N-1 suits) idle workers train "
                          "them while the gate trains its first seed, and the gate reuses them. Pays off only with -n: "
                          "without it they run after their gate and skip. Wasted work whenever the gate needs fewer "
-                         "runs, as when its first seed reproduces the baseline exactly (unchanged code: one run). "
+                         "runs, as when its first seed reproduces the baseline (unchanged code: one run). "
                          "Default: 0 (off).")
 
 

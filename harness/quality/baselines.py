@@ -208,7 +208,7 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
             "data": first["data"],
             "precision": first.get("precision"),
             "recorded_with": f"harness (fine-tune per seed, {split or config.task.evaluation_splits[0]} split)",
-            # What an exact reproduction of a seed (the gate's one-run fast path) was observed under.
+            # What reproduction of a seed (the gate's one-run fast path) was observed under; seed_cpus has each seed's CPU.
             "exactness": {
                 "torch": first["versions"].get("torch"),
                 "transformers": first["versions"].get("transformers"),

@@ -32,9 +32,9 @@ from harness.tasks.spec import TaskSpec
 
 PASS, FAIL, IMPROVED, MISMATCH, MISSING = "pass", "FAIL", "improved", "MISMATCH", "MISSING"
 REPRODUCED = "reproduced"  # the run repeated a baseline seed (to rounding): nothing changed that training can see
-# How far, relatively, a metric may be from a baseline seed's recorded value and still count as that
-# seed reproduced: 16x the largest drift measured between two CPUs (6e-6), far below a single
-# prediction's weight in any metric worth gating (see reproduced_seed).
+# How far, relatively, a metric computed from real-valued outputs (the loss, a correlation) may be
+# from a baseline seed's recorded value, on another CPU model, and still count as that seed
+# reproduced: 16x the drift measured between two CPU models (6.3e-6). See reproduced_seed.
 REPRODUCTION_TOLERANCE = 1e-4
 
 
@@ -64,9 +64,11 @@ class GatePolicy:
     ``mean - max(sigmas x std, floor)``, whose error rates are not known; ``auto`` uses the
     sequential gate when the baseline has enough seeds for it, and otherwise the band, saying so.
     ``margins`` is the practical margin per metric: fail only if the metric fell by more than it.
-    ``reproduction_tolerance``: how far (relatively) each metric may be from a baseline seed's
-    recorded value for the run to count as that seed reproduced, passing after one run; 0 demands
-    bit-for-bit equality, which only the CPU model the seed was recorded on gives.
+    ``reproduction_tolerance``: on another CPU model than the seed's, how far (relatively) a metric
+    computed from real-valued outputs (loss, correlations) may be from a baseline seed's recorded
+    value for the run to count as that seed reproduced, passing after one run; metrics counted from
+    predicted classes must be identical, and on the seed's own CPU model everything must be. 0
+    demands bit-for-bit equality everywhere.
     ``metrics`` are the gated metrics; empty (the default) means the task's own, which
     :meth:`for_task` fills in.
     """
@@ -178,6 +180,7 @@ class GateReport:
     context: tuple[PublishedReference, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     sequential: tuple[dict[str, Any], ...] = ()  # one entry per metric when the sequential gate decided
+    reproduction: dict[str, Any] | None = None  # the baseline seed the run reproduced, when it did
 
     @property
     def passed(self) -> bool:
@@ -237,6 +240,7 @@ class GateReport:
                        "margins": dict(self.policy.margins)},
             "checks": [c.__dict__ | {"delta": c.delta} for c in self.checks],
             "sequential": list(self.sequential),
+            "reproduction": self.reproduction,
         }
 
 
@@ -272,22 +276,31 @@ class Reproduction:
     def note(self, tolerance: float, recorded_on: str | None, run_on: str | None) -> str:
         if not self.largest_difference:
             return f"reproduced baseline seed {self.seed} exactly (every recorded metric identical): passed after one run"
-        machines = f"; recorded on {recorded_on}, run on {run_on}" if recorded_on and run_on and recorded_on != run_on else ""
-        return (f"reproduced baseline seed {self.seed} to rounding (largest relative difference {self.largest_difference:.1e}, "
-                f"in {self.metric}, within the reproduction tolerance {tolerance:.0e}{machines}): passed after one run")
+        recorded_on = recorded_on or "a CPU model the baseline does not record"
+        return (f"reproduced baseline seed {self.seed} to rounding (metrics counted from predictions identical; largest "
+                f"relative difference {self.largest_difference:.1e}, in {self.metric}, within the reproduction tolerance "
+                f"{tolerance:.0e}; recorded on {recorded_on}, run on {run_on or 'an unknown CPU'}): passed after one run")
+
+    def to_json(self, recorded_on: str | None, run_on: str | None) -> dict[str, Any]:
+        return {"seed": self.seed, "largest_relative_difference": self.largest_difference, "metric": self.metric,
+                "recorded_on": recorded_on, "run_on": run_on}
 
 
-def reproduced_seed(result: RunResult, baseline: MeasuredBaseline, tolerance: float = 0.0) -> Reproduction | None:
+def reproduced_seed(result: RunResult, baseline: MeasuredBaseline,
+                    tolerance: float = REPRODUCTION_TOLERANCE) -> Reproduction | None:
     """The baseline seed this run reproduced, or None.
 
     Training is deterministic for a seed on a given software stack and CPU, so a change that leaves
     every recorded metric of a baseline seed as it was did not change what training computes: one run
-    settles it. Across CPUs the same fp32 run differs in the last bits (fused kernels round in another
-    order: seed 42 of minilm-cpu, recorded on an AMD EPYC and re-run on an Intel Xeon with AMX, kept
-    accuracy and F1 identical and moved the loss by 6e-6 relative), so each metric may differ from
-    the recorded value by ``tolerance``, relatively. A real change moves a trained model's metrics by
-    orders of magnitude more (one prediction of 408 is 2.5e-3 in accuracy); any difference beyond the
-    tolerance is left to the statistical check, and ``tolerance=0`` demands bit-for-bit equality.
+    settles it. Across CPU models the same fp32 run differs in the last bits (fused kernels round in
+    another order: seed 42 of minilm-cpu, recorded on an AMD EPYC and re-run on an Intel Xeon with
+    AMX, kept accuracy and F1 identical and moved the loss by 6.3e-6 relative). So where the seed was
+    recorded on another CPU model, or on one not recorded, a metric computed from real-valued outputs
+    (the loss, a correlation) may differ from its recorded value by ``tolerance``, relatively. Metrics
+    counted from predicted classes (accuracy, F1, Matthews) must be identical everywhere: one flipped
+    prediction is a real difference however many rows there are, and a custom metric is held to
+    identity too. On the seed's own CPU model every metric must be identical, bit for bit. Anything
+    else is left to the statistical check.
     """
     seed = result.provenance.get("seed")
     if seed not in baseline.seeds or result.config.get("faults") or baseline.recipe_config != result.config["recipe"]:
@@ -299,11 +312,27 @@ def reproduced_seed(result: RunResult, baseline: MeasuredBaseline, tolerance: fl
     recorded = {metric: stats.values[index] for metric, stats in baseline.metrics.items()}
     if not recorded or any(metric not in result.metrics for metric in recorded):
         return None
-    differences = {metric: _relative_difference(float(result.metrics[metric]), value) for metric, value in recorded.items()}
+    recorded_on, run_on = baseline.seed_cpu(seed), result.provenance.get("device", {}).get("cpu")
+    if recorded_on is not None and recorded_on == run_on:
+        tolerance = 0.0
+    differences = {}
+    for metric, value in recorded.items():
+        differences[metric] = _relative_difference(float(result.metrics[metric]), value)
+        if differences[metric] > (tolerance if _from_scores(metric) else 0.0):
+            return None
     worst = max(differences, key=differences.get)
-    if differences[worst] > tolerance:
-        return None
     return Reproduction(seed, differences[worst], worst)
+
+
+def _from_scores(metric: str) -> bool:
+    """Whether ``metric`` is computed from real-valued outputs (so rounding moves it a little), not
+    counted from predicted classes (where any change is a changed prediction).
+
+    >>> _from_scores("loss"), _from_scores("pearson"), _from_scores("f1"), _from_scores("my_custom_metric")
+    (True, True, False, False)
+    """
+    registry = builtin_metrics()
+    return metric in registry and registry.spec(metric).kind == "score"
 
 
 def _relative_difference(measured: float, recorded: float) -> float:
@@ -354,9 +383,11 @@ def check_run(
             notes.append("library versions differ from the baseline's: " + "; ".join(upgraded))
     reproduced = (reproduced_seed(result, baseline, policy.reproduction_tolerance)
                   if baseline is not None and not problems else None)
+    reproduction = None
     if reproduced is not None:
-        notes.append(reproduced.note(policy.reproduction_tolerance, baseline.seed_cpu(reproduced.seed),
-                                     result.provenance.get("device", {}).get("cpu")))
+        machines = baseline.seed_cpu(reproduced.seed), result.provenance.get("device", {}).get("cpu")
+        notes.append(reproduced.note(policy.reproduction_tolerance, *machines))
+        reproduction = reproduced.to_json(*machines)
     for metric in policy.metrics:
         if metric not in result.metrics:
             raise ConfigError(f"the gate's metric {metric!r} is not among the run's ({', '.join(result.metrics)}); "
@@ -380,7 +411,7 @@ def check_run(
     if any(c.verdict == IMPROVED for c in checks):
         notes.append("improved beyond the band: consider updating the baseline")
     context = tuple(r for r in published if r.task == result.config["task"])
-    return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes))
+    return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes), reproduction=reproduction)
 
 
 def _intervals(result: RunResult, policy: GatePolicy, notes: list[str]) -> dict[str, Interval | None]:

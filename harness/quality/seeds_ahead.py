@@ -1,7 +1,8 @@
 """The sequential gate's later candidate runs, named before the gate runs, so they can be trained ahead.
 
 The sequential gate (:func:`harness.quality.sequential_check.run_sequential`) fine-tunes its candidate
-seeds one at a time: the config's own seed, then, unless that run reproduces a baseline seed exactly,
+seeds one at a time: the config's own seed, then, unless that run reproduces a baseline seed (see
+:func:`harness.quality.gate.reproduced_seed`),
 fresh seeds after the baseline's, until every gated metric decides. Which seeds those are depends only
 on the config and the baseline, so other processes sharing the run cache can train them while the
 gate trains its first: the gate then finds them in the cache, or waits on an entry's lock while

@@ -266,19 +266,48 @@ def test_a_seed_repeated_to_rounding_on_another_cpu_passes_and_says_so(result):
 
     assert [c.verdict for c in report.checks] == [REPRODUCED, REPRODUCED]
     note = " ".join(report.notes)
-    assert "reproduced baseline seed 42 to rounding (largest relative difference 6.3e-06, in loss" in note
+    assert ("reproduced baseline seed 42 to rounding (metrics counted from predictions identical; largest relative "
+            "difference 6.3e-06, in loss") in note
     assert "recorded on AMD EPYC, run on Intel(R) Xeon(R) Processor" in note
-    assert report.to_json()["policy"]["reproduction_tolerance"] == POLICY.reproduction_tolerance
+    data = report.to_json()
+    assert data["policy"]["reproduction_tolerance"] == POLICY.reproduction_tolerance
+    assert data["reproduction"]["seed"] == 42 and data["reproduction"]["metric"] == "loss"
+    assert data["reproduction"]["largest_relative_difference"] == pytest.approx(6.3e-6, rel=1e-3)
+    assert (data["reproduction"]["recorded_on"], data["reproduction"]["run_on"]) == ("AMD EPYC", "Intel(R) Xeon(R) Processor")
+
+
+def test_on_the_seeds_own_cpu_model_only_bit_for_bit_reproduces(result):
+    baseline = reproducing(result)
+    loss = baseline.metrics["loss"]
+    baseline.metrics["loss"] = MetricStats((loss.values[0] * (1 + 6.3e-6), loss.values[1]))
+    cpu = "AMD EPYC"
+    baseline = dataclasses.replace(baseline, provenance={"seed_cpus": [cpu, cpu]})
+    run = dataclasses.replace(result, provenance=result.provenance | {"device": {"cpu": cpu}})
+
+    assert reproduced_seed(run, baseline) is None
+    assert REPRODUCED not in [c.verdict for c in check_run(run, baseline, name=NAME, policy=POLICY).checks]
+    exact = dataclasses.replace(reproducing(result), provenance={"seed_cpus": [cpu, cpu]})
+    assert reproduced_seed(run, exact).largest_difference == 0.0
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1"])
+def test_metrics_counted_from_predictions_must_be_identical_on_any_cpu(result, metric):
+    """A flipped prediction on a large evaluation set is a tiny relative change, but a real one."""
+    baseline = reproducing(result)
+    stats = baseline.metrics[metric]
+    baseline.metrics[metric] = MetricStats((stats.values[0] * (1 - 1e-6), stats.values[1]))
+
+    assert reproduced_seed(result, baseline, tolerance=1e-4) is None
 
 
 def test_reproduced_seed_measures_the_largest_relative_difference(result):
-    baseline = reproducing(result)
-    f1 = baseline.metrics["f1"]
-    baseline.metrics["f1"] = MetricStats((f1.values[0] * (1 - 3e-5), f1.values[1]))
+    baseline = reproducing(result)  # records no CPU per seed: the tolerance applies
+    loss = baseline.metrics["loss"]
+    baseline.metrics["loss"] = MetricStats((loss.values[0] * (1 - 3e-5), loss.values[1]))
 
     reproduction = reproduced_seed(result, baseline, tolerance=1e-4)
 
-    assert reproduction.seed == 42 and reproduction.metric == "f1"
+    assert reproduction.seed == 42 and reproduction.metric == "loss"
     assert reproduction.largest_difference == pytest.approx(3e-5, rel=1e-3)
     assert reproduced_seed(result, baseline, tolerance=2e-5) is None
     assert reproduced_seed(result, reproducing(result), tolerance=0.0).largest_difference == 0.0
