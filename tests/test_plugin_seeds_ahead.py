@@ -201,7 +201,7 @@ def test_help_states_the_default_and_the_trade_off(pytester):
     output = " ".join(pytester.runpytest("--help").stdout.str().split())
     help_text = output[output.index("--harness-seeds-ahead=K"):]
     assert "Default: 0 (off)" in help_text
-    assert "Pays off only with -n" in help_text and "reproduces the baseline exactly" in help_text
+    assert "Pays off only with -n" in help_text and "reproduces the baseline (unchanged code: one run)" in help_text
 
 
 @dataclasses.dataclass
