@@ -272,18 +272,21 @@ class Reproduction:
     seed: int
     largest_difference: float  # the largest relative difference over the recorded metrics
     metric: str  # where it is
+    tolerance: float  # what the score metrics were allowed (0 on the seed's own CPU model)
+    recorded_on: str | None  # the seed's CPU model, where the baseline records it
+    run_on: str | None
 
-    def note(self, tolerance: float, recorded_on: str | None, run_on: str | None) -> str:
+    def note(self) -> str:
         if not self.largest_difference:
             return f"reproduced baseline seed {self.seed} exactly (every recorded metric identical): passed after one run"
-        recorded_on = recorded_on or "a CPU model the baseline does not record"
+        recorded_on = self.recorded_on or "a CPU model the baseline does not record"
         return (f"reproduced baseline seed {self.seed} to rounding (metrics counted from predictions identical; largest "
                 f"relative difference {self.largest_difference:.1e}, in {self.metric}, within the reproduction tolerance "
-                f"{tolerance:.0e}; recorded on {recorded_on}, run on {run_on or 'an unknown CPU'}): passed after one run")
+                f"{self.tolerance:.0e}; recorded on {recorded_on}, run on {self.run_on or 'an unknown CPU'}): passed after one run")
 
-    def to_json(self, recorded_on: str | None, run_on: str | None) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "largest_relative_difference": self.largest_difference, "metric": self.metric,
-                "recorded_on": recorded_on, "run_on": run_on}
+                "recorded_on": self.recorded_on, "run_on": self.run_on}
 
 
 def reproduced_seed(result: RunResult, baseline: MeasuredBaseline,
@@ -321,7 +324,7 @@ def reproduced_seed(result: RunResult, baseline: MeasuredBaseline,
         if differences[metric] > (tolerance if _from_scores(metric) else 0.0):
             return None
     worst = max(differences, key=differences.get)
-    return Reproduction(seed, differences[worst], worst)
+    return Reproduction(seed, differences[worst], worst, tolerance, recorded_on, run_on)
 
 
 def _from_scores(metric: str) -> bool:
@@ -383,11 +386,8 @@ def check_run(
             notes.append("library versions differ from the baseline's: " + "; ".join(upgraded))
     reproduced = (reproduced_seed(result, baseline, policy.reproduction_tolerance)
                   if baseline is not None and not problems else None)
-    reproduction = None
     if reproduced is not None:
-        machines = baseline.seed_cpu(reproduced.seed), result.provenance.get("device", {}).get("cpu")
-        notes.append(reproduced.note(policy.reproduction_tolerance, *machines))
-        reproduction = reproduced.to_json(*machines)
+        notes.append(reproduced.note())
     for metric in policy.metrics:
         if metric not in result.metrics:
             raise ConfigError(f"the gate's metric {metric!r} is not among the run's ({', '.join(result.metrics)}); "
@@ -411,7 +411,8 @@ def check_run(
     if any(c.verdict == IMPROVED for c in checks):
         notes.append("improved beyond the band: consider updating the baseline")
     context = tuple(r for r in published if r.task == result.config["task"])
-    return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes), reproduction=reproduction)
+    return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes),
+                      reproduction=None if reproduced is None else reproduced.to_json())
 
 
 def _intervals(result: RunResult, policy: GatePolicy, notes: list[str]) -> dict[str, Interval | None]:
