@@ -34,9 +34,15 @@ def test_minilm_cpu_layouts(harness, tmp_path):
     runs = measure_layouts(config, layouts, hub_offline=harness.settings.hub_offline)
     path = write_scaling_report(runs, harness.settings.reports_dir, machine=f"{cpu_name()}, {cores} cores")
     print(path.read_text())
+    check_layouts(runs, device="cpu")
+
+
+def check_layouts(runs, *, device: str) -> None:
+    """Each layout trained as laid out, on ``device``, and was scored on all 408 validation pairs."""
     for run in runs:
         assert run.result.logits.shape == (408, 2)
         assert run.result.config.get("world_size", 1) == run.layout.processes
+        assert run.result.provenance["device"]["device"].startswith(device)
 
 
 @pytest.mark.throughput
@@ -55,7 +61,4 @@ def test_minilm_gpu_layouts(harness, tmp_path):
     machine = f"{count} x {torch.cuda.get_device_name(0)}, {cpu_name()}"
     path = write_scaling_report(runs, harness.settings.reports_dir, machine=machine, filename="scaling-gpu.md")
     print(path.read_text())
-    for run in runs:
-        assert run.result.logits.shape == (408, 2)
-        assert run.result.config.get("world_size", 1) == run.layout.processes
-        assert run.result.provenance["device"]["device"].startswith("cuda")
+    check_layouts(runs, device="cuda")
