@@ -22,8 +22,13 @@ gated metric it reports, per recipe:
 - the median training seconds per seed, where the baseline records them.
 
 The recommendation is the recipe with the lowest sd on the recommendation metric (F1 where it is
-gated) among those whose mean is not significantly worse than the reference's (the Welch interval
-does not lie wholly on the worse side). Every interval and test uses one confidence, :data:`CONFIDENCE`.
+gated) among those whose spread is significantly lower than the reference's (Brown-Forsythe) and whose
+mean is not significantly worse (the Welch interval does not lie wholly on the worse side); where no
+variant qualifies, the reference stays. A lower sd by point estimate alone is not enough: switching
+the gate's recipe means re-recording its whole baseline (hours of CPU), and over ten seeds an sd
+ratio of 0.87 is indistinguishable from 1 (its interval spans about 0.5 to 1.6), so a switch on it
+would spend those hours on a gain the data cannot tell from none. The report says how small a ratio
+the recorded seed counts could have shown. Every interval and test uses one confidence, :data:`CONFIDENCE`.
 """
 
 from __future__ import annotations
@@ -116,11 +121,28 @@ class RecipeSpread:
         _, low, high = mean_difference_interval(self.values, self.reference, self.confidence)
         return high < 0 if self.higher_is_better else low > 0
 
+    @property
+    def significantly_calmer(self) -> bool:
+        """Whether the spread is lower than the reference's at this confidence (Brown-Forsythe)."""
+        p = spread_p_value(self.values, self.reference)
+        return self.sd < statistics.stdev(self.reference) and p < 1 - self.confidence
+
+
+def smallest_visible_ratio(n: int, n_reference: int, confidence: float = CONFIDENCE) -> float:
+    """The sd ratio below which the F interval of a variant with ``n`` seeds against a reference with
+    ``n_reference`` seeds lies wholly below 1: how large a noise reduction these seed counts can show.
+
+    >>> round(smallest_visible_ratio(10, 30), 2)
+    0.53
+    """
+    return math.sqrt(stats.f.ppf((1 - confidence) / 2, n - 1, n_reference - 1))
+
 
 def recommend(spreads: Sequence[RecipeSpread]) -> RecipeSpread:
-    """The lowest-sd recipe whose mean is not significantly worse than the reference's (``spreads[0]``)."""
-    eligible = [spreads[0], *(s for s in spreads[1:] if not s.significantly_worse)]
-    return min(eligible, key=lambda s: s.sd)
+    """The lowest-sd variant whose spread is significantly lower and whose mean is not significantly worse
+    than the reference's (``spreads[0]``); the reference where none is."""
+    eligible = [s for s in spreads[1:] if s.significantly_calmer and not s.significantly_worse]
+    return min(eligible, key=lambda s: s.sd) if eligible else spreads[0]
 
 
 def _interval(low: float, high: float) -> str:
@@ -159,16 +181,27 @@ def recommendation_line(metric: str, spreads: Sequence[RecipeSpread], *, max_run
     excluded = (f" Left out for a significantly {'lower' if reference.higher_is_better else 'higher'} mean {metric}: "
                 f"{', '.join(worse)}." if worse else "")
     if chosen is reference:
-        return (f"**Recommendation: keep {reference.recipe}.** No variant has a lower {metric} sd "
-                f"({reference.sd:.4f}) without a significantly worse mean.{excluded}")
+        lower = [s for s in spreads[1:] if s.sd < reference.sd and not s.significantly_worse]
+        if not lower:
+            return (f"**Recommendation: keep {reference.recipe}.** No variant has a lower {metric} sd "
+                    f"({reference.sd:.4f}) without a significantly worse mean.{excluded}")
+        best = min(lower, key=lambda s: s.sd)
+        ratio, r_low, r_high = sd_ratio_interval(best.values, reference.values, best.confidence)
+        visible = smallest_visible_ratio(len(best.values), len(reference.values), best.confidence)
+        return (f"**Recommendation: keep {reference.recipe}.** No variant's {metric} spread is significantly lower. "
+                f"The lowest by point estimate, {best.recipe} ({best.sd:.4f} against {reference.sd:.4f}; ratio {ratio:.2f}, "
+                f"{best.confidence:.0%} CI [{r_low:.2f}, {r_high:.2f}]; Brown-Forsythe p = "
+                f"{spread_p_value(best.values, reference.values):.3f}), is within noise of no change: switching to it "
+                f"means re-recording the gate's baseline for a gain these seeds cannot tell from none. With "
+                f"{len(best.values)} seeds against {len(reference.values)}, only a ratio below about {visible:.2f} "
+                f"would have shown.{excluded}")
     ratio, r_low, r_high = sd_ratio_interval(chosen.values, reference.values, chosen.confidence)
     p = spread_p_value(chosen.values, reference.values)
     alpha = 1 - chosen.confidence
     difference, d_low, d_high = mean_difference_interval(chosen.values, reference.values, chosen.confidence)
-    verdict = "significant" if p < alpha else "not significant"
-    return (f"**Recommendation: {chosen.recipe}**, the lowest {metric} sd among the recipes whose mean is not "
-            f"significantly worse than {reference.recipe}'s: {chosen.sd:.4f} against {reference.sd:.4f} (ratio {ratio:.2f}, "
-            f"{chosen.confidence:.0%} CI [{r_low:.2f}, {r_high:.2f}]; Brown-Forsythe p = {p:.3f}, {verdict} at alpha = {alpha:.2g}), "
+    return (f"**Recommendation: {chosen.recipe}**, the lowest {metric} sd among the variants whose spread is "
+            f"significantly lower and whose mean is not significantly worse than {reference.recipe}'s: {chosen.sd:.4f} against {reference.sd:.4f} (ratio {ratio:.2f}, "
+            f"{chosen.confidence:.0%} CI [{r_low:.2f}, {r_high:.2f}]; Brown-Forsythe p = {p:.3f}, significant at alpha = {alpha:.2g}), "
             f"mean {difference:+.4f} [{d_low:+.4f}, {d_high:+.4f}]. Runs scale with the variance, so the gate would need "
             f"about {math.ceil(max_runs * ratio ** 2)} candidate runs where it needs {max_runs} now "
             f"({max_runs} x {ratio:.2f}^2).{excluded}")

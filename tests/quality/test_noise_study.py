@@ -20,8 +20,10 @@ from harness.quality.noise_study import (
     mean_difference_interval,
     noise_study_markdown,
     recommend,
+    recommendation_line,
     sd_interval,
     sd_ratio_interval,
+    smallest_visible_ratio,
     spread_p_value,
     study_baselines,
     study_record_command,
@@ -112,7 +114,7 @@ def spreads(**recipes: tuple[float, ...]) -> list[RecipeSpread]:
     return [RecipeSpread(name, values, reference, higher_is_better=True) for name, values in recipes.items()]
 
 
-def test_the_lowest_sd_wins_unless_its_mean_is_significantly_worse():
+def test_the_lowest_significantly_calmer_sd_wins_unless_its_mean_is_significantly_worse():
     rng = np.random.default_rng(4)
     reference = normal_values(rng, 30, sd=0.0106)
     calm = normal_values(rng, 10, sd=0.005)
@@ -121,6 +123,33 @@ def test_the_lowest_sd_wins_unless_its_mean_is_significantly_worse():
     chosen = recommend(spreads(ref=reference, calm=calm, worse=calmer_but_worse, noisy=noisy))
     assert chosen.recipe == "calm"
     assert recommend(spreads(ref=reference, noisy=noisy, worse=calmer_but_worse)).recipe == "ref"
+
+
+def test_a_lower_sd_within_noise_does_not_replace_the_reference():
+    """The noise study's real case: a variant whose sd is lower by point estimate (ratio about 0.87 over
+    10 seeds against 30) is not a reason to re-record the gate's baseline; a halved sd is."""
+    rng = np.random.default_rng(7)
+    reference = normal_values(rng, 30, sd=0.0106)
+    slightly = tuple(0.85 + (v - statistics.fmean(reference)) * 0.87 for v in reference[:10])
+    assert statistics.stdev(slightly) < statistics.stdev(reference)
+    spread = spreads(ref=reference, slightly=slightly)
+    assert not spread[1].significantly_calmer and recommend(spread).recipe == "ref"
+    line = recommendation_line("f1", spread, max_runs=12)
+    assert line.startswith("**Recommendation: keep ref.**") and "The lowest by point estimate, slightly" in line
+    assert f"only a ratio below about {smallest_visible_ratio(10, 30):.2f} would have shown" in line
+    halved = tuple(0.85 + (v - 0.85) * 0.4 for v in normal_values(rng, 10, sd=0.0106))
+    assert recommend(spreads(ref=reference, halved=halved)).recipe == "halved"
+
+
+def test_the_smallest_visible_ratio_is_where_the_f_interval_reaches_one():
+    for n, n_ref in ((10, 30), (5, 5), (30, 30)):
+        ratio = smallest_visible_ratio(n, n_ref)
+        values = normal_values(np.random.default_rng(n), n, sd=1.0)
+        reference = normal_values(np.random.default_rng(n_ref + 100), n_ref, sd=1.0)
+        scale = ratio * statistics.stdev(reference) / statistics.stdev(values)
+        scaled = tuple(v * scale for v in values)
+        assert sd_ratio_interval(scaled, reference)[2] == pytest.approx(1.0)
+    assert smallest_visible_ratio(30, 30) > smallest_visible_ratio(10, 30) > smallest_visible_ratio(5, 5)
 
 
 def test_lower_is_better_metrics_call_a_higher_mean_worse():
