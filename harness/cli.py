@@ -26,6 +26,7 @@ from harness.data import DataError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.tables import markdown_table
+from harness.throughput.hardware import AUTO_PRECISION, resolve_precision
 from harness.tasks import TaskError, builtin_tasks
 
 USER_ERRORS = (ConfigError, DataError, ModelError, TaskError)
@@ -68,6 +69,10 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
                            "(default: the task's own column names)")
 
 
+PRECISION_CHOICES = (*PRECISIONS, AUTO_PRECISION)
+PRECISION_HELP = "default: fp32; auto: bf16 where the device multiplies bf16 natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs), else fp32"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model spec overriding the recipe's: Hub id, local dir, 'minilm', 'arch:NAME'")
     _data_options(run)
     run.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
-    run.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    run.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     run.add_argument("--seed", type=seed_value, default=42, help="default: 42")
     run.add_argument("--epochs", type=float, help="override the recipe's epochs (a fraction trains whole batches)")
     run.add_argument("--max-train-samples", type=positive_int, help="train on a seeded subset (default: all)")
@@ -100,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     cases = commands.add_parser("cases", help="list the project's cases ([tool.harness.cases]) and their baselines")
     _recipe_options(cases)
     cases.add_argument("--device", default="auto", choices=DEVICES, help="the device whose baselines are listed (default: auto)")
-    cases.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    cases.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     cases.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
 
     simulate = commands.add_parser("simulate-gate", help="the sequential gate's false-alarm rate, power and run counts "
                                    "for a recorded baseline, by simulation")
     _recipe_options(simulate)
     _task_option(simulate)
-    simulate.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    simulate.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     simulate.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
     simulate.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     simulate.add_argument("--trials", type=positive_int, default=20_000, help="simulated gate runs per row (default: 20000)")
@@ -125,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--data-dir", type=Path, help=f"the data folder the suggested record-baseline commands name "
                        f"(default: ${DATA_DIR_VAR})")
     noise.add_argument("--device", default="auto", choices=DEVICES, help="the device whose baselines are compared (default: auto)")
-    noise.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    noise.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     noise.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     noise.add_argument("--output", type=Path, default=Path("reports") / "noise-study.md",
                        help="Markdown report (default: reports/noise-study.md)")
@@ -138,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--seed", type=seed_value, default=42, help="first seed (default: 42)")
     _data_options(record)
     record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
-    record.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32 (part of the baseline's name)")
+    record.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP + " (part of the baseline's name)")
     record.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     record.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -149,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--seeds", type=baseline_seeds, default=10, help="seeds to measure, in the gate's order (default: 10)")
     _data_options(fault)
     fault.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
-    fault.add_argument("--precision", default="fp32", choices=PRECISIONS, help="default: fp32")
+    fault.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     fault.add_argument("--baselines-dir", type=Path, default=Path("baselines"),
                        help="the baseline, and faults/ where the measurement is kept (default: baselines)")
     fault.add_argument("--output", type=Path, help="Markdown report (default: reports/fault-<fault>.md)")
@@ -391,6 +396,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     args = build_parser().parse_args(argv)
     settings = settings or Settings.from_environ()
     logging.basicConfig(level=logging.INFO, format="harness: %(message)s")
+    if getattr(args, "precision", None) == AUTO_PRECISION:
+        args.precision = resolve_precision(args.precision, args.device)
     try:
         if args.command == "run":
             return _run(args, settings)

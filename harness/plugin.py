@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from harness.arguments import baseline_seeds, fault_name, non_negative_float, non_negative_int, positive_int, seed_value
-from harness.config import ConfigError, RecipeRegistry, RunConfig
+from harness.config import PRECISIONS, ConfigError, RecipeRegistry, RunConfig
 from harness.tasks.registry import TaskRegistry
 from harness.quality.gate import PROCEDURES, GatePolicy
 from harness.cases import Case, CaseRegistry
@@ -37,6 +37,7 @@ from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.throughput.runner import ThroughputCase, ThroughputResult, ThroughputSkip
 from harness.throughput.bench import ThroughputBench
+from harness.throughput.hardware import AUTO_PRECISION, check_precision
 from harness.throughput.report import write_throughput_reports
 
 MARKERS = {
@@ -69,6 +70,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the baseline files. Default: baselines/ under the rootdir.")
     group.addoption("--harness-device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                     help="device for fine-tunes. Default: auto (cuda, then mps, then cpu).")
+    group.addoption("--harness-precision", default="fp32", choices=(*PRECISIONS, AUTO_PRECISION),
+                    help="precision of fine-tunes; part of each baseline's name, so a bf16 run is gated against a bf16 "
+                         "baseline. auto: bf16 where the device multiplies bf16 natively (AVX512-BF16/AMX CPUs, "
+                         "Ampere+ GPUs), else fp32. Default: fp32.")
     group.addoption("--harness-force-regen", action="store_true", default=False,
                     help="re-measure the baselines the run touches from several seeds, write them, show the diff, "
                          "and fail. Default: off.")
@@ -126,6 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings=settings,
         baselines_dir=opt.harness_baselines_dir or rootdir / "baselines",
         device=opt.harness_device,
+        precision=_precision(opt.harness_precision, opt.harness_device),
         policy=_gate_policy(config, rootdir),
         force_regen=opt.harness_force_regen,
         baseline_seeds=opt.harness_baseline_seeds,
@@ -287,6 +293,18 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """Remember what this process finished: an item ahead of a gate that already finished here is moot."""
     item.config.stash[_FINISHED_KEY].add(item.nodeid)
+
+
+def _precision(precision: str, device: str) -> str:
+    """``--harness-precision``, refused before anything trains where the device cannot train in it
+    (bf16 on a CPU without native bf16 would be emulated and about 100 times slower; fp16 needs CUDA).
+    ``auto`` is kept as it is: each config resolves it for its own device."""
+    if precision != AUTO_PRECISION:
+        try:
+            check_precision(precision, device)
+        except ConfigError as error:
+            raise pytest.UsageError(f"--harness-precision={precision}: {error}") from None
+    return precision
 
 
 def _gate_policy(config: pytest.Config, rootdir: Path) -> GatePolicy:

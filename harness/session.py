@@ -20,6 +20,7 @@ from harness.quality.seeds_ahead import candidate_config
 from harness.result import RunResult
 from harness.settings import Settings
 from harness.tasks.registry import TaskRegistry, builtin_tasks
+from harness.throughput.hardware import resolve_precision
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
 from harness.training import fine_tune
 
@@ -31,6 +32,7 @@ class HarnessSession:
     settings: Settings
     baselines_dir: Path
     device: str = "auto"
+    precision: str = "fp32"  # or "auto": what the device trains in natively (harness.throughput.hardware)
     policy: GatePolicy = field(default_factory=GatePolicy)
     force_regen: bool = False
     baseline_seeds: int = DEFAULT_BASELINE_SEEDS
@@ -56,7 +58,7 @@ class HarnessSession:
         return RunCache(self.settings.cache_dir, hub_offline=self.settings.hub_offline)
 
     def config(self, recipe: str | Recipe, **changes: Any) -> RunConfig:
-        """A run config from a named recipe with this session's data, device, seed and injected faults.
+        """A run config from a named recipe with this session's data, device, precision, seed and injected faults.
 
         A task is named from this session's registry (the built-ins and the project's). The
         settings' data folder is the data of a config that names none (no ``data_dir``, no ``data_files``).
@@ -68,6 +70,7 @@ class HarnessSession:
         if not changes.get("data_files"):
             changes.setdefault("data_dir", self.settings.data_dir)
         changes.setdefault("device", self.device)
+        changes["precision"] = resolve_precision(changes.get("precision", self.precision), changes["device"])
         changes.setdefault("output_dir", self.settings.cache_dir / "work")
         return RunConfig.from_recipe(recipe, recipes=self.recipes, tasks=self.tasks, **changes)
 

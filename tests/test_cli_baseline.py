@@ -122,3 +122,15 @@ def test_measure_fault_needs_a_baseline_first(smoke_dir, tmp_path, capsys):
             "--baselines-dir", str(tmp_path), "--pyproject", str(tmp_path / "pyproject.toml")]
     assert main(argv, settings=Settings(cache_dir=tmp_path / "cache", hub_offline=True)) == 2
     assert "to measure the fault against; record one with `harness record-baseline --recipe smoke`" in capsys.readouterr().err
+
+
+def test_auto_precision_records_the_baseline_of_the_precision_it_resolves_to(smoke_cache, smoke_dir, tmp_path, monkeypatch):
+    """On a CPU without native bf16, auto is fp32: the recording is the fp32 baseline (from the shared cache)."""
+    from harness.throughput import hardware
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2"}))
+    baselines = tmp_path / "baselines"
+    argv = ["record-baseline", "--recipe", "smoke", "--seeds", "2", "--data-dir", str(smoke_dir), "--device", "cpu",
+            "--precision", "auto", "--baselines-dir", str(baselines), "--quiet"]
+    assert main(argv, settings=Settings(cache_dir=smoke_cache, hub_offline=True)) == 0
+    assert [p.name for p in baselines.glob("*.json")] == [f"{BASELINE_NAME}.json"]

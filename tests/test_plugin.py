@@ -28,6 +28,7 @@ OPTIONS = [
     "--harness-reports-dir",
     "--harness-baselines-dir",
     "--harness-device",
+    "--harness-precision",
     "--harness-force-regen",
     "--harness-baseline-seeds",
     "--harness-gate-sigmas",
@@ -117,6 +118,7 @@ def test_markers_are_registered(pytester):
         ("--harness-baseline-seeds=1", "a baseline needs at least 2 seeds"),
         ("--harness-bootstrap-samples=1.5", "expected an integer, got '1.5'"),
         ("--harness-device=tpu", "invalid choice: 'tpu'"),
+        ("--harness-precision=int8", "invalid choice: 'int8'"),
         ("--harness-seed=-3", "a seed must be from 0 to 2**32 - 1, got -3"),
         ("--harness-fault=label-noise-60", "label-noise takes a whole percent from 1 to 50"),
         ("--harness-fault=label-noise-05", "label-noise takes a whole percent from 1 to 50"),
@@ -130,6 +132,13 @@ def test_bad_option_values_are_usage_errors(pytester, option, message):
     stderr = result.stderr.str()
     assert option.split("=")[0] in stderr
     assert message in stderr
+
+
+def test_a_precision_the_device_cannot_train_in_is_a_usage_error(pytester):
+    """Refused before anything trains, with the reason, rather than failing minutes into a fine-tune."""
+    result = pytester.runpytest("--harness-device=cpu", "--harness-precision=fp16")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--harness-precision=fp16: fp16 training needs a CUDA device" in result.stderr.str()
 
 
 def test_a_missing_baseline_fails_with_the_table_and_how_to_record(gate_run):

@@ -74,6 +74,8 @@ def record_command(config: RunConfig, seeds: int | None = None, *, case: str | N
             parts.append("--columns " + ",".join(f"{column}={name}" for column, name in config.columns))
         elif config.data_dir is not None:
             parts.append(f"--data-dir {config.data_dir}")
+    if config.precision != "fp32":
+        parts.append(f"--precision {config.precision}")  # part of the baseline's name: without it the fp32 one is recorded
     if seeds is not None:
         parts.append(f"--seeds {seeds}")
     return " ".join(parts)

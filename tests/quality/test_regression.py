@@ -176,6 +176,9 @@ def test_precision_is_part_of_the_baseline_identity(config, store):
     outcome = check(bf16, store, FakeFineTune())
     assert not outcome.passed
     assert f"no baseline at {store.path(name_for(bf16))}" in outcome.message
+    commands = [c for c in re.findall(r"`([^`]+)`", outcome.message) if c.startswith("harness ")]
+    assert commands and all(build_parser().parse_args(shlex.split(c)[1:]).precision == "bf16" for c in commands), (
+        "the suggested command must record the bf16 baseline, not the fp32 one the run is never gated against")
 
 
 def test_a_passing_config_leaves_another_configs_obtained_file(config, store):

@@ -13,6 +13,8 @@ from harness.throughput.hardware import (
     cpu_bf16_unavailable_reason,
     cpu_flags,
     device_kind,
+    native_precision,
+    resolve_precision,
     unavailable_reason,
 )
 
@@ -170,3 +172,28 @@ def test_a_gpu_without_bf16_refuses_bf16_and_accepts_fp16(monkeypatch):
 @pytest.mark.parametrize("device", ["auto", "cpu"])
 def test_fp32_trains_anywhere(device):
     check_precision("fp32", device)
+
+
+@pytest.mark.usefixtures("no_cuda", "no_mps")
+@pytest.mark.parametrize(("flags", "expected"), [({"avx2", "avx512_bf16"}, "bf16"), ({"avx2", "amx_bf16"}, "bf16"),
+                                                 ({"avx2", "avx512f"}, "fp32"), (set(), "fp32")])
+def test_auto_precision_on_a_cpu_is_bf16_only_where_it_is_native(monkeypatch, flags, expected):
+    """Emulated bf16 is about 100 times slower than fp32: auto must never pick it on such a CPU."""
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset(flags))
+    assert native_precision("cpu") == native_precision("auto") == expected
+    assert resolve_precision("auto", "cpu") == expected
+
+
+@pytest.mark.parametrize(("bf16_supported", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_on_a_gpu_follows_its_bf16_support(monkeypatch, bf16_supported, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16_supported)
+    assert native_precision("cuda:0") == native_precision("auto") == expected
+
+
+@pytest.mark.usefixtures("no_cuda")
+def test_auto_precision_never_picks_fp16_and_an_explicit_precision_is_kept(monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2"}))
+    assert native_precision("cuda") == "fp32"  # asked for a GPU that is not there: nothing native to use
+    assert native_precision("mps") == "fp32"
+    assert [resolve_precision(p, "cpu") for p in ("fp32", "bf16", "fp16")] == ["fp32", "bf16", "fp16"]
