@@ -82,7 +82,7 @@ def test_a_write_that_dies_leaves_the_previous_ledger_whole(ledger_path, monkeyp
     assert [p.name for p in ledger_path.parent.iterdir()] == [ledger_path.name]
 
 
-PARTIAL_MRPC = Path(__file__).resolve().parents[2] / "baselines" / "mrpc--minilm-cpu--minilm--validation--cpu-fp32.partial.json"
+REPO_PARTIALS = sorted((Path(__file__).resolve().parents[2] / "baselines").glob("mrpc--*.partial.json"))
 LEDGER_KEYS = ["task", "recipe", "model", "weights_sha256", "architecture_sha256", "definition_sha256", "data_sha256",
                "precision", "device_kind", "versions"]
 
@@ -104,15 +104,18 @@ def test_a_task_of_ones_own_carries_its_spec_in_the_ledger():
     assert identity["task"] == "reviews" and identity["task_spec"] == reviews.to_dict()
 
 
-def test_the_mrpc_recording_in_progress_would_resume():
-    """The committed partial recording's identity is what this harness computes for its seeds."""
-    if not PARTIAL_MRPC.is_file():
-        pytest.skip(f"no recording in progress at {PARTIAL_MRPC}")
+@pytest.mark.parametrize("partial", REPO_PARTIALS or [None], ids=lambda path: path.name if path else "none")
+def test_the_mrpc_recordings_in_progress_would_resume(partial):
+    """Each committed partial recording's identity is what this harness computes for its seeds, so
+    the same record-baseline command continues it instead of refusing its seeds."""
+    if partial is None:
+        pytest.skip("no recording in progress in baselines/")
     from harness.config import RunConfig
     from harness.quality.seed_ledger import ledger_identity
 
-    ledger = SeedLedger.open(PARTIAL_MRPC)
+    ledger = SeedLedger.open(partial)
     seed = min(ledger.seeds)
-    config = RunConfig.from_recipe("minilm-cpu", device="cpu", seed=seed)
+    config = RunConfig.from_recipe(ledger.identity["recipe"]["name"], device="cpu", seed=seed,
+                                   precision=ledger.identity["precision"])
     computed = json.loads(json.dumps(ledger_identity(config, ledger.results([seed])[0]), default=str))
     assert computed == ledger.identity
