@@ -41,6 +41,15 @@ def baseline_seeds(text: str) -> int:
     return value
 
 
+def bootstrap_samples(text: str) -> int:
+    from harness.quality.gate import MAX_BOOTSTRAP_SAMPLES
+
+    value = positive_int(text)
+    if value > MAX_BOOTSTRAP_SAMPLES:  # time grows with resamples x rows; see GatePolicy
+        raise argparse.ArgumentTypeError(f"at most {MAX_BOOTSTRAP_SAMPLES:,} resamples, got {value:,}")
+    return value
+
+
 def fault_name(text: str) -> str:
     from harness.config import fault_problem
 

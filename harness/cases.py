@@ -9,16 +9,17 @@ a model, a recipe and the recipe fields it changes, and the gate's metrics, effe
     data_files = { train = "data/train.csv", validation = "data/dev.csv" }
     columns = { text = "review", label = "verdict" }  # task column = column in the files
     recipe = "smoke"
-    model = "arch:bert-tiny"                          # default: the recipe's
+    model = "arch:bert-tiny"                          # default: the recipe's; a folder is relative to pyproject.toml
     overrides = { epochs = 3.0, training_args = { lr_scheduler_type = "cosine" } }
     metrics = ["accuracy"]                            # default: the task's
     margins = { accuracy = 0.01 }
 
 Each case is its own recipe, named after the case (the base recipe with the case's overrides), so
 each case has its own baseline file (``<task>--<case>--<model>--<split>--<device>-<precision>``)
-and two cases on one recipe never share one. ``pytest benchmarks`` gates each case against it
-(the plugin parametrizes the ``harness_case`` fixture over the project's cases), ``harness cases``
-lists them and ``harness record-baseline --case NAME`` records one.
+and two cases on one recipe never share one (which is why a case's name keeps to the rule in
+:mod:`harness.names`). ``pytest benchmarks`` gates each case against it (the plugin parametrizes the
+``harness_case`` fixture over the project's cases), ``harness cases`` lists them and
+``harness record-baseline --case NAME`` records one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError, Recipe, RecipeRegistry
+from harness.models import ModelError, local_model_dir
+from harness.names import path_name_problem
 from harness.quality.gate import GatePolicy
 from harness.tasks.registry import TaskRegistry
 from harness.tasks.spec import TaskSpec
@@ -55,16 +58,29 @@ class Case:
     effects: tuple[tuple[str, float], ...] = ()
     margins: tuple[tuple[str, float], ...] = ()
     description: str = ""
+    model_root: Path | None = None  # the folder a relative model folder is read from (pyproject.toml's)
+
+    def __post_init__(self) -> None:
+        problem = path_name_problem(self.name)
+        if problem:
+            raise ConfigError(f"case name {problem}")
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ConfigError(f"case {self.name!r}: metrics {list(self.metrics)} repeat a metric; name each once "
+                              "(the gate's false-alarm rate is split over them)")
 
     def config_changes(self) -> dict[str, Any]:
-        """The :meth:`harness.session.HarnessSession.config` keywords that build this case's run."""
+        """The :meth:`harness.session.HarnessSession.config` keywords that build this case's run: every
+        data key it was given, so RunConfig refuses a combination that cannot work rather than one being dropped."""
         changes: dict[str, Any] = {"task": self.task}
         if self.model is not None:
             changes["model"] = self.model
+            if self.model_root is not None:
+                changes["model_root"] = self.model_root
         if self.data_files:
             changes["data_files"] = self.data_files
+        if self.columns:
             changes["columns"] = self.columns
-        elif self.data_dir is not None:
+        if self.data_dir is not None:
             changes["data_dir"] = self.data_dir
         return changes
 
@@ -112,8 +128,12 @@ def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, reci
                where: str) -> Case:
     """A :class:`Case` from its table in ``pyproject.toml``; every mistake names the key and the fix.
 
-    ``root`` is the folder relative paths are read from (the one holding ``pyproject.toml``).
+    ``root`` is the folder relative paths are read from (the one holding ``pyproject.toml``): the
+    data's and the model's (see :func:`harness.models.local_model_dir`).
     """
+    problem = path_name_problem(name)
+    if problem:  # first: the name becomes the case's recipe, baseline file and run folders
+        raise ConfigError(f"{where}: case name {problem}")
     unknown = sorted(set(table) - set(CASE_KEYS))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(CASE_KEYS)}")
@@ -138,12 +158,18 @@ def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, reci
     data_files = {split: _path(root, path, where, f"data_files.{split}") for split, path in _table(table, "data_files", where).items()}
     columns = _table(table, "columns", where)
     data_dir = table.get("data_dir")
+    if data_dir is not None and data_files:
+        raise ConfigError(f"{where}: give the data as a GLUE folder (data_dir) or as files (data_files), not both")
+    if columns and not data_files:
+        raise ConfigError(f"{where}: columns maps the task's columns onto the columns of your data_files; a data_dir "
+                          "is a GLUE folder, read with the task's own columns: drop columns, or give data_files")
     metrics = table.get("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(metric, str) for metric in metrics):
         raise ConfigError(f"{where}: metrics must be a list of metric names, e.g. [\"accuracy\"], got {metrics!r}")
-    model = table.get("model")
-    if model is not None and not isinstance(model, str):
-        raise ConfigError(f"{where}: model must be a model spec (a Hub id, a local folder, 'minilm' or 'arch:NAME'), got {model!r}")
+    if len(set(metrics)) != len(metrics):
+        raise ConfigError(f"{where}: metrics {metrics} repeat a metric; name each once (the gate's false-alarm rate "
+                          "is split over them)")
+    model = _model(root, table.get("model"), where)
     return Case(
         name=name,
         task=task,
@@ -158,6 +184,7 @@ def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, reci
         effects=_numbers(table, "effects", where),
         margins=_numbers(table, "margins", where),
         description=str(table.get("description") or ""),
+        model_root=None if model is None else root,
     )
 
 
@@ -188,6 +215,20 @@ def _numbers(table: Mapping[str, Any], key: str, where: str) -> tuple[tuple[str,
         if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
             raise ConfigError(f"{where}: {key}.{metric} must be a number >= 0 in the metric's units, got {number!r}")
     return tuple(sorted((metric, float(number)) for metric, number in values.items()))
+
+
+def _model(root: Path, value: Any, where: str) -> str | None:
+    """The case's model spec, a folder resolved from ``root`` as its data is; see :func:`harness.models.local_model_dir`."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: model must be a model spec (a Hub id, a folder relative to {root}, 'minilm' or "
+                          f"'arch:NAME'), got {value!r}")
+    try:
+        directory = local_model_dir(value.strip(), root)
+    except ModelError as error:
+        raise ConfigError(f"{where}: model: {error}") from None
+    return value  # as written: the folder is read from root (RunConfig.model_root), and the spec names the baseline
 
 
 def _path(root: Path, value: Any, where: str, key: str) -> Path:

@@ -7,8 +7,14 @@ Specs, in the order they are tried:
   importing its code;
 - ``arch:NAME``: an architecture from a config with random weights (``arch:bert-base-uncased``
   for throughput work, where weights do not matter; ``arch:bert-tiny`` for the smoke tier);
-- an existing local directory holding a ``config.json`` and ``*.safetensors`` weights;
-- anything else: a Hugging Face Hub id (``bert-base-uncased``), the online default.
+- an existing local directory holding a ``config.json`` and ``*.safetensors`` weights (relative to the
+  working folder here; a case in ``pyproject.toml`` names it relative to that file's folder, see
+  :func:`local_model_dir`);
+- a Hugging Face Hub id (``bert-base-uncased``, ``google-bert/bert-base-uncased``), the online default.
+
+A spec that can only be a path (see :func:`is_path_like`: ``./x``, ``../x``, ``/x``, ``~/x``, or
+anything not shaped like ``NAME`` or ``ORG/NAME``) and names no folder is an error, never a Hub id:
+online, a mistyped folder would otherwise download and train whatever Hub repository has that name.
 
 Only safetensors weights are loaded and ``trust_remote_code`` is never set: a spec names data,
 never code to run.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.metadata
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +56,11 @@ DOCUMENTATION_FILES = ("README.md",)
 # never subfolders (onnx/, openvino/, coreml/ hold other formats of the same model).
 HUB_FILE_PATTERNS = ("*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja", "*.safetensors")
 HUB_IGNORED_PATTERNS = ("*/*",)
+
+
+# What a Hub repository id looks like (huggingface_hub's validate_repo_id, less its rarer limits): NAME or ORG/NAME.
+_HUB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
+HUB_ID_MAX_LENGTH = 96
 
 
 class ModelError(ValueError):
@@ -132,8 +144,9 @@ def packaged_model_dir(name: str) -> Path:
     raise ModelError(f"package {distribution_name} is installed but has no {folder}/config.json; reinstall it")
 
 
-def resolve_model(spec: str, *, hub_offline: bool = False) -> ResolvedModel:
-    """Resolve ``spec`` (see the module docstring); raises :class:`ModelError` with the fix."""
+def resolve_model(spec: str, *, hub_offline: bool = False, root: Path | None = None) -> ResolvedModel:
+    """Resolve ``spec`` (see the module docstring); raises :class:`ModelError` with the fix. A relative
+    folder is read from ``root`` (a case's pyproject.toml folder), else from the working folder."""
     spec = spec.strip()
     if not spec:
         raise ModelError("empty model spec; use a Hub id, a local directory, 'minilm' or 'arch:bert-base-uncased'")
@@ -156,11 +169,39 @@ def resolve_model(spec: str, *, hub_offline: bool = False) -> ResolvedModel:
             definition_sha256=sha256_json({"architecture": overrides, "tokenizer_files": tokenizer_files}),
             config_overrides=overrides,
         )
-    if Path(canonical).expanduser().is_dir():
-        return _local(spec, "local", Path(canonical).expanduser())
-    if canonical.startswith((".", "/", "~")):
-        raise ModelError(f"model directory {canonical} does not exist")
+    directory = local_model_dir(canonical, Path.cwd() if root is None else Path(root))
+    if directory is not None:
+        return _local(spec, "local", directory)
     return _hub(spec, canonical, hub_offline)
+
+
+def is_path_like(spec: str) -> bool:
+    """Whether ``spec`` can only name a local folder: it starts with ``.``, ``/`` or ``~``, or is not
+    shaped like a Hub id (``NAME`` or ``ORG/NAME``: letters, digits, ``_``, ``.`` and ``-``, one ``/`` at most).
+
+    >>> [is_path_like(s) for s in ("bert-base-uncased", "google-bert/bert-base-uncased", "./mini", "models/a/b")]
+    [False, False, True, True]
+    """
+    return (spec.startswith((".", "/", "~")) or len(spec) > HUB_ID_MAX_LENGTH or ".." in spec or "--" in spec
+            or not _HUB_ID.fullmatch(spec))
+
+
+def local_model_dir(spec: str, root: Path) -> Path | None:
+    """The folder ``spec`` names, relative to ``root`` unless absolute; None when it is a packaged model,
+    an architecture or a Hub id. An existing folder wins over a Hub id of the same name (``org/name``
+    beside the project is the folder); a path-like spec (:func:`is_path_like`) naming no folder is a
+    :class:`ModelError`, never a Hub id."""
+    canonical = ALIASES.get(spec, spec)
+    if canonical.startswith(("packaged:", "arch:")):
+        return None
+    path = Path(canonical).expanduser()
+    directory = path if path.is_absolute() else root / path
+    if directory.is_dir():
+        return directory
+    if is_path_like(canonical):
+        raise ModelError(f"model directory {directory} does not exist (a spec shaped like a path is never taken for a "
+                         "Hub id, which is NAME or ORG/NAME); fix the path, or use 'minilm' or 'arch:bert-tiny'")
+    return None
 
 
 def definition_files(directory: Path, patterns: tuple[str, ...] = ("*",)) -> list[Path]:

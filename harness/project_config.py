@@ -63,6 +63,9 @@ def read_gate_policy(pyproject: Path, **defaults: Any) -> GatePolicy:
         if key in values and isinstance(values[key], dict):
             values[key] = tuple(sorted(values[key].items()))
     if "metrics" in values:
+        if len(set(values["metrics"])) != len(values["metrics"]):
+            raise ConfigError(f"{pyproject}: [tool.harness.gate] metrics {list(values['metrics'])} repeat a metric; name "
+                              "each once (the false-alarm rate alpha is split over them)")
         values["metrics"] = tuple(values["metrics"])
     try:
         return GatePolicy(**values)

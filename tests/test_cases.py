@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cases import Case, CaseRegistry
-from harness.config import ConfigError
+from harness.config import ConfigError, RunConfig
+from harness.models import local_model_dir
 from harness.project_config import read_cases
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import name_for
@@ -109,3 +110,77 @@ def test_an_unknown_case_lists_the_projects_cases(tmp_path):
     with pytest.raises(ConfigError, match="unknown case 'mrpc-slow'; the project's cases: mrpc-fast"):
         cases.get("mrpc-slow")
     assert isinstance(cases.get("mrpc-fast"), Case) and len(CaseRegistry()) == 0
+
+
+# --- names that become paths, and keys that must not be dropped (issue 19, items 5 and 7) -------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../escaped", "a/b", "bad\u0000name", "x" * 300, "Reviews", ".hidden", "-x", "a--b", "with space"],
+    ids=["parent-folders", "slash", "nul", "300-characters", "uppercase", "dot-first", "dash-first", "double-dash", "space"],
+)
+def test_a_case_name_that_cannot_be_a_file_name_is_refused_when_pyproject_is_read(tmp_path, name):
+    """The name becomes the case's recipe, its baseline's file name and its run folders: `../../../escaped`
+    would write outside baselines/ and the cache; NUL or 300 characters would crash with an OSError after the
+    data loaded."""
+    key = name.replace("\\", "\\\\").replace('"', '\\"').replace("\u0000", "\\u0000")
+    with pytest.raises(ConfigError) as error:
+        cases_of(tmp_path, f'[tool.harness.cases."{key}"]\ntask = "mrpc"\nrecipe = "smoke"\n')
+    message = str(error.value)
+    assert "case name" in message and "lowercase letters, digits, '.', '_' and '-'" in message
+    assert len(name) < 60 or "... (300 characters)" in message  # a long name is shown cut short
+
+
+def test_a_case_built_in_python_keeps_to_the_name_rule_too(tmp_path):
+    case = cases_of(tmp_path, '[tool.harness.cases.fine]\ntask = "mrpc"\nrecipe = "smoke"\n').get("fine")
+    with pytest.raises(ConfigError, match="case name '../x' is not a valid name"):
+        Case(name="../x", task=case.task, recipe=case.recipe)
+
+
+@pytest.mark.parametrize(
+    ("table", "phrase"),
+    [
+        # RunConfig refuses both; the case used to keep data_files and drop data_dir without a word.
+        ('data_dir = "glue"\ndata_files = { train = "t.csv", validation = "v.csv" }', "not both"),
+        # A GLUE folder is read with the task's own columns: a mapping for it was dropped unchecked.
+        ('data_dir = "glue"\ncolumns = { sentence1 = "no-such-column" }', "columns maps the task's columns onto the columns of your data_files"),
+        # alpha is split over the gated metrics: f1 three times would gate f1 at alpha / 3.
+        ('metrics = ["f1", "f1", "f1"]', "metrics ['f1', 'f1', 'f1'] repeat a metric"),
+        ('model = "./mymodels/missing"', "model directory"),
+        ('model = "mymodels/sub/missing"', "is never taken for a Hub id"),
+    ],
+    ids=["data-dir-and-files", "columns-for-a-glue-folder", "repeated-metric", "dot-path", "deep-path"],
+)
+def test_case_keys_that_cannot_work_together_are_refused_not_dropped(tmp_path, table, phrase):
+    with pytest.raises(ConfigError) as error:
+        cases_of(tmp_path, f'[tool.harness.cases.mine]\ntask = "mrpc"\nrecipe = "smoke"\n{table}\n')
+    assert "[tool.harness.cases.mine]" in str(error.value) and phrase in str(error.value)
+
+
+def test_a_cases_model_folder_is_read_from_beside_pyproject_not_the_working_folder(tmp_path, monkeypatch):
+    """`model = "mymodels/mini"` with `--pyproject proj/pyproject.toml` from elsewhere used to be looked
+    for in the working folder, then taken for a Hub id: online, whatever Hub repository has that name."""
+    project = tmp_path / "proj"
+    (project / "mymodels" / "mini").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[tool.harness.cases.mine]\ntask = "mrpc"\nrecipe = "smoke"\n'
+                                            'model = "mymodels/mini"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    case = read_cases(Path("../proj/pyproject.toml")).get("mine")
+    session = HarnessSession(settings=Settings(hub_offline=True), baselines_dir=tmp_path, device="cpu")
+    config = session.case_config(case)
+    assert config.model_spec == "mymodels/mini"  # as written: the baseline's name must not depend on the checkout's folder
+    assert local_model_dir(config.model_spec, config.model_root).resolve() == (project / "mymodels" / "mini").resolve()
+    assert "mymodels--mini" in name_for(config) and str(tmp_path.name) not in name_for(config)
+    assert RunConfig.from_dict(config.to_dict()).model_root == config.model_root  # it reaches DDP workers too
+
+
+def test_a_hub_id_in_a_case_stays_a_hub_id_unless_a_folder_of_that_name_is_beside_pyproject(tmp_path):
+    text = '[tool.harness.cases.mine]\ntask = "mrpc"\nrecipe = "smoke"\nmodel = "google-bert/bert-base-uncased"\n'
+    case = cases_of(tmp_path, text).get("mine")
+    assert case.model == "google-bert/bert-base-uncased" and local_model_dir(case.model, case.model_root) is None
+    (tmp_path / "google-bert" / "bert-base-uncased").mkdir(parents=True)
+    case = cases_of(tmp_path, text).get("mine")
+    assert local_model_dir(case.model, case.model_root).resolve() == (tmp_path / "google-bert" / "bert-base-uncased").resolve()

@@ -386,6 +386,62 @@ def test_impossible_training_args_are_refused_naming_the_fix(overrides, phrase):
         smoke(training_args=overrides)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "phrase"),
+    [
+        # Accumulation in any spelling: this one trained 4-step accumulation and reported 16 pairs trained.
+        ({"accelerator_config": {"gradient_accumulation_kwargs": {"num_steps": 4}}},
+         "training_args.accelerator_config.gradient_accumulation_kwargs cannot be overridden: the throughput's count"),
+        ({"accelerator_config": {"split_batches": True}}, "accelerator_config.split_batches cannot be overridden"),
+        ({"accelerator_config": {"use_configured_state": True}}, "outside the run"),
+        # A string is JSON or a file's path: its keys would go unchecked.
+        ({"accelerator_config": "accelerate.json"}, "must be a table (accelerator_config = { key = value, ... }), not a string"),
+        ({"lr_scheduler_kwargs": '{"num_cycles": 2}'}, "lr_scheduler_kwargs must be a table"),
+        # Deep keys too: XLA FSDP's compute dtype is a precision.
+        ({"fsdp_config": {"xla_fsdp_settings": {"compute_dtype": "bfloat16"}}},
+         "fsdp_config.xla_fsdp_settings.compute_dtype cannot be overridden: it sets numeric precision"),
+        ({"deepspeed": {"train_micro_batch_size_per_gpu": 4}}, "a DeepSpeed config sets its own batch sizes"),
+        ({"lr_scheduler_kwargs": {"num_cycles": [{"when": object()}]}}, "lr_scheduler_kwargs.num_cycles[0].when must be plain data"),
+        # Every precision-bearing field comes from --precision: fp16_full_eval evaluated in fp16 on a CPU
+        # while the result said fp32, round the "fp16 needs CUDA" refusal.
+        ({"fp16_full_eval": True}, "fp16_full_eval cannot be overridden: it evaluates in pure fp16"),
+        ({"bf16_full_eval": True}, "bf16_full_eval cannot be overridden: it evaluates in pure bf16"),
+        ({"tf32": True}, "tf32 cannot be overridden: TF32 matmuls"),
+        ({"torch_compile": True}, "compiling turns TF32 matmuls on"),
+        ({"torch_compile_mode": "max-autotune"}, "compiling turns TF32 matmuls on"),
+        ({"half_precision_backend": "cpu_amp"}, "the run's precision is --precision alone"),
+        ({"auto_find_batch_size": True}, "batch_size is the recipe's"),
+        ({"dataloader_drop_last": True}, "short last batch"),
+        # Work-sizing whole numbers have upper bounds.
+        ({"max_steps": 10_000_000}, "training_args.max_steps must be a whole number from 1 to 100,000 or -1"),
+        ({"max_steps": 0}, "max_steps must be a whole number from 1 to 100,000 or -1"),
+        ({"max_steps": True}, "max_steps must be a whole number"),
+        ({"dataloader_num_workers": 1000}, "dataloader_num_workers must be a whole number from 0 to 64"),
+        ({"dataloader_prefetch_factor": 10**6}, "dataloader_prefetch_factor must be a whole number from 1 to 64 or None"),
+    ],
+)
+def test_nested_precision_accumulation_and_work_sizing_training_args_are_refused(overrides, phrase):
+    with pytest.raises(ConfigError, match=re.escape(phrase)):
+        smoke(training_args=overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"accelerator_config": {"even_batches": False}}, {"lr_scheduler_kwargs": {"num_cycles": 2}},
+     {"max_steps": -1}, {"max_steps": 100}, {"dataloader_num_workers": 2}, {"dataloader_prefetch_factor": None},
+     {"eval_accumulation_steps": 4}],
+)
+def test_training_args_that_change_neither_precision_nor_accumulation_are_accepted(overrides):
+    assert dict(smoke(training_args=overrides).recipe.training_args) == overrides
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "a\u0000b", "r" * 65, "Smoke", "a--b", ""])
+def test_a_recipe_name_that_cannot_be_a_file_name_is_refused(name):
+    """A recipe's name is part of its baselines' file names and its run folders."""
+    with pytest.raises(ConfigError, match=r"recipe name .* is not a valid name: .* 1 to 64 lowercase letters"):
+        Recipe(name=name, model="minilm")
+
+
 def test_a_bad_training_args_value_fails_before_any_data_is_read(tmp_path):
     from harness.training import fine_tune
 

@@ -319,6 +319,28 @@ def test_nonexistent_path_is_a_model_error_not_a_hub_lookup(tmp_path, monkeypatc
         resolve_model(spec, hub_offline=True)
 
 
+@pytest.mark.parametrize("spec", ["mymodels/sub/mini", "models\\mini", "org/../name", "org--name/x", "n" * 97])
+def test_a_spec_no_hub_id_can_have_is_a_missing_folder_never_a_hub_lookup(tmp_path, monkeypatch, spec):
+    """Online, a mistyped folder taken for a Hub id would download and train whatever repository has that name."""
+    import huggingface_hub
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError(f"{spec!r} was looked up on the Hub")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_hub)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match="does not exist .*never taken for a Hub id"):
+        resolve_model(spec)
+
+
+def test_a_folder_shaped_like_a_hub_id_wins_over_the_hub(tiny_bert_dir, tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(tiny_bert_dir, tmp_path / "someone" / "some-model")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model("someone/some-model").kind == "local"
+
+
 @pytest.mark.parametrize("spec", ["", "   "])
 def test_empty_spec_lists_the_spec_kinds(spec):
     with pytest.raises(ModelError, match="minilm"):

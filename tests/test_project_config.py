@@ -53,7 +53,11 @@ f1 = 0.03
         ("[tool.harness.gate]\npower = 'high'\n", "[tool.harness.gate] power: expected a number, got 'high'"),
         ("[tool.harness.gate.margins]\nf1 = 0.03\n", "margin must be in [0, effect) = [0, 0.02), got 0.03"),
         ("[tool.harness.gate.margins]\nbleu = 0.1\n", "unknown metric 'bleu'; valid: accuracy, f1, matthews_correlation, pearson, spearmanr, loss"),
-        ("[tool.harness.gate]\nbootstrap_samples = 0\n", "gate bootstrap_samples must be an integer >= 1, got 0"),
+        ("[tool.harness.gate]\nbootstrap_samples = 0\n", "gate bootstrap_samples must be a whole number from 1 to 100,000"),
+        # An upper bound too: the bootstrap's time is linear in resamples x rows, and a typo's zeros are no plan.
+        ("[tool.harness.gate]\nbootstrap_samples = 10000000\n", "from 1 to 100,000 (resamples of the evaluation set), got 10000000"),
+        # Each gated metric gets alpha / (number of metrics): a repeated one would split alpha for nothing.
+        ("[tool.harness.gate]\nmetrics = ['f1', 'f1', 'f1']\n", "metrics ['f1', 'f1', 'f1'] repeat a metric"),
         ("[tool.harness.gate]\nprocedure = 'bayes'\n", "unknown gate procedure 'bayes'; use one of auto, sequential, band"),
         ("[tool.harness.gate\n", "not valid TOML"),
     ],
@@ -145,3 +149,26 @@ def test_bad_variance_reduction_values_in_pyproject_name_the_table_and_the_fix(t
     with pytest.raises(ConfigError) as error:
         read_cases(pyproject, recipes=read_recipes(pyproject))
     assert phrase in str(error.value) and str(pyproject) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "table"),
+    [
+        ("recipes", "../../../escaped", 'base = "smoke"\n'),
+        ("recipes", "x\\u0000", 'base = "smoke"\n'),
+        ("recipes", "r" * 300, 'base = "smoke"\n'),
+        ("tasks", "a--b", 'text_columns = ["text"]\nlabel_names = ["no", "yes"]\nmetrics = ["accuracy"]\n'),
+        ("tasks", "t" * 300, 'text_columns = ["text"]\nlabel_names = ["no", "yes"]\nmetrics = ["accuracy"]\n'),
+    ],
+    ids=["recipe-parent-folders", "recipe-nul", "recipe-300-characters", "task-double-dash", "task-300-characters"],
+)
+def test_a_recipe_or_task_name_that_cannot_be_a_file_name_is_refused_when_pyproject_is_read(tmp_path, section, name, table):
+    """Recipe and task names are parts of baseline file names and run folders (issue 19, item 5)."""
+    from harness.project_config import read_recipes, read_tasks
+
+    pyproject = write(tmp_path, f'[tool.harness.{section}."{name}"]\n{table}')
+    with pytest.raises(ConfigError) as error:
+        (read_recipes if section == "recipes" else read_tasks)(pyproject)
+    message = str(error.value)
+    assert str(pyproject) in message and "is not a valid name" in message
+    assert "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit and never '--'" in message

@@ -8,14 +8,14 @@ metrics and the training loop look a task up and act on what it says.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.names import path_name_problem
+
 # Every dataset the harness builds numbers its rows in this column, as the Hub's GLUE does.
 ROW_INDEX_COLUMN = "idx"
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
 class TaskError(ValueError):
@@ -149,6 +149,10 @@ class TaskSpec:
         _check_strings(self, "evaluation_splits", self.evaluation_splits)
         if len(set(self.evaluation_splits)) != len(self.evaluation_splits):
             raise self._error(f"evaluation_splits must not repeat a split, got {self.evaluation_splits}")
+        for split in self.evaluation_splits:
+            problem = path_name_problem(split, example="validation")
+            if problem:  # a split's name is part of its baseline's file name
+                raise self._error(f"evaluation split {problem}")
         if "train" in self.evaluation_splits:
             raise self._error("evaluation_splits must not include 'train': a model is not evaluated on what it was trained on")
 
@@ -164,11 +168,9 @@ class TaskSpec:
 
 
 def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise TaskError(
-            f"task name {name!r} is not valid: use lowercase letters, digits, '_', '-' and '.', starting with a "
-            "letter or digit (e.g. 'mrpc', 'my-task')"
-        )
+    problem = path_name_problem(name, example="my-task")
+    if problem:
+        raise TaskError(f"task name {problem}")
 
 
 def _as_tuple(task: str, field: str, value: Any) -> tuple:

@@ -68,6 +68,11 @@ def test_task_error_is_a_value_error():
         ({"name": "MRPC"}, ["task name 'MRPC'", "lowercase letters"]),
         ({"name": "my task"}, ["task name 'my task'"]),
         ({"name": None}, ["task name None"]),
+        # A task's name and its splits' are parts of baseline file names and run folders (issue 19, item 5).
+        ({"name": "a--b"}, ["task name 'a--b'", "never '--'"]),
+        ({"name": "t" * 65}, ["(65 characters)", "1 to 64"]),
+        ({"evaluation_splits": ("../../../escaped",)}, ["evaluation split '../../../escaped' is not a valid name"]),
+        ({"evaluation_splits": ("dev\u0000",)}, ["evaluation split 'dev\\x00' is not a valid name"]),
         ({"text_columns": ()}, ["text_columns must name 1 column", "or 2", "got 0"]),
         ({"text_columns": ("a", "b", "c")}, ["text_columns must name 1 column", "got 3"]),
         ({"text_columns": "sentence"}, ["text_columns must be a tuple", "write ('sentence',)"]),
