@@ -46,6 +46,9 @@ class RunResult:
     provenance: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
     idx: np.ndarray | None = field(default=None, repr=False)  # each prediction row's example ``idx``, in split order
+    # What the data check said when the splits loaded (harness.data.data_warnings): one message each,
+    # with its counts. A result stored before there were any loads with none.
+    data_warnings: tuple[str, ...] = ()
 
     @property
     def predictions(self) -> np.ndarray:
@@ -62,6 +65,7 @@ class RunResult:
             "throughput": asdict(self.throughput),
             "provenance": self.provenance,
             "history": self.history,
+            "data_warnings": list(self.data_warnings),
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -93,9 +97,16 @@ class RunResult:
                 provenance=data["provenance"],
                 history=data.get("history", []),
                 idx=idx,
+                data_warnings=_strings(data.get("data_warnings", [])),
             )
         except (KeyError, TypeError) as error:
             raise ResultError(f"{result_file}: incomplete result ({error!r}); delete {directory} and re-run") from error
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"data_warnings must be a list of strings, got {value!r}")
+    return tuple(value)
 
 
 def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -8,13 +8,15 @@ what quoting-off reading must agree with. No MRPC text is written here: rows are
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from harness.data import MRPC_FEATURES, DataError, DataSource, MrpcSource, load_mrpc, read_glue_tsv
+from harness.data import MRPC_FEATURES, DataError, DataSource, DataWarning, MrpcSource, load_mrpc, read_glue_tsv
 from harness.settings import DATA_DIR_VAR
 from harness.tasks import TaskSpec, builtin_tasks
 from tests.tasks.glue_formats import WRITERS
@@ -324,3 +326,97 @@ def test_where_names_the_file_each_split_was_read_from(tmp_path, smoke_dir):
     files = DataSource(task=mnli, data_files=(("train", Path("t.csv")), ("validation_matched", Path("m.jsonl"))))
     assert files.where("validation_matched") == "m.jsonl"
     assert DataSource(task=mnli).where("train") == "hub:nyu-mll/glue/mnli (train split)"
+
+
+# --- what loads but would mislead: refused, or warned about with counts -----------------------------
+
+REVIEWS = TaskSpec(name="reviews", text_columns=("text",), num_labels=2, label_names=("bad", "good"), metrics=("accuracy",))
+
+
+def write_reviews(path: Path, texts: list[str]) -> Path:
+    """A CSV of invented reviews, labels alternating so that every split can be scored."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows((text, ("bad", "good")[n % 2]) for n, text in enumerate(texts))
+    return path
+
+
+def reviews_source(tmp_path: Path, train: list[str], validation: list[str]) -> DataSource:
+    files = (("train", write_reviews(tmp_path / "train.csv", train)),
+             ("validation", write_reviews(tmp_path / "dev.csv", validation)))
+    return DataSource(task=REVIEWS, data_files=files)
+
+
+def warnings_of(source: DataSource) -> tuple[str, ...]:
+    with pytest.warns(DataWarning) as issued:
+        _, found = source.load_with_warnings()
+    assert [str(warning.message) for warning in issued] == list(found)
+    return found
+
+
+TRAIN_TEXTS = [f"invented review number {n}" for n in range(400)]
+
+
+def test_real_mrpc_loads_without_a_data_warning(mrpc_dir):
+    """Real MRPC: no dev pair appears in train (46 single dev sentences do, never as the same pair),
+    no dev pair is repeated, and 3,668 training rows are plenty."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        splits, found = MrpcSource(mrpc_dir).load_with_warnings()
+    assert found == () and splits["validation"].num_rows == 408
+
+
+def test_mrpc_dev_appended_to_train_is_warned_about_as_overlap(tmp_path, mrpc_dir):
+    """Copies of the real files in a temporary folder, dev's rows appended to train's: it trained without a word."""
+    dev = (mrpc_dir / "dev.tsv").read_bytes()
+    (tmp_path / "dev.tsv").write_bytes(dev)
+    rows = dev.decode("utf-8-sig").split("\n", 1)[1]
+    (tmp_path / "train.tsv").write_bytes((mrpc_dir / "train.tsv").read_bytes().rstrip(b"\r\n") + b"\r\n" + rows.encode())
+    (message,) = warnings_of(MrpcSource(tmp_path))
+    assert message.startswith("validation: 408 of 408 rows (100.0%) also appear in train (the same pair of texts")
+    assert str(tmp_path / "dev.tsv") in message and str(tmp_path / "train.tsv") in message
+
+
+def test_evaluation_rows_copied_from_train_are_warned_about_with_count_and_share(tmp_path):
+    copied = [text.upper() + "  " for text in TRAIN_TEXTS[:32]]  # re-saved copies: case and spacing changed
+    validation = copied + [f"a review never trained on, number {n}" for n in range(376)]
+    (message,) = warnings_of(reviews_source(tmp_path, TRAIN_TEXTS, validation))
+    assert message.startswith("validation: 32 of 408 rows (7.8%) also appear in train")
+    assert f"drop them from {tmp_path / 'dev.csv'} or from {tmp_path / 'train.csv'}" in message
+
+
+def test_duplicated_evaluation_rows_are_warned_about_with_count(tmp_path):
+    validation = [f"a review never trained on, number {n}" for n in range(100)]
+    validation += validation[:50]  # alternating labels: the 50 copies keep their label (100 is even)
+    (message,) = warnings_of(reviews_source(tmp_path, TRAIN_TEXTS, validation))
+    assert message.startswith("validation: 50 of 150 rows (33.3%) repeat the text of an earlier row of the split:")
+    validation = validation[:100] + [validation[1]]  # row 101 copies row 2, labelled "bad" where row 2 is "good"
+    (message,) = warnings_of(reviews_source(tmp_path, TRAIN_TEXTS, validation))
+    assert "1 of 101 rows (1.0%)" in message and "1 of them with another label" in message
+
+
+def test_a_training_split_of_two_rows_is_warned_about(tmp_path):
+    (message,) = warnings_of(reviews_source(tmp_path, ["one review", "another review"], ["a third", "a fourth"]))
+    assert message.startswith("train: 2 rows, fewer than 16 (8 for each of 2 classes)")
+    assert str(tmp_path / "train.csv") in message
+
+
+def test_a_few_empty_texts_in_a_glue_folder_are_named_in_a_warning(tmp_path):
+    """GLUE's folders are read as published (QQP's train.tsv holds two empty questions); the rows are named."""
+    rows = [((f"train text {n}", f"its pair {n}"), "01"[n % 2]) for n in range(20)]
+    rows[2] = (("train text 2", ""), "0")
+    rows[6] = ((" ", "its pair 6"), "0")
+    WRITERS["mrpc"].write_folder(tmp_path, {"train": rows, "validation": [(("a", "b"), "0"), (("c", "d"), "1")]})
+    (message,) = warnings_of(MrpcSource(tmp_path))
+    assert message == (f"train: 2 of 20 rows have an empty text ('sentence1' in row 7; 'sentence2' in row 3): the model "
+                       f"reads nothing there; drop them from {tmp_path / 'train.tsv'}")
+
+
+def test_a_glue_evaluation_file_whose_every_text_is_empty_is_refused(tmp_path):
+    train = [((f"train text {n}", f"its pair {n}"), "01"[n % 2]) for n in range(20)]
+    WRITERS["mrpc"].write_folder(tmp_path, {"train": train, "validation": [(("a", ""), "0"), (("c", ""), "1")]})
+    with pytest.raises(DataError) as error:
+        MrpcSource(tmp_path).load()
+    assert str(error.value).startswith(f"{tmp_path / 'dev.tsv'}: every one of the validation split's 2 rows has an empty "
+                                       "'sentence2'")

@@ -12,8 +12,10 @@ A class label may be written as the class's name (``"positive"``) or its id (``1
 ``1.0``); when a task's names are themselves numerals, a value is read as a name first. Every
 problem is a :class:`~harness.tasks.text_files.DataError` naming the file, the row where there is
 one (counted from 1 in file order, the header not counted) and the fix: a missing column, an
-unknown label, an empty text, a split without rows, a file that does not parse, a file that is not
-UTF-8.
+unknown label, an empty (or whitespace-only) text, a split without rows, a file that does not
+parse, a file that is not UTF-8, and a mapping that cannot describe a task: the label column read
+as a text (the model would read its answer, and score 1.0), or both texts of a pair read from one
+column. The mapping is checked before any file is opened.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def read_user_files(
     >>> splits = read_user_files(SST2, {"train": "train.csv", "validation": "dev.csv"},
     ...                          columns={"sentence": "review"})  # doctest: +SKIP
     """
-    mapping = file_columns(task, columns)
+    mapping = _checked_columns(task, columns, files)
     features = hub_features(task)
     if cache_dir is None:
         with tempfile.TemporaryDirectory(prefix="harness-datasets-") as scratch:
@@ -84,17 +86,46 @@ def fingerprint(task: TaskSpec, files: Mapping[str, str | Path], columns: Mappin
 
     The mapping is part of the data: the same files read through another mapping are other data.
     """
+    mapping = _checked_columns(task, columns, files)
     paths = {split: Path(path) for split, path in files.items()}
     for split, path in paths.items():
         _check_exists(split, path)
     hashes = {f"{split}:{path.name}": sha256_file(path) for split, path in paths.items()}
-    mapping = file_columns(task, columns)
     return {
         "source": "files:" + ", ".join(f"{split}={path.resolve()}" for split, path in paths.items()),
         "files": hashes,
         "columns": mapping,
         "sha256": sha256_json({"files": hashes, "columns": mapping}),
     }
+
+
+def _checked_columns(task: TaskSpec, columns: Mapping[str, str] | None, files: Mapping[str, str | Path]) -> dict[str, str]:
+    """:func:`file_columns`, refused when two of the task's columns would be read from one file column.
+
+    The label read as a text hands the model its answer (a fine-tune then scores 1.0 and measures
+    nothing); a pair's two texts read from one column make every pair a text and itself.
+    """
+    mapping = file_columns(task, columns)
+    readers: dict[str, list[str]] = {}
+    for column, name in mapping.items():
+        readers.setdefault(name, []).append(column)
+    for name, shared in readers.items():
+        if len(shared) < 2:
+            continue
+        given = ",".join(f"{column}={file_column}" for column, file_column in mapping.items())
+        where = ", ".join(dict.fromkeys(str(path) for path in files.values()))
+        if task.label_column in shared:
+            text = next(column for column in shared if column != task.label_column)
+            problem = (f"the task's text column {text!r} and its label column {task.label_column!r} are both read from "
+                       f"file column {name!r}: the model would read its own answer (and score 1.0)")
+            fix = f"map {text!r} onto the column that holds the text: --columns {text}=<text column>"
+        else:
+            problem = (f"both of the pair's text columns {shared[0]!r} and {shared[1]!r} are read from file column "
+                       f"{name!r}: every example would be a text and itself")
+            fix = f"map each onto its own column: --columns {shared[0]}=<first text>,{shared[1]}=<second text>"
+        raise DataError(f"{where}: columns {given} cannot describe task {task.name!r}: {problem}; {fix} "
+                        "(columns = {...} in a case)")
+    return mapping
 
 
 # --- reading one split ------------------------------------------------------------------------
@@ -264,10 +295,13 @@ def _missing_columns(task: TaskSpec, path: Path, mapping: dict[str, str], found:
 
 
 def _text(path: Path, row: int, column: str, value: Any) -> str:
-    if isinstance(value, str):
+    if isinstance(value, str) and value.strip():
         return value
-    found = "nothing (null)" if value is None else f"{value!r} ({type(value).__name__})"
-    raise DataError(f"{path}, row {row}: column {column!r} holds {found}, not text; every example needs its text: "
+    if isinstance(value, str):
+        found = "an empty text" if not value else f"only whitespace ({value!r})"
+    else:
+        found = f"{'nothing (null)' if value is None else f'{value!r} ({type(value).__name__})'}, not text"
+    raise DataError(f"{path}, row {row}: column {column!r} holds {found}; every example needs its text: "
                     "fix the row, or drop it")
 
 

@@ -168,6 +168,46 @@ def test_a_text_that_is_not_text_names_the_row(tmp_path):
     assert f"{path}, row 2: column 'text' holds nothing (null), not text" in error_of(REVIEWS, path)
 
 
+@pytest.mark.parametrize("text", ["", "   ", " \t "], ids=["empty", "spaces", "tab"])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_an_empty_or_whitespace_text_is_refused_with_its_row(tmp_path, suffix, text):
+    """It was read as an example with no input; the module's docstring always said it is an error."""
+    rows = [{"text": "fine", "label": "ok"}, {"text": text, "label": "bad"}]
+    path = write_csv(tmp_path / "dev.csv", rows) if suffix == ".csv" else write_jsonl(tmp_path / "dev.jsonl", rows)
+    message = error_of(REVIEWS, path)
+    assert f"{path}, row 2: column 'text' holds " in message and "every example needs its text" in message
+
+
+def test_an_evaluation_file_whose_every_text_is_empty_is_refused_at_its_first_row(tmp_path):
+    path = write_jsonl(tmp_path / "dev.jsonl", [{"a": "", "b": "", "label": 1.0}] * 3)
+    assert f"{path}, row 1: column 'a' holds an empty text" in error_of(SCORES, path)
+
+
+@pytest.mark.parametrize("read_files", [read_user_files, fingerprint], ids=["read", "fingerprint"])
+def test_the_label_mapped_as_the_text_is_refused_before_any_file_is_read(tmp_path, read_files):
+    """``--columns text=label`` trained on the answer itself, to accuracy 1.0, without a word."""
+    files = {"train": tmp_path / "absent.csv", "validation": tmp_path / "absent.csv"}
+    with pytest.raises(DataError) as error:
+        read_files(REVIEWS, files, columns={"text": "label"})
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'absent.csv'}: columns text=label,label=label cannot describe task 'reviews'")
+    assert "text column 'text' and its label column 'label' are both read from file column 'label'" in message
+    assert "--columns text=<text column>" in message and "no such file" not in message
+
+
+def test_a_label_mapped_onto_the_text_column_is_the_same_refusal(tmp_path):
+    path = write_csv(tmp_path / "dev.csv", ROWS)
+    assert "both read from file column 'review'" in error_of(REVIEWS, path, columns={"text": "review", "label": "review"})
+
+
+def test_a_pairs_two_texts_from_one_column_are_refused(tmp_path):
+    path = write_csv(tmp_path / "dev.csv", [{"s": "x", "label": "1.0"}, {"s": "y", "label": "2.0"}])
+    message = error_of(SCORES, path, columns={"a": "s", "b": "s"})
+    assert f"{path}: columns a=s,b=s,label=label cannot describe task 'similarity'" in message
+    assert "both of the pair's text columns 'a' and 'b' are read from file column 's'" in message
+    assert "--columns a=<first text>,b=<second text>" in message
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_a_split_without_rows_is_refused(tmp_path, suffix):
     path = tmp_path / f"dev{suffix}"
@@ -244,7 +284,7 @@ def test_the_fingerprint_covers_each_file_and_the_column_mapping(tmp_path):
     first = fingerprint(REVIEWS, files, MAPPING)
     assert set(first["files"]) == {"train:train.csv", "validation:dev.csv"}
     assert first["columns"] == MAPPING and len(first["sha256"]) == 64
-    assert fingerprint(REVIEWS, files, {"text": "stars", "label": "stars"})["sha256"] != first["sha256"]
+    assert fingerprint(REVIEWS, files, {"text": "stars", "label": "review"})["sha256"] != first["sha256"]
     write_csv(files["validation"], ROWS[:1])
     assert fingerprint(REVIEWS, files, MAPPING)["sha256"] != first["sha256"]
 
