@@ -48,10 +48,13 @@ class DamagedEntry(Exception):
     """A cache entry that must not be trusted; the message says what is wrong with it."""
 
 
-def cache_key(config: RunConfig, *, hub_offline: bool = False) -> dict:
-    """The data a run's cache entry is keyed by, kept readable so a miss can be explained."""
-    model = resolve_model(config.model_spec, hub_offline=hub_offline)
-    data = DataSource.for_config(config, hub_offline=hub_offline).fingerprint()
+def cache_key(config: RunConfig, *, hub_offline: bool = False, data_fingerprint: dict | None = None) -> dict:
+    """The data a run's cache entry is keyed by, kept readable so a miss can be explained.
+
+    ``data_fingerprint``: the config's :meth:`DataSource.fingerprint`, when the caller already holds it.
+    """
+    model = resolve_model(config.model_spec, hub_offline=hub_offline, root=config.model_root)
+    data = data_fingerprint or DataSource.for_config(config, hub_offline=hub_offline).fingerprint()
     versions = library_versions()
     versions.pop("harness", None)
     return {

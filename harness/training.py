@@ -157,7 +157,7 @@ def training_arguments(config: RunConfig, device: str, output_dir: Path, *, show
 
 def _training_arguments(TrainingArguments, config: RunConfig, device: str, output_dir: Path, *, show_progress: bool):
     recipe = config.recipe
-    return TrainingArguments(
+    args = TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=recipe.epochs,
         per_device_train_batch_size=recipe.batch_size,
@@ -182,6 +182,10 @@ def _training_arguments(TrainingArguments, config: RunConfig, device: str, outpu
               if config.world_size > 1 else {}),
            **dict(recipe.training_args)},
     )
+    # With neither fp16 nor bf16 set, TrainingArguments takes its mixed precision from the environment
+    # (ACCELERATE_MIXED_PRECISION): an fp32 run, and its result's "fp32", must not turn mixed from outside.
+    args.mixed_precision = "no" if config.precision == "fp32" else config.precision
+    return args
 
 
 def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bool = True) -> RunResult | None:
@@ -194,24 +198,30 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
     """
     device = check_device(config)  # first: a run that cannot work must not read data or build a model
     check_world_size(config)
-    if config.recipe.training_args:  # their values too, before minutes of data and model loading
+    if config.recipe.training_args or config.world_size > 1:  # their values too, before minutes of data and model loading
         training_arguments(config, device, config.output_dir / "unused", show_progress=False)
+    nodes = None
+    if config.world_size > 1:  # the arguments brought the process group up: all ranks must train one run
+        from harness.distributed import agree_on_identity
+
+        nodes = agree_on_identity(config, hub_offline=hub_offline)
     with _progress_bars(show_progress):
-        return _fine_tune(config, device, hub_offline=hub_offline, show_progress=show_progress)
+        return _fine_tune(config, device, hub_offline=hub_offline, show_progress=show_progress, nodes=nodes)
 
 
-def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progress: bool) -> RunResult:
+def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progress: bool,
+               nodes: list[dict] | None = None) -> RunResult:
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
 
     started = time.perf_counter()
     task = config.task
     compute_metrics = TaskMetrics(task.metrics, num_labels=task.num_labels)  # a metric that cannot score the task fails now
     source = DataSource.for_config(config, hub_offline=hub_offline)
-    splits = source.load()
+    splits, data_warnings = source.load_with_warnings()
     if task.label_column != LABEL:
         splits = splits.rename_column(task.label_column, LABEL)
     evaluated = task.evaluation_splits[0]
-    model_ref: ResolvedModel = resolve_model(config.model_spec, hub_offline=hub_offline)
+    model_ref: ResolvedModel = resolve_model(config.model_spec, hub_offline=hub_offline, root=config.model_root)
     if config.recipe.reinit_top_layers:  # from the model's config, before the tokenizing and loading
         problem = reinit_problem(config.recipe.reinit_top_layers,
                                  getattr(model_ref.load_config(task.num_labels), "num_hidden_layers", None))
@@ -280,7 +290,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         provenance["weight_average"] = {"spec": recipe.weight_average, "steps_averaged": averaging.steps_averaged}
     if config.world_size > 1:
         provenance["distributed"] = {"world_size": trainer.args.world_size, "backend": trainer.args.ddp_backend,
-                                     "threads_per_process": provenance["device"]["torch_threads"]}
+                                     "threads_per_process": provenance["device"]["torch_threads"], "nodes": nodes}
     result = RunResult(
         config=config.to_dict(),
         metrics=metrics,
@@ -290,6 +300,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         provenance=provenance,
         history=[entry for entry in trainer.state.log_history if f"eval_{task.metrics[0]}" in entry or "loss" in entry],
         idx=np.asarray(validation["idx"]) if "idx" in validation.column_names else None,
+        data_warnings=data_warnings,
     )
     result.save(run_dir)
     return result

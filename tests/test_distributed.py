@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from harness.config import ConfigError, RunConfig
-from harness.distributed import Launch, free_port
+from harness.distributed import Launch, NodesDisagree, free_port, identity_differences, nodes_provenance
 from harness.result import RunResult
 
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -72,7 +72,102 @@ def test_two_nodes_on_localhost_form_one_job_and_node_0_writes(smoke_dir, tmp_pa
     outputs = [_finish(node) for node in nodes]
     assert "node 1 finished its share; node 0 writes the result" in outputs[1]
     assert not list((tmp_path / "node1").glob("*/result.json"))
-    _check_gathered_once(_only_result(tmp_path / "node0"), smoke_dir, world_size=2)
+    result = _only_result(tmp_path / "node0")
+    _check_gathered_once(result, smoke_dir, world_size=2)
+    nodes = result.provenance["distributed"]["nodes"]  # every node's identity, not node 0's alone
+    assert [(node["node_rank"], node["ranks"]) for node in nodes] == [(0, [0]), (1, [1])]
+    assert nodes[0]["data_sha256"] == nodes[1]["data_sha256"] == result.provenance["data"]["sha256"]
+    assert nodes[0]["identity_sha256"] == nodes[1]["identity_sha256"]
+
+
+def _flipped_copy(smoke_dir: Path, destination: Path) -> Path:
+    """The smoke data with every training label flipped: what a second node's stale copy may hold."""
+    destination.mkdir()
+    (destination / "dev.tsv").write_bytes((smoke_dir / "dev.tsv").read_bytes())
+    header, *rows = (smoke_dir / "train.tsv").read_bytes().split(b"\r\n")
+    flipped = [(b"1" if row[:1] == b"0" else b"0") + row[1:] if row else row for row in rows]
+    (destination / "train.tsv").write_bytes(b"\r\n".join([header, *flipped]))
+    return destination
+
+
+def test_a_node_on_other_data_fails_the_launch_on_every_node_naming_the_file(smoke_dir, tmp_path):
+    other = _flipped_copy(smoke_dir, tmp_path / "flipped")
+    port = str(free_port())
+    nodes = [_harness_run(data, tmp_path / f"node{rank}", "--nnodes", "2", "--node-rank", str(rank), "--master-port", port)
+             for rank, data in ((0, smoke_dir), (1, other))]
+    for node in nodes:
+        output, _ = node.communicate(timeout=600)
+        assert node.returncode == 2, output  # a user error, reported as such, on node 0 and node 1
+        error = next(line for line in output.splitlines() if line.startswith("harness: error:"))
+        assert "rank 1 on node 1" in error and "differs from rank 0 on node 0" in error, error
+        assert "data file train.tsv (sha256)" in error and "dev.tsv" not in error, error
+    assert not list(tmp_path.glob("node*/*/result.json"))
+
+
+def _identity(rank: int, node_rank: int, host: str, **changes) -> dict:
+    identity = {
+        "run": {"task": "mrpc", "model": "arch:bert-tiny", "recipe": {"name": "smoke", "learning_rate": 2e-5}, "seed": 42},
+        "data_sha256": "d" * 64, "data_files": {"train.tsv": "a" * 64, "dev.tsv": "b" * 64},
+        "model": {"spec": "arch:bert-tiny", "weights_sha256": None, "definition_sha256": "c" * 64},
+        "versions": {"python": "3.12.3", "torch": "2.13.0"}, "harness_source_sha256": "e" * 64,
+    }
+    for path, value in changes.items():
+        *parents, name = path.split("__")
+        target = identity
+        for parent in parents:
+            target = target[parent]
+        target[name] = value
+    return {"rank": rank, "node_rank": node_rank, "host": host, "identity": identity}
+
+
+def test_ranks_that_agree_have_no_differences_and_each_node_is_recorded():
+    ranks = [_identity(0, 0, "a"), _identity(1, 0, "a"), _identity(2, 1, "b"), _identity(3, 1, "b")]
+    assert identity_differences(ranks) == []
+    nodes = nodes_provenance(ranks)
+    assert [(node["node_rank"], node["host"], node["ranks"]) for node in nodes] == [(0, "a", [0, 1]), (1, "b", [2, 3])]
+    assert nodes[0]["identity_sha256"] == nodes[1]["identity_sha256"] and nodes[1]["data_sha256"] == "d" * 64
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"data_sha256": "f" * 64, "data_files__train.tsv": "9" * 64},
+         "data file train.tsv (sha256): 999999999999 there, aaaaaaaaaaaa on rank 0"),
+        ({"run__recipe__learning_rate": 3e-5}, "config field recipe.learning_rate: 3e-05 there, 2e-05 on rank 0"),
+        ({"run__seed": 43}, "config field seed: 43 there, 42 on rank 0"),
+        ({"model__definition_sha256": "7" * 64}, "model definition_sha256: 777777777777 there, cccccccccccc on rank 0"),
+        ({"model__weights_sha256": "8" * 64}, "model weights_sha256: 888888888888 there, none on rank 0"),
+        ({"versions__torch": "2.12.0"}, "torch version: 2.12.0 there, 2.13.0 on rank 0"),
+        ({"harness_source_sha256": "6" * 64}, "harness source sha256: 666666666666 there, eeeeeeeeeeee on rank 0"),
+    ],
+)
+def test_a_node_that_differs_is_named_with_what_differs(changes, named):
+    ranks = [_identity(0, 0, "a"), _identity(1, 0, "a"), _identity(2, 1, "b", **changes), _identity(3, 1, "b", **changes)]
+    (sentence,) = identity_differences(ranks)
+    assert sentence.startswith("ranks 2, 3 on node 1 (host b) differs from rank 0 on node 0 (host a) in "), sentence
+    assert named in sentence
+    assert "data sha256:" not in sentence  # a differing file is named; the hash over all of them adds nothing
+
+
+def test_each_group_of_differing_ranks_gets_its_own_sentence():
+    ranks = [_identity(0, 0, "a"), _identity(1, 1, "b", run__seed=43), _identity(2, 2, "c", versions__python="3.11.9")]
+    first, second = identity_differences(ranks)
+    assert first.startswith("rank 1 on node 1 (host b)") and "config field seed" in first and "version" not in first
+    assert second.startswith("rank 2 on node 2 (host c)") and "python version: 3.11.9" in second
+
+
+def test_a_workers_disagreement_reaches_the_launcher_as_itself():
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    from harness.distributed import _launch_error
+
+    failure = ProcessFailure(local_rank=0, pid=1, exitcode=1, error_file="/nonexistent")
+    failure.message = {"message": "NodesDisagree: rank 1 on node 1 (host b) differs from rank 0 ...", "extraInfo": {}}
+    error = _launch_error(ChildFailedError("harness.distributed", {0: failure}))
+    assert isinstance(error, NodesDisagree) and isinstance(error, ConfigError)
+    assert str(error) == "rank 1 on node 1 (host b) differs from rank 0 ..."
+    failure.message = {"message": "RuntimeError: out of memory", "extraInfo": {}}
+    assert isinstance(_launch_error(ChildFailedError("harness.distributed", {0: failure})), RuntimeError)
 
 
 def test_a_single_process_asked_to_be_one_of_two_refuses(smoke_config):

@@ -18,7 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from harness.checksums import sha256_json
 from harness.config import RunConfig
-from harness.data import load_mrpc
+from harness.data import DataWarning, load_mrpc
 from harness.metrics import compute_metrics
 from harness.models import resolve_model
 from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
@@ -279,6 +279,34 @@ def test_saved_result_round_trips(smoke_result, saved_copy):
     assert loaded.history == smoke_result.history
 
 
+def test_the_data_warnings_reach_the_result_and_its_stored_copy(smoke_config, smoke_dir, tmp_path):
+    """An evaluation split with every row twice trained and scored without a word; now the result says so."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(smoke_dir / "train.tsv", data / "train.tsv")
+    dev = (smoke_dir / "dev.tsv").read_bytes()
+    (data / "dev.tsv").write_bytes(dev + dev.decode("utf-8-sig").split("\n", 1)[1].encode())
+    recipe = dataclasses.replace(smoke_config.recipe, epochs=0.01)
+    config = smoke_config.replace(recipe=recipe, data_dir=data, output_dir=tmp_path / "runs")
+    with pytest.warns(DataWarning, match="validation: 8 of 16 rows"):
+        result = fine_tune(config, hub_offline=True, show_progress=False)
+    (message,) = result.data_warnings
+    assert message.startswith("validation: 8 of 16 rows (50.0%) repeat the pair of texts of an earlier row")
+    assert RunResult.load(config.output_dir / run_name(config)).data_warnings == (message,)
+
+
+def test_a_result_stored_before_data_warnings_loads_with_none(smoke_result, saved_copy):
+    assert smoke_result.data_warnings == ()  # the smoke data: 24 distinct training pairs, 8 unseen dev pairs
+    data = json.loads((saved_copy / RESULT_FILE).read_text())
+    assert data.pop("data_warnings") == []
+    (saved_copy / RESULT_FILE).write_text(json.dumps(data))
+    assert RunResult.load(saved_copy).data_warnings == ()
+    data["data_warnings"] = "not a list"
+    (saved_copy / RESULT_FILE).write_text(json.dumps(data))
+    with pytest.raises(ResultError, match="incomplete result"):
+        RunResult.load(saved_copy)
+
+
 @pytest.mark.parametrize(
     ("damage", "file"),
     [
@@ -473,3 +501,13 @@ def test_a_regression_results_predictions_are_its_scores():
     result = RunResult(config={}, metrics={}, logits=np.array([[0.5], [2.0]]), labels=np.array([1.0, 2.0]),
                        throughput=None, provenance={})
     np.testing.assert_array_equal(result.predictions, [0.5, 2.0])
+
+
+def test_an_fp32_run_stays_fp32_whatever_accelerate_is_told_from_outside(smoke_config, tmp_path, monkeypatch):
+    """TrainingArguments takes its mixed precision from ACCELERATE_MIXED_PRECISION when neither fp16 nor
+    bf16 is set: an "fp32" result could otherwise come from a mixed-precision run."""
+    from harness.training import training_arguments
+
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    args = training_arguments(smoke_config.replace(precision="fp32"), "cpu", tmp_path, show_progress=False)
+    assert args.mixed_precision == "no"
