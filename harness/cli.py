@@ -35,6 +35,11 @@ USER_ERRORS = (ConfigError, DataError, ModelError, TaskError)
 def _recipe_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default="minilm-cpu", metavar="NAME",
                         help=f"a built-in recipe ({', '.join(sorted(RECIPES))}) or one in [tool.harness.recipes] (default: minilm-cpu)")
+    _pyproject_option(parser)
+
+
+def _pyproject_option(parser: argparse.ArgumentParser) -> None:
+    """For the listing commands, which take no --recipe: a flag a command ignores reads as obeyed."""
     parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
                         help="where [tool.harness] (recipes, tasks, gate) is read (default: pyproject.toml)")
 
@@ -100,10 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: a free port; required with --nnodes > 1)")
     ddp.add_argument("--threads-per-process", type=positive_int, help="torch threads per process (default: cores / nproc)")
 
-    _recipe_options(commands.add_parser("recipes", help="list the named recipes (built-in and the project's)"))
-    _recipe_options(commands.add_parser("tasks", help="list the tasks (built-in and the project's [tool.harness.tasks])"))
+    _pyproject_option(commands.add_parser("recipes", help="list the named recipes (built-in and the project's)"))
+    _pyproject_option(commands.add_parser("tasks", help="list the tasks (built-in and the project's [tool.harness.tasks])"))
     cases = commands.add_parser("cases", help="list the project's cases ([tool.harness.cases]) and their baselines")
-    _recipe_options(cases)
+    _pyproject_option(cases)
     cases.add_argument("--device", default="auto", choices=DEVICES, help="the device whose baselines are listed (default: auto)")
     cases.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     cases.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
@@ -244,15 +249,17 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     old, unreadable = session.store.load_for_replacement(name)
     if unreadable:
         print(f"harness: {unreadable}", file=sys.stderr)
-    ledger = SeedLedger.open(session.store.partial_path(name))
-    print(f"harness: recording {name} from {args.seeds} seeds ({args.seed}..{args.seed + args.seeds - 1}); "
-          f"each finished seed is kept in {ledger.path}, so the same command resumes after an interruption", file=sys.stderr)
-    baseline = record_baseline(config, session.fine_tune, seeds=args.seeds, ledger=ledger,
-                               progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
-    path = session.store.save(baseline)
-    ledger.remove()
+    with SeedLedger.recording(session.store.partial_path(name)) as ledger:
+        print(f"harness: recording {name} from {args.seeds} seeds ({args.seed}..{args.seed + args.seeds - 1}); "
+              f"each finished seed is kept in {ledger.path}, so the same command resumes after an interruption", file=sys.stderr)
+        baseline = record_baseline(config, session.fine_tune, seeds=args.seeds, ledger=ledger,
+                                   progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
+        path = session.store.save(baseline)
+        kept = ledger.finish(baseline.seeds)
     print(baseline_diff(old, baseline))
     print(f"wrote {path}")
+    if kept:
+        print(f"harness: {kept}", file=sys.stderr)
     return 0
 
 
@@ -277,11 +284,11 @@ def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
                             f"`{record_command(config.replace(faults=()))}`")
     policy = dataclasses.replace(read_gate_policy(args.pyproject), procedure="auto").for_task(config.task)
     designs, why_not = sequential_designs(baseline, policy, session.store.path(name), config)  # fail fast, before training
-    ledger = SeedLedger.open(fault_ledger_path(args.baselines_dir, name, config.faults))
-    print(f"harness: measuring {args.fault} on {name} over {args.seeds} seeds; each finished seed is kept in {ledger.path}, "
-          "so the same command resumes after an interruption", file=sys.stderr)
-    results = measure_fault(config, session.fine_tune, baseline, seeds=args.seeds, ledger=ledger,
-                            progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
+    with SeedLedger.recording(fault_ledger_path(args.baselines_dir, name, config.faults)) as ledger:
+        print(f"harness: measuring {args.fault} on {name} over {args.seeds} seeds; each finished seed is kept in {ledger.path}, "
+              "so the same command resumes after an interruption", file=sys.stderr)
+        results = measure_fault(config, session.fine_tune, baseline, seeds=args.seeds, ledger=ledger,
+                                progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
     replay = gate_replay(results, config, designs, baseline) if designs else None
     text = effect_markdown(name, config.faults, fault_effects(results, baseline, policy.metrics), replay=replay)
     if why_not:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from harness.arguments import baseline_seeds, fault_name, non_negative_float, non_negative_int, positive_int, seed_value
+from harness.arguments import baseline_seeds, bootstrap_samples, fault_name, non_negative_float, non_negative_int, positive_int, seed_value
 from harness.config import PRECISIONS, ConfigError, RecipeRegistry, RunConfig
 from harness.tasks.registry import TaskRegistry
 from harness.quality.gate import PROCEDURES, GatePolicy
@@ -83,7 +83,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"allowed band in baseline seed standard deviations. Default: {GatePolicy.sigmas:g}.")
     group.addoption("--harness-gate-floor", type=non_negative_float, default=GatePolicy.floor,
                     help=f"smallest allowed band, absolute. Default: {GatePolicy.floor:g}.")
-    group.addoption("--harness-bootstrap-samples", type=positive_int, default=GatePolicy.bootstrap_samples,
+    group.addoption("--harness-bootstrap-samples", type=bootstrap_samples, default=GatePolicy.bootstrap_samples,
                     help=f"bootstrap resamples for confidence intervals. Default: {GatePolicy.bootstrap_samples}.")
     group.addoption("--harness-gate-procedure", choices=PROCEDURES, default=None,
                     help="'sequential' (candidate seeds until the evidence decides, stated error rates), 'band' (one run "
@@ -455,7 +455,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if harness_session is None or not _is_xdist_worker(config):
         return
     output = {
-        "quality": [QualitySummary.of(outcome).to_record() for outcome in harness_session.outcomes],
+        "quality": [summary.to_record() for summary in harness_session.verdicts],
         "throughput": [result.to_record() for result in harness_session.throughput],
         "throughput_skipped": [skip.to_record() for skip in harness_session.throughput_skipped],
     }
@@ -483,7 +483,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     written: list[Path] = []
     if session.throughput or session.throughput_skipped:
         written += _report_throughput(terminalreporter, session)
-    summaries = [QualitySummary.of(outcome) for outcome in session.outcomes] + config.stash[_WORKER_QUALITY_KEY]
+    summaries = session.verdicts + config.stash[_WORKER_QUALITY_KEY]
     if summaries:
         terminalreporter.section("harness quality gate")
         for summary in summaries:
@@ -495,7 +495,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         for path in paths:
             terminalreporter.write_line(f"harness: wrote {path}")
         written += paths
-    if written:
+    if written or summaries:  # a run that gated anything leaves no older report beside (or instead of) its own
         for path in remove_stale_reports(session.settings.reports_dir, started=config.stash[_STARTED_KEY], kept=written):
             terminalreporter.write_line(f"harness: removed {path}, left by an earlier run (this run did not write it)")
 

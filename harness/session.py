@@ -15,7 +15,8 @@ from harness.cache import RunCache
 from harness.cases import Case, CaseRegistry
 from harness.config import Recipe, RecipeRegistry, RunConfig, builtin_recipes
 from harness.quality.gate import GatePolicy
-from harness.quality.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, perform_quality_check
+from harness.quality.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, name_for, perform_quality_check
+from harness.quality.report import QualitySummary
 from harness.quality.seeds_ahead import candidate_config
 from harness.result import RunResult
 from harness.settings import Settings
@@ -44,6 +45,8 @@ class HarnessSession:
     cases: CaseRegistry = field(default_factory=CaseRegistry)  # the project's [tool.harness.cases]
     nproc: int = 1  # training processes per fine-tune (DDP on this machine, see harness.distributed)
     outcomes: list[QualityOutcome] = field(default_factory=list)
+    # Every gate this session ran, in order, as the reports need it: verdicts and errors alike.
+    verdicts: list[QualitySummary] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
     throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
     regenerated: dict[str, MeasuredBaseline] = field(default_factory=dict)  # baselines re-measured this session
@@ -95,7 +98,12 @@ class HarnessSession:
 
     def check_case(self, case: Case) -> QualityOutcome:
         """Gate a case against its own baseline, with its own metrics, effects and margins."""
-        return self.check_quality(self.case_config(case), policy=case.policy(self.policy), case=case.name)
+        try:
+            config, policy = self.case_config(case), case.policy(self.policy)
+        except Exception as error:
+            self.verdicts.append(QualitySummary.errored(f"case {case.name}", error))
+            raise
+        return self.check_quality(config, policy=policy, case=case.name)
 
     def candidate_config(self, config: RunConfig, *, run: int, policy: GatePolicy | None = None,
                          case: str | None = None) -> RunConfig:
@@ -105,15 +113,25 @@ class HarnessSession:
                                 force_regen=self.force_regen, case=case)
 
     def check_quality(self, config: RunConfig, *, policy: GatePolicy | None = None, case: str | None = None) -> QualityOutcome:
-        outcome = perform_quality_check(
-            config,
-            fine_tune=self.fine_tune,
-            store=self.store,
-            policy=self.policy if policy is None else policy,
-            case=case,
-            force_regen=self.force_regen,
-            seeds=self.baseline_seeds,
-            regenerated=self.regenerated,
-        )
+        """Gate ``config``; a gate that raises is recorded as FAILED, with its error, before the error propagates."""
+        try:
+            outcome = perform_quality_check(
+                config,
+                fine_tune=self.fine_tune,
+                store=self.store,
+                policy=self.policy if policy is None else policy,
+                case=case,
+                force_regen=self.force_regen,
+                seeds=self.baseline_seeds,
+                regenerated=self.regenerated,
+            )
+        except Exception as error:
+            try:
+                name, path = name_for(config), str(self.store.path(name_for(config)))
+            except Exception:  # the config itself is what failed: name the gate by its recipe
+                name, path = f"recipe {config.recipe.name}", ""
+            self.verdicts.append(QualitySummary.errored(name, error, baseline_path=path))
+            raise
         self.outcomes.append(outcome)
+        self.verdicts.append(QualitySummary.of(outcome))
         return outcome

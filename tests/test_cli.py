@@ -180,3 +180,12 @@ def test_recipes_lists_each_recipes_variance_reduction(capsys):
     rows = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.startswith("| minilm")}
     assert "weight_average=ema-0.99" in rows["minilm-cpu-ema"] and "reinit_top_layers=1" in rows["minilm-cpu-reinit"]
     assert "weight_average" not in rows["minilm-cpu"] and "reinit_top_layers" not in rows["minilm-cpu"]
+
+
+@pytest.mark.parametrize("command", ["recipes", "tasks", "cases"])
+def test_the_listing_commands_refuse_a_recipe_they_would_ignore(command, capsys):
+    """Issue 19, item 9: ``harness recipes --recipe x`` printed every recipe as if ``x`` had been obeyed."""
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--recipe", "minilm-cpu"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --recipe" in capsys.readouterr().err

@@ -134,3 +134,42 @@ def test_auto_precision_records_the_baseline_of_the_precision_it_resolves_to(smo
             "--precision", "auto", "--baselines-dir", str(baselines), "--quiet"]
     assert main(argv, settings=Settings(cache_dir=smoke_cache, hub_offline=True)) == 0
     assert [p.name for p in baselines.glob("*.json")] == [f"{BASELINE_NAME}.json"]
+
+
+def _ledger_with_seeds(smoke_cache: Path, smoke_dir: Path, path: Path, seeds) -> None:
+    """A killed recording's ledger: seed 42's cached result, relabelled for each seed (the ledger trusts its file)."""
+    config = RunConfig.from_recipe("smoke", data_dir=smoke_dir, device="cpu", seed=42)
+    seed42 = RunCache(smoke_cache, hub_offline=True).get_or_run(config, lambda c: pytest.fail("seed 42 is cached"))
+    ledger = SeedLedger.open(path)
+    for seed in seeds:
+        ledger.add(config, dataclasses.replace(seed42, provenance=seed42.provenance | {"seed": seed}))
+
+
+def test_a_shorter_recording_never_deletes_seeds_its_baseline_does_not_hold(smoke_cache, smoke_dir, tmp_path, capsys):
+    """Issue 19, item 3: over a killed 10-seed recording holding 42-46, ``--seeds 2`` wrote a baseline of
+    42-43 and deleted the ledger: 44-46 were gone. They stay, and the command says so."""
+    baselines = tmp_path / "baselines"
+    partial = baselines / f"{BASELINE_NAME}.partial.json"
+    _ledger_with_seeds(smoke_cache, smoke_dir, partial, range(42, 47))
+    assert record(smoke_dir, baselines, smoke_cache) == 0
+    assert json.loads((baselines / f"{BASELINE_NAME}.json").read_text())["seeds"] == [42, 43]
+    assert sorted(SeedLedger.open(partial).seeds) == [42, 43, 44, 45, 46]
+    err = capsys.readouterr().err
+    assert f"kept {partial}: it holds seeds 44-46, which this baseline (seeds 42-43) does not" in err
+    assert "--seeds 5" in err
+
+
+def test_a_second_recording_of_the_same_baseline_stops_at_once(smoke_cache, smoke_dir, tmp_path, capsys):
+    """Issue 19, item 3: two ``record-baseline`` of one recipe at once each overwrote the other's seeds,
+    and both said "wrote". The second now stops before training, naming the lock, and the first's
+    ledger is untouched."""
+    baselines = tmp_path / "baselines"
+    partial = baselines / f"{BASELINE_NAME}.partial.json"
+    _ledger_with_seeds(smoke_cache, smoke_dir, partial, [200])
+    before = partial.read_bytes()
+    with SeedLedger.recording(partial):  # the first recording, still running
+        assert record(smoke_dir, baselines, smoke_cache) == 2
+    err = capsys.readouterr().err
+    assert "another process is recording this baseline" in err and f"{BASELINE_NAME}.partial.lock" in err
+    assert partial.read_bytes() == before
+    assert not (baselines / f"{BASELINE_NAME}.json").exists()

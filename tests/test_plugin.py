@@ -117,6 +117,7 @@ def test_markers_are_registered(pytester):
         ("--harness-baseline-seeds=0", "must be >= 1, got 0"),
         ("--harness-baseline-seeds=1", "a baseline needs at least 2 seeds"),
         ("--harness-bootstrap-samples=1.5", "expected an integer, got '1.5'"),
+        ("--harness-bootstrap-samples=10000000", "at most 100,000 resamples, got 10,000,000"),
         ("--harness-device=tpu", "invalid choice: 'tpu'"),
         ("--harness-precision=int8", "invalid choice: 'int8'"),
         ("--harness-seed=-3", "a seed must be from 0 to 2**32 - 1, got -3"),
@@ -308,3 +309,78 @@ def test_harness_nproc_trains_each_fine_tune_with_ddp(gate_run, tmp_path):
     assert len(new) == 1, "one new fine-tune, trained by two processes"
     provenance = json.loads((new[0] / "result.json").read_text())["provenance"]
     assert provenance["distributed"]["world_size"] == 2 and provenance["distributed"]["backend"] == "gloo"
+
+
+def test_a_gate_that_errors_replaces_an_older_passing_report(gate_run, tmp_path):
+    """Issue 19, 1(a): a passing run's quality.json, then a broken baseline: pytest failed, and the old
+    file still said "passed": true. The errored gate is now in the report, as FAILED, with its error."""
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    gate_run().assert_outcomes(passed=1)
+    assert json.loads((gate_run.reports_dir / "quality.json").read_text())["passed"] is True
+    gate_run.baseline.write_text(gate_run.baseline.read_text()[:-40])  # broken JSON
+    result = gate_run()
+    result.assert_outcomes(failed=1)
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is False and quality["errored"] == 1
+    [check] = quality["checks"]
+    assert check["passed"] is False and "BaselineError" in check["error"] and "not valid JSON" in check["error"]
+    markdown = (gate_run.reports_dir / "quality.md").read_text()
+    assert f"## {BASELINE_NAME}: FAILED (error)" in markdown and "PASSED" not in markdown
+    assert "1 check(s): 0 passed, 1 failed (1 of them errored before a verdict)" in markdown
+
+
+TWO_GATES = """
+from harness.quality.gate import GatePolicy
+
+
+def test_passes(harness, quality_gate):
+    quality_gate.check(harness.config("smoke"))
+
+
+def test_errors(harness):
+    harness.check_quality(harness.config("other-smoke"))
+"""
+
+
+def test_every_gate_that_ran_is_in_the_report_errors_as_failed(gate_run, tmp_path):
+    """Issue 19, 1(b): of two gates, one whose baseline holds a NaN (no summary keys) raised inside
+    check(); the reports said "passed" over "1 check(s)". Both are reported, the error as FAILED."""
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    other = json.loads(gate_run.baseline.read_text())
+    other["recipe"] = "other-smoke"
+    other["metrics"]["f1"] = {"values": [float("nan"), 0.5]}
+    (gate_run.baselines_dir / BASELINE_NAME.replace("--smoke--", "--other-smoke--")).with_suffix(".json").write_text(json.dumps(other))
+    gate_run.pytester.makefile(".toml", pyproject='[tool.harness.recipes.other-smoke]\nbase = "smoke"\n')
+    gate_run.pytester.makepyfile(test_smoke_quality=TWO_GATES)
+    result = gate_run()
+    result.assert_outcomes(passed=1, failed=1)
+    assert "not a finite number for seeds [42]" in result.stdout.str()
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is False
+    assert [check["passed"] for check in quality["checks"]] == [True, False]
+    assert "'f1' is not a finite number" in quality["checks"][1]["error"]
+    markdown = (gate_run.reports_dir / "quality.md").read_text()
+    assert "2 check(s): 1 passed, 1 failed" in markdown
+
+
+def test_a_baseline_without_a_gated_metric_is_reported_and_drawn_never_reproduced(gate_run, tmp_path):
+    """Issue 19, 1(c): with "f1" deleted from the baseline the check failed with MISMATCH, the chart
+    crashed on its missing mean (so no report was written and a stale "passed" one stayed), and the
+    note said seed 42 was reproduced and "passed after one run"."""
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    gate_run().assert_outcomes(passed=1)
+    data = json.loads(gate_run.baseline.read_text())
+    del data["metrics"]["f1"]
+    gate_run.baseline.write_text(json.dumps(data))
+    result = gate_run()
+    result.assert_outcomes(failed=1)
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is False
+    [check] = quality["checks"]
+    assert {c["metric"]: c["verdict"] for c in check["checks"]}["f1"] == "MISMATCH"
+    assert not any("reproduced" in note or "passed after one run" in note for note in check["notes"])
+    assert (gate_run.reports_dir / "quality.png").read_bytes().startswith(b"\x89PNG")
+    assert f"## {BASELINE_NAME}: FAILED" in (gate_run.reports_dir / "quality.md").read_text()

@@ -130,6 +130,7 @@ class MeasuredBaseline:
                 model_provenance=data["model_provenance"],
                 provenance=data.get("provenance", {}),
             )
+            _check_consistency(path, baseline)
             for metric, stats in baseline.metrics.items():
                 _check_summary(path, metric, data["metrics"][metric], stats)
         except BaselineError:
@@ -145,15 +146,60 @@ def _direction(metric: str) -> str:
     return metrics.spec(metric).direction if metric in metrics else "higher"
 
 
+# Per-seed lists in a baseline's provenance: each holds one entry per seed, in the order of ``seeds``.
+PER_SEED_PROVENANCE = ("seed_cpus", "train_seconds", "samples_per_second")
+
+
+def _check_consistency(path: Path, baseline: MeasuredBaseline) -> None:
+    """Refuse a baseline whose parts do not describe one set of seeds.
+
+    The gate's stated error rates hold for the number of seeds it believes it has: seeds 42-47
+    pasted five times would be gated as "30 seeds" with a power six seeds cannot give, and a
+    metric with more values than seeds, or a NaN among them, would be summarised into a spread
+    nobody measured (or crash the gate later, far from the file that caused it).
+    """
+    fix = "restore it from git or re-record it (`harness record-baseline`)"
+    seeds = baseline.seeds
+    if not seeds or any(isinstance(seed, bool) or not isinstance(seed, int) for seed in seeds):
+        raise BaselineError(f"{path}: 'seeds' must be a non-empty list of integers, got {list(seeds)!r}; {fix}")
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise BaselineError(f"{path}: seeds {repeated} appear more than once among its {len(seeds)} seeds; a baseline holds "
+                            f"each seed once (a repeated seed is the same run counted twice, which overstates what the "
+                            f"baseline knows); {fix}")
+    if not baseline.metrics:
+        raise BaselineError(f"{path}: no metrics; {fix}")
+    for metric, stats in baseline.metrics.items():
+        if len(stats.values) != len(seeds):
+            raise BaselineError(f"{path}: metric {metric!r} has {len(stats.values)} per-seed values for {len(seeds)} seeds; "
+                                f"each seed needs exactly one value, in the order of 'seeds'; {fix}")
+        bad = [seed for seed, value in zip(seeds, stats.values) if not math.isfinite(value)]
+        if bad:
+            raise BaselineError(f"{path}: metric {metric!r} is not a finite number for seeds {bad}; a NaN or infinite value "
+                                f"has no mean or spread to gate against; {fix}")
+    for key in PER_SEED_PROVENANCE:
+        values = baseline.provenance.get(key)
+        if values is not None and (not isinstance(values, list) or len(values) != len(seeds)):
+            found = f"{len(values)} entries" if isinstance(values, list) else type(values).__name__
+            raise BaselineError(f"{path}: provenance.{key} has {found} for {len(seeds)} seeds; it holds one entry per seed, "
+                                f"in the order of 'seeds'; {fix}")
+
+
 def _check_summary(path: Path, metric: str, stored: dict[str, Any], stats: MetricStats) -> None:
-    """The gate uses the per-seed values; a hand-edited mean or std would be silently ignored."""
+    """The gate uses the per-seed values; a hand-edited summary would be silently ignored, so it must agree."""
     if not stats.values:
         raise BaselineError(f"{path}: metric {metric!r} has no per-seed values; re-record it")
-    for summary in ("mean", "std"):
-        if summary in stored and not math.isclose(float(stored[summary]), getattr(stats, summary), rel_tol=1e-9, abs_tol=1e-12):
+    for summary, value in stats.to_json().items():
+        if summary == "values" or summary not in stored:
+            continue
+        try:
+            agrees = math.isclose(float(stored[summary]), value, rel_tol=1e-9, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            agrees = False
+        if not agrees:
             raise BaselineError(
-                f"{path}: {metric} {summary} {stored[summary]} disagrees with its per-seed values {list(stats.values)} "
-                f"({getattr(stats, summary)}); the gate uses the values, so edit them (not the summary) or re-record it"
+                f"{path}: {metric} {summary} {stored[summary]!r} disagrees with its per-seed values {list(stats.values)} "
+                f"({value}); the gate uses the values, so edit them (not the summary) or re-record it"
             )
 
 
@@ -186,6 +232,15 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
         if result.provenance.get("precision") != config.precision:
             raise BaselineError(f"seed {result.provenance['seed']} ran in {result.provenance.get('precision')}, "
                                 f"the baseline is for {config.precision}; record each precision separately")
+    seeds = [r.provenance["seed"] for r in results]
+    if len(set(seeds)) != len(seeds):
+        raise BaselineError(f"seeds {sorted({s for s in seeds if seeds.count(s) > 1})} were run more than once; a baseline holds each seed once")
+    for result in results:
+        bad = sorted(name for name, value in result.metrics.items() if not math.isfinite(float(value)))
+        if bad:
+            raise BaselineError(f"seed {result.provenance['seed']} gave non-finite {', '.join(bad)} "
+                                f"({', '.join(f'{name}={result.metrics[name]}' for name in bad)}); a baseline cannot be "
+                                "summarised from it: find why that run diverged (learning rate, precision) before recording")
     metrics = {name: MetricStats(tuple(r.metrics[name] for r in results)) for name in results[0].metrics}
     return MeasuredBaseline(
         task=config.task.name,

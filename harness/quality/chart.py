@@ -62,6 +62,11 @@ def _panel(ax, check: dict[str, Any], entry: dict[str, Any] | None, np) -> None:
         ax.set_xlim(-1.6, max(x) + 0.5)
         ax.set_xticks([-1] + x, ["baseline"] + [str(k) for k in x], fontsize=7)
         ax.set_xlabel("candidate run", fontsize=8)
+    elif check.get("baseline_mean") is None:  # the baseline lacks this metric (a MISMATCH): nothing to draw it against
+        ax.scatter([1], [check["measured"]], s=20, color="#1f77b4", zorder=3, label="this run")
+        ax.text(-1, check["measured"], "no baseline\nvalue", ha="center", va="center", fontsize=7, color="#d62728")
+        ax.set_xlim(-1.6, 1.6)
+        ax.set_xticks([-1, 1], ["baseline", "run"], fontsize=7)
     else:
         ax.errorbar([-1], [check["baseline_mean"]], yerr=[[check["baseline_std"] or 0], [check["baseline_std"] or 0]],
                     fmt="o", color="#7f7f7f", label="baseline mean ± seed sd")

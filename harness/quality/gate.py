@@ -36,6 +36,7 @@ REPRODUCED = "reproduced"  # the run repeated a baseline seed (to rounding): not
 # from a baseline seed's recorded value, on another CPU model, and still count as that seed
 # reproduced: 16x the drift measured between two CPU models (6.3e-6). See reproduced_seed.
 REPRODUCTION_TOLERANCE = 1e-4
+MAX_BOOTSTRAP_SAMPLES = 100_000  # the bound on GatePolicy.bootstrap_samples; see __post_init__
 
 
 PROCEDURES = ("auto", "sequential", "band")
@@ -94,8 +95,15 @@ class GatePolicy:
             raise ConfigError("gate sigmas and floor must be >= 0")
         if not 0 < self.confidence < 1:
             raise ConfigError(f"gate confidence must be in (0, 1) (the level of the bootstrap intervals), got {self.confidence!r}")
-        if isinstance(self.bootstrap_samples, bool) or not isinstance(self.bootstrap_samples, int) or self.bootstrap_samples < 1:
-            raise ConfigError(f"gate bootstrap_samples must be an integer >= 1, got {self.bootstrap_samples!r}")
+        # 100 times the default: beyond it a percentile interval's Monte-Carlo error is far below its
+        # width, so a larger count (a typo's extra zeros) only costs time, linear in resamples x rows.
+        if (isinstance(self.bootstrap_samples, bool) or not isinstance(self.bootstrap_samples, int)
+                or not 1 <= self.bootstrap_samples <= MAX_BOOTSTRAP_SAMPLES):
+            raise ConfigError(f"gate bootstrap_samples must be a whole number from 1 to {MAX_BOOTSTRAP_SAMPLES:,} "
+                              f"(resamples of the evaluation set), got {self.bootstrap_samples!r}")
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ConfigError(f"gate metrics {list(self.metrics)} repeat a metric; name each once (alpha is split "
+                              "over the gated metrics, so a repeat would spend it on nothing)")
         unknown = _unknown_metrics(self.metrics)
         if unknown:
             raise ConfigError(f"cannot gate unknown metric(s) {unknown}; known: {', '.join(builtin_metrics().names())}")
@@ -245,6 +253,16 @@ class GateReport:
 
 
 def _verdict(direction: str, value: float, low: float, high: float) -> str:
+    """FAIL, IMPROVED or PASS for ``value`` against the band; a value that is not a number fails.
+
+    Every comparison with NaN is false, so without the first line a NaN metric (a diverged run)
+    would fall inside every band and pass.
+
+    >>> _verdict("higher", float("nan"), 0.8, 0.9), _verdict("higher", 0.85, 0.8, 0.9), _verdict("lower", 0.7, 0.8, 0.9)
+    ('FAIL', 'pass', 'improved')
+    """
+    if not math.isfinite(value):
+        return FAIL
     worse, better = (value < low, value > high) if direction == "higher" else (value > high, value < low)
     return FAIL if worse else IMPROVED if better else PASS
 
@@ -366,7 +384,7 @@ def check_run(
     A policy that names no metrics gates what the run reports besides the loss: the task's metrics.
     """
     policy = policy.with_default_metrics([metric for metric in result.metrics if metric != LOSS])
-    checks, problems, notes = [], [], []
+    checks, problems, notes, not_numbers = [], [], [], []
     intervals = _intervals(result, policy, notes)
     if baseline is None:
         problems.append("no measured baseline for this run; record one (see below)")
@@ -384,8 +402,10 @@ def check_run(
                     if k in base_versions and base_versions[k] != run_versions.get(k)]
         if upgraded:
             notes.append("library versions differ from the baseline's: " + "; ".join(upgraded))
+    # A baseline that lacks a gated metric cannot have been reproduced in it: that check is a MISMATCH,
+    # and a note saying "passed after one run" beside it would contradict the verdict.
     reproduced = (reproduced_seed(result, baseline, policy.reproduction_tolerance)
-                  if baseline is not None and not problems else None)
+                  if baseline is not None and not problems and all(m in baseline.metrics for m in policy.metrics) else None)
     if reproduced is not None:
         notes.append(reproduced.note())
     for metric in policy.metrics:
@@ -406,6 +426,9 @@ def check_run(
         low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
         verdict = MISMATCH if problems else REPRODUCED if reproduced is not None else _verdict(direction, measured, low, high)
         checks.append(MetricCheck(metric, measured, low_ci, high_ci, stats.mean, stats.std, low, high, verdict))
+        if not math.isfinite(measured):
+            not_numbers.append(f"the run's {metric} is {measured}, not a number (a diverged fine-tune?): it cannot pass any band")
+    problems += not_numbers  # after the loop, so a NaN in one metric does not turn the others' verdicts into MISMATCH
     if result.config.get("faults"):
         notes.append(f"deliberate faults injected in this run: {', '.join(result.config['faults'])}")
     if any(c.verdict == IMPROVED for c in checks):

@@ -180,6 +180,9 @@ def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | Non
     if note:
         report = dataclasses.replace(report, notes=report.notes + (note,))
     messages = [prefix] if prefix else []
+    # What the data check found when the splits loaded (overlap with training, duplicated rows, a tiny
+    # training split): it does not change the verdict, but a reader of the verdict must see it.
+    messages += [f"data warning: {warning}" for warning in result.data_warnings]
     if baseline is None:
         messages.append(
             f"no baseline at {store.path(name)}. Record one from {seeds} seeds with "

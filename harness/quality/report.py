@@ -9,6 +9,7 @@ that wrote its own would overwrite the others' and could call a failed run "pass
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 from harness.files import append_to_step_summary, atomic_write_json, atomic_write_text
 from harness.quality.chart import QUALITY_CHART, write_quality_chart
 from harness.quality.regression import QualityOutcome
+
+log = logging.getLogger(__name__)
 
 QUALITY_MARKDOWN = "quality.md"
 QUALITY_JSON = "quality.json"
@@ -50,12 +53,32 @@ class QualitySummary:
             "regenerated": outcome.regenerated,
             "message": outcome.message,
             "baseline": outcome.baseline_path,
+            "data_warnings": list(outcome.result.data_warnings),
             "metrics": outcome.result.metrics,
             "provenance": outcome.result.provenance,
             "throughput": outcome.result.throughput.__dict__,
         }
         return cls(outcome.report.name, outcome.passed, outcome.report.table(), outcome.message, outcome.baseline_path,
                    run_line, record)
+
+    @classmethod
+    def errored(cls, name: str, error: BaseException, *, baseline_path: str = "") -> QualitySummary:
+        """A gate that raised before it reached a verdict: a FAILED check with the error, in every report.
+
+        Leaving it out would let a report over the checks that did finish read "passed" while pytest
+        failed the run, and a run whose every gate errored would leave an older report standing.
+        """
+        message = f"{type(error).__name__}: {error}"
+        table = f"Quality gate: {name}\nERROR: the gate raised before it reached a verdict: {message}"
+        record = {"name": name, "passed": False, "error": message, "baseline": baseline_path, "checks": [],
+                  "problems": [f"the gate raised before it reached a verdict: {message}"], "notes": []}
+        return cls(name, False, table, message, baseline_path,
+                   "No run to describe: the gate stopped with the error above.", record)
+
+    @property
+    def error(self) -> str | None:
+        """What the gate raised, for a check that errored; None for one that reached a verdict."""
+        return self.record.get("error")
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,11 +90,15 @@ class QualitySummary:
 
 def quality_markdown(summaries: Sequence[QualitySummary], *, written: str | None = None, chart: str | None = None) -> str:
     written = written or _now()
-    lines = ["# Quality gate", "", f"{len(summaries)} check(s), written {written}.", ""]
+    failed = sum(not s.passed for s in summaries)
+    errored = sum(s.error is not None for s in summaries)
+    counts = f"{len(summaries)} check(s): {len(summaries) - failed} passed, {failed} failed" + (
+        f" ({errored} of them errored before a verdict)" if errored else "")
+    lines = ["# Quality gate", "", f"{counts}; written {written}.", ""]
     if chart:
         lines += [f"![Baseline seeds, candidate runs and the gate's thresholds]({chart})", ""]
     for summary in summaries:
-        verdict = "PASSED" if summary.passed else "FAILED"
+        verdict = "PASSED" if summary.passed else "FAILED (error)" if summary.error is not None else "FAILED"
         lines += [f"## {summary.name}: {verdict}", "", summary.table, ""]
         if summary.message:
             lines += [summary.message, ""]
@@ -81,7 +108,9 @@ def quality_markdown(summaries: Sequence[QualitySummary], *, written: str | None
 
 def quality_json(summaries: Sequence[QualitySummary], *, written: str | None = None) -> dict:
     return {
-        "passed": all(s.passed for s in summaries),
+        "passed": bool(summaries) and all(s.passed for s in summaries),
+        "failed": sum(not s.passed for s in summaries),
+        "errored": sum(s.error is not None for s in summaries),
         "written": written or _now(),
         "checks": [s.record for s in summaries],
     }
@@ -92,7 +121,12 @@ def write_quality_reports(summaries: Sequence[QualitySummary], reports_dir: Path
     if not summaries:
         return []
     written = _now()
-    chart = write_quality_chart([s.record for s in summaries], Path(reports_dir) / QUALITY_CHART)
+    try:
+        chart = write_quality_chart([s.record for s in summaries], Path(reports_dir) / QUALITY_CHART)
+    except Exception as error:  # a picture must never cost the verdicts: the Markdown and JSON are the record
+        log.warning("could not draw %s (%s: %s); the Markdown and JSON reports are written without it",
+                    QUALITY_CHART, type(error).__name__, error)
+        chart = None
     markdown = quality_markdown(summaries, written=written, chart=chart.name if chart else None)
     paths = [*([chart] if chart else []),
         atomic_write_text(reports_dir / QUALITY_MARKDOWN, markdown),

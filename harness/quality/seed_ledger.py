@@ -6,6 +6,13 @@ survive being killed. Each finished seed is added to ``<baseline>.partial.json``
 run again continues with the seeds still missing: nothing measured is lost or measured twice. The
 file is small and readable, so it can be committed while the recording goes on.
 
+One recording at a time: a recording holds the ledger's file lock (``<name>.partial.lock``, an OS
+lock the kernel drops when its holder dies, even by ``kill -9``) from its first seed until the
+baseline is written, so a second ``record-baseline`` of the same baseline stops at once, naming
+the lock, instead of each overwriting the other's seeds. A finished recording removes the ledger
+only when the baseline holds every seed in it; seeds it does not hold (a ``--seeds 2`` run over a
+killed 10-seed recording) stay in the ledger for the next recording, and the command says so.
+
 A ledger belongs to one identity (task, recipe settings, model and weights, data, precision, device
 kind, library versions). Resuming under another identity would mix two baselines into one, so it is
 refused with what differs.
@@ -13,15 +20,17 @@ refused with what differs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from harness.devices import device_kind
 from harness.quality.baselines import BaselineError
@@ -56,6 +65,16 @@ def ledger_identity(config: RunConfig, result: RunResult) -> dict[str, Any]:
     }
 
 
+class LedgerBusy(BaselineError):
+    """Another process is recording into the same ledger."""
+
+
+def lock_path_for(ledger: Path) -> Path:
+    """``x.partial.json`` -> ``x.partial.lock``: beside the ledger, never replaced with it."""
+    name = ledger.name.removesuffix(".json")
+    return ledger.with_name(f"{name}.lock")
+
+
 @dataclass
 class SeedLedger:
     path: Path
@@ -79,6 +98,41 @@ class SeedLedger:
                 f"{path}: unreadable partial recording ({type(error).__name__}: {error}); restore it from git, "
                 "or delete it to record every seed again"
             ) from error
+
+    @classmethod
+    @contextlib.contextmanager
+    def recording(cls, path: Path) -> Iterator[SeedLedger]:
+        """The ledger at ``path``, held for one recording; another recording of it raises at once.
+
+        Waiting would not help: the other recording may take hours, and two processes adding seeds
+        to one ledger would each rewrite it from their own copy, losing the other's seeds.
+        """
+        path = Path(path)
+        lock_path = lock_path_for(path)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_path)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            raise LedgerBusy(
+                f"{path}: another process is recording this baseline (it holds {lock_path}); wait for it to finish, "
+                "or stop it: its finished seeds are kept in the ledger and the next recording resumes from them"
+            ) from None
+        try:
+            yield cls.open(path)  # read under the lock: what another recording wrote before it let go is seen
+        finally:
+            lock.release()
+
+    def finish(self, recorded: Iterable[int]) -> str | None:
+        """After a baseline of the ``recorded`` seeds is written: remove the ledger if the baseline holds
+        every seed in it; otherwise keep it whole and return what to tell the user."""
+        extra = sorted(set(self.seeds) - set(recorded))
+        if not extra:
+            self.remove()
+            return None
+        return (f"kept {self.path}: it holds seeds {seed_ranges(extra)}, which this baseline (seeds {seed_ranges(list(recorded))}) "
+                f"does not; a recording of more seeds resumes from them (e.g. --seeds {len(self.seeds)}), or delete the "
+                "file to discard them")
 
     def __contains__(self, seed: int) -> bool:
         return seed in self.seeds

@@ -12,6 +12,8 @@ Further seeds come after the baseline's, so they are new draws, not repeats of r
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -88,7 +90,12 @@ def run_sequential(first: RunResult, config: RunConfig, designs: dict[str, Seque
         verdicts = {d.verdict for d in decisions.values()}
         if REGRESSION in verdicts or CONTINUE not in verdicts:
             return SequentialRun(tuple(results), decisions)
-        results.append(fine_tune(config.replace(seed=next(seeds))))
+        result = fine_tune(config.replace(seed=next(seeds)))
+        diverged = {m: result.metrics[m] for m in designs if not math.isfinite(float(result.metrics[m]))}
+        if diverged:
+            raise ValueError(f"candidate seed {result.provenance['seed']} gave {diverged}: not numbers (a diverged "
+                             "fine-tune?), so the sequential gate cannot average them; the check fails")
+        results.append(result)
 
 
 def sequential_report(report: GateReport, run: SequentialRun, designs: dict[str, SequentialDesign]) -> GateReport:

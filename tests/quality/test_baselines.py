@@ -142,6 +142,77 @@ def test_a_hand_edited_summary_is_rejected_not_ignored(store, summary):
     assert str(path) in str(error.value)
 
 
+def _inconsistent(data: dict, how: str) -> dict:
+    """A baseline file made to claim more, or other, seeds than its values describe."""
+    if how == "repeated seeds":  # seeds 42-44 pasted twice, values likewise: "6 seeds" from 3 runs
+        data["seeds"] = data["seeds"] * 2
+        for stats in data["metrics"].values():
+            stats["values"] = stats["values"] * 2
+            for summary in ("mean", "std", "min", "max", "n"):
+                stats.pop(summary)
+    elif how == "fewer seeds than values":
+        data["seeds"] = data["seeds"][:2]
+    elif how == "more values than seeds":
+        data["metrics"]["accuracy"]["values"].append(0.75)
+        data["metrics"]["accuracy"].pop("n")
+        data["metrics"]["accuracy"].pop("std")
+    elif how == "seed_cpus of another length":
+        data["provenance"]["seed_cpus"] = data["provenance"]["seed_cpus"][:1]
+    elif how == "a NaN value, no summary":
+        data["metrics"]["f1"] = {"values": [float("nan")] + data["metrics"]["f1"]["values"][1:]}
+    elif how == "an infinite value":
+        data["metrics"]["loss"] = {"values": [float("inf")] + data["metrics"]["loss"]["values"][1:]}
+    elif how == "a seed that is not an integer":
+        data["seeds"][0] = "42"
+    elif how == "n disagrees":
+        data["metrics"]["accuracy"]["n"] = 30
+    elif how == "max disagrees":
+        data["metrics"]["accuracy"]["max"] = 0.99
+    else:
+        raise AssertionError(how)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [
+        ("repeated seeds", "seeds [42, 43, 44] appear more than once"),
+        ("fewer seeds than values", "has 3 per-seed values for 2 seeds"),
+        ("more values than seeds", "has 4 per-seed values for 3 seeds"),
+        ("seed_cpus of another length", "provenance.seed_cpus has 1 entries for 3 seeds"),
+        ("a NaN value, no summary", "'f1' is not a finite number for seeds [42]"),
+        ("an infinite value", "'loss' is not a finite number for seeds [42]"),
+        ("a seed that is not an integer", "must be a non-empty list of integers"),
+        ("n disagrees", "accuracy n 30 disagrees"),
+        ("max disagrees", "accuracy max 0.99 disagrees"),
+    ],
+)
+def test_an_inconsistent_baseline_is_refused_naming_the_file_and_the_fix(store, how, says):
+    """The gate's stated rates hold for the seeds it believes it has, so every part of the file must
+    describe the same seeds, once each, with a finite value each (issue 19, item 2)."""
+    path = store.save(measured())
+    path.write_text(json.dumps(_inconsistent(json.loads(path.read_text()), how)))
+    with pytest.raises(BaselineError) as error:
+        store.load(measured().name)
+    message = str(error.value)
+    assert says in message
+    assert str(path) in message and ("re-record" in message or "record-baseline" in message)
+
+
+def test_a_baseline_is_never_recorded_from_a_non_finite_run():
+    config = smoke_run_config()
+    results = [run_result(config), run_result(config.replace(seed=43))]
+    results[1].metrics["loss"] = float("nan")
+    with pytest.raises(BaselineError, match="seed 43 gave non-finite loss"):
+        measured_from_runs(config, results)
+
+
+def test_a_baseline_is_never_recorded_from_a_seed_twice():
+    config = smoke_run_config()
+    with pytest.raises(BaselineError, match=r"seeds \[42\] were run more than once"):
+        measured_from_runs(config, [run_result(config), run_result(config)])
+
+
 def _published(references: list[dict]) -> dict:
     return {"schema": 1, "kind": "published", "references": references}
 

@@ -191,8 +191,9 @@ def test_published_references_are_shown_as_context_only(result):
         ({"floor": -0.01}, "sigmas and floor must be >= 0"),
         ({"confidence": 1.0}, r"confidence must be in \(0, 1\)"),
         ({"confidence": 0.0}, r"confidence must be in \(0, 1\)"),
-        ({"bootstrap_samples": 0}, "bootstrap_samples must be an integer >= 1"),
-        ({"bootstrap_samples": 2.5}, "bootstrap_samples must be an integer >= 1"),
+        ({"bootstrap_samples": 0}, "bootstrap_samples must be a whole number from 1 to 100,000"),
+        ({"bootstrap_samples": 2.5}, "bootstrap_samples must be a whole number from 1 to 100,000"),
+        ({"bootstrap_samples": 10_000_000}, "bootstrap_samples must be a whole number from 1 to 100,000"),
         ({"metrics": ("accuracy", "precision")}, "unknown metric.*precision"),
     ],
 )
@@ -409,3 +410,32 @@ def test_a_metric_without_an_interval_is_gated_all_the_same_and_says_why():
     assert report.checks[0].ci_low is not None
     assert any(note.startswith("no 95% interval for f1: f1 is undefined: on ") for note in report.notes)
     assert "| f1       | 0.6667                  |" in report.table()
+
+
+def test_a_measured_value_that_is_not_a_number_fails_the_band(result):
+    """Issue 19, item 9: every comparison with NaN is false, so a NaN measured value fell inside every
+    band and passed. Now that metric fails, the others keep their verdicts, and a problem says why."""
+    baseline = baseline_for(result, shift=0.005)
+    diverged = dataclasses.replace(result, metrics=result.metrics | {"f1": float("nan")})
+    report = check_run(diverged, baseline, name=NAME, policy=POLICY)
+    assert {c.metric: c.verdict for c in report.checks} == {"accuracy": PASS, "f1": FAIL}
+    assert not report.passed
+    assert any("f1 is nan, not a number" in problem for problem in report.problems)
+
+
+def test_a_baseline_missing_a_gated_metric_is_never_called_reproduced():
+    """Issue 19, 1(c): with f1 deleted from the baseline, the run "reproduced baseline seed 42 exactly
+    ... passed after one run" beside f1's MISMATCH."""
+    run = run_result(accuracy=0.75)
+    baseline = baseline_for(run, seeds=(42, 43))
+    baseline = dataclasses.replace(baseline, metrics={k: v for k, v in baseline.metrics.items() if k != "f1"})
+    report = check_run(run, baseline, name=NAME, policy=POLICY)
+    assert {c.metric: c.verdict for c in report.checks}["f1"] == MISMATCH
+    assert report.reproduction is None and not report.passed
+    assert not any("reproduced" in note for note in report.notes)
+
+
+def test_a_policy_that_repeats_a_metric_is_refused():
+    """Issue 19, item 7: ["f1", "f1", "f1"] split alpha three ways over one metric."""
+    with pytest.raises(ConfigError, match=r"repeat a metric"):
+        GatePolicy(metrics=("f1", "f1", "f1"))

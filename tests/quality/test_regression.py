@@ -191,3 +191,21 @@ def test_a_passing_config_leaves_another_configs_obtained_file(config, store):
     assert evidence.is_file()
     assert check(config, store, FakeFineTune()).passed
     assert evidence.is_file()
+
+
+def test_the_datas_warnings_reach_the_verdicts_message_and_report(config, store):
+    """Issue 19, item 4: an evaluation split copied from training gave no word; the data check's
+    warning is carried by the result, and the gate shows it beside its verdict."""
+    from harness.quality.report import QualitySummary, quality_markdown
+
+    warning = "validation: 32 of 408 rows (7.8%) also appear in train"
+
+    def warned(run_config):
+        return dataclasses.replace(FakeFineTune()(run_config), data_warnings=(warning,))
+
+    perform_quality_check(config, fine_tune=FakeFineTune(), store=store, policy=POLICY, force_regen=True)
+    outcome = perform_quality_check(config, fine_tune=warned, store=store, policy=POLICY)
+    assert f"data warning: {warning}" in outcome.message
+    summary = QualitySummary.of(outcome)
+    assert summary.record["data_warnings"] == [warning]
+    assert f"data warning: {warning}" in quality_markdown([summary])

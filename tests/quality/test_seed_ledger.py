@@ -119,3 +119,26 @@ def test_the_mrpc_recordings_in_progress_would_resume(partial):
                                    precision=ledger.identity["precision"])
     computed = json.loads(json.dumps(ledger_identity(config, ledger.results([seed])[0]), default=str))
     assert computed == ledger.identity
+
+
+def test_a_killed_recorder_never_blocks_the_next_recording(ledger_path):
+    """The ledger's lock is an OS lock: ``kill -9`` of its holder releases it, so no stale lock to break."""
+    import subprocess
+    import sys
+
+    ledger_path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom harness.quality.seed_ledger import SeedLedger\n"
+         f"with SeedLedger.recording({str(ledger_path)!r}):\n    print('holding', flush=True)\n    sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(BaselineError, match="another process is recording this baseline"):
+            with SeedLedger.recording(ledger_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with SeedLedger.recording(ledger_path) as ledger:
+        assert ledger.seeds == {}
