@@ -252,7 +252,7 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     with SeedLedger.recording(session.store.partial_path(name)) as ledger:
         print(f"harness: recording {name} from {args.seeds} seeds ({args.seed}..{args.seed + args.seeds - 1}); "
               f"each finished seed is kept in {ledger.path}, so the same command resumes after an interruption", file=sys.stderr)
-        baseline = record_baseline(config, session.fine_tune, seeds=args.seeds, ledger=ledger,
+        baseline = record_baseline(config, session.fine_tune, seeds=args.seeds, ledger=ledger, hub_offline=settings.hub_offline,
                                    progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
         path = session.store.save(baseline)
         kept = ledger.finish(baseline.seeds)
@@ -287,7 +287,7 @@ def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
     with SeedLedger.recording(fault_ledger_path(args.baselines_dir, name, config.faults)) as ledger:
         print(f"harness: measuring {args.fault} on {name} over {args.seeds} seeds; each finished seed is kept in {ledger.path}, "
               "so the same command resumes after an interruption", file=sys.stderr)
-        results = measure_fault(config, session.fine_tune, baseline, seeds=args.seeds, ledger=ledger,
+        results = measure_fault(config, session.fine_tune, baseline, seeds=args.seeds, ledger=ledger, hub_offline=settings.hub_offline,
                                 progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
     replay = gate_replay(results, config, designs, baseline) if designs else None
     text = effect_markdown(name, config.faults, fault_effects(results, baseline, policy.metrics), replay=replay)

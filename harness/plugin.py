@@ -3,9 +3,9 @@
 Registered through the ``pytest11`` entry point, so any project with harness installed gets the
 ``--harness-*`` options and the ``harness`` / ``quality_gate`` fixtures.
 
-Under pytest-xdist the checks run in workers: each worker hands what it measured to the controller
-(``workeroutput``), and only the controller prints the verdicts and writes the reports, over the
-whole run. ``--harness-seeds-ahead=K`` adds, after each gate whose config is known before it runs
+Under pytest-xdist the checks run in workers: each verdict crosses to the controller with its test's
+report (:mod:`harness.verdict_relay`), throughput figures with the worker's ``workeroutput``, and only
+the controller prints the verdicts and writes the reports, over the whole run. ``--harness-seeds-ahead=K`` adds, after each gate whose config is known before it runs
 (a ``harness_case`` test, or one marked ``harness_recipe``), K items that fine-tune the gate's next
 candidate seeds into the shared run cache, so idle workers train them while the gate trains its first.
 """
@@ -32,13 +32,14 @@ from harness.project_config import read_cases, read_gate_policy, read_recipes, r
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
 from harness.quality.seeds_ahead import NothingAhead, planned_seeds
 from harness.throughput.relative_check import RelativeCheck, assert_relative
-from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
+from harness.quality.report import remove_stale_reports, write_quality_reports
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.throughput.runner import ThroughputCase, ThroughputResult, ThroughputSkip
 from harness.throughput.bench import ThroughputBench
 from harness.throughput.hardware import AUTO_PRECISION, check_precision
 from harness.throughput.report import write_throughput_reports
+from harness import verdict_relay
 
 MARKERS = {
     "quality": "a metric-regression check against a stored baseline",
@@ -51,8 +52,11 @@ MARKERS = {
 }
 _SESSION_KEY = pytest.StashKey[HarnessSession]()
 _STARTED_KEY = pytest.StashKey[float]()
+_PYTEST_SESSION_KEY = pytest.StashKey[pytest.Session]()
 _WORKER_QUALITY_KEY = pytest.StashKey[list]()
 _FINISHED_KEY = pytest.StashKey[set]()  # node ids of the tests this process has finished
+_RELAYED_KEY = pytest.StashKey[int]()  # how many of the session's verdicts have been attached to a report
+_ITEM_VERDICTS_KEY = pytest.StashKey[int]()  # on an item: how many verdicts were recorded while it ran
 BENCHMARK_JSON = "benchmarks.json"
 WORKER_OUTPUT_KEY = "harness"
 
@@ -117,6 +121,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STARTED_KEY] = time.time()
     config.stash[_WORKER_QUALITY_KEY] = []
     config.stash[_FINISHED_KEY] = set()
+    config.stash[_RELAYED_KEY] = 0
+    if not _is_xdist_worker(config):
+        config.pluginmanager.register(_VerdictCollector(config), "harness-verdict-collector")
     opt = config.option
     settings = Settings.from_environ()
     rootdir = Path(config.rootpath)
@@ -142,6 +149,8 @@ def pytest_configure(config: pytest.Config) -> None:
         tasks=tasks,
         cases=_project_cases(rootdir, tasks, recipes),
         nproc=opt.harness_nproc,
+        # Every worker of an xdist run takes the controller's start: what any of them wrote since is this run's.
+        run_started=getattr(config, "workerinput", {}).get("harness_started", config.stash[_STARTED_KEY]),
     )
 
 
@@ -290,6 +299,43 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     return result
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Hand on, with this test's report, every verdict recorded while it ran (see harness.verdict_relay)."""
+    outcome = yield
+    session = item.config.stash.get(_SESSION_KEY, None)
+    if session is None:
+        return
+    report = outcome.get_result()
+    before = item.stash.get(_ITEM_VERDICTS_KEY, 0)
+    if (report.failed and report.when != "teardown" and not before and len(session.verdicts) == item.config.stash[_RELAYED_KEY]
+            and verdict_relay.uses_a_gate(getattr(item, "fixturenames", ()))):
+        error = call.excinfo.exconly() if call.excinfo is not None else report.longreprtext
+        session.verdicts.append(verdict_relay.failed_before_a_verdict(item.nodeid, error))
+    new = session.verdicts[item.config.stash[_RELAYED_KEY]:]
+    item.stash[_ITEM_VERDICTS_KEY] = before + len(new)
+    item.config.stash[_RELAYED_KEY] = len(session.verdicts)
+    if _is_xdist_worker(item.config):
+        verdict_relay.attach(report.user_properties, new)
+
+
+class _VerdictCollector:
+    """On the controller of an xdist run: the verdicts each worker attached to its test reports, as
+    they arrive, and the tests a crashed worker was running."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+
+    @pytest.hookimpl(tryfirst=True)  # before junitxml, which would write them out as properties
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._config.stash[_WORKER_QUALITY_KEY].extend(verdict_relay.take(report.user_properties))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem, report, sched) -> None:
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
+        self._config.stash[_WORKER_QUALITY_KEY].append(verdict_relay.crashed(crashitem, getattr(gateway, "id", None)))
+
+
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """Remember what this process finished: an item ahead of a gate that already finished here is moot."""
     item.config.stash[_FINISHED_KEY].add(item.nodeid)
@@ -342,6 +388,9 @@ class QualityGateFixture:
     def check(self, config):
         """Gate ``config`` (a RunConfig), or one of the project's cases (the ``harness_case`` fixture)."""
         __tracebackhide__ = True
+        if not isinstance(config, (RunConfig, Case)):
+            raise TypeError(f"quality_gate.check takes a run config (harness.config(\"{config}\") for a recipe name) or a "
+                            f"case (the harness_case fixture), got {type(config).__name__} {config!r}")
         # A fine-tune takes minutes: let its progress bars reach the terminal instead of pytest's capture.
         live = self._session.show_progress and self._capture is not None
         if isinstance(config, RunConfig):
@@ -426,6 +475,16 @@ def training_throughput(_throughput_bench: ThroughputBench) -> TrainingThroughpu
     return TrainingThroughputFixture(_throughput_bench)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """On the xdist controller, for each worker: when the run began."""
+    node.workerinput["harness_started"] = node.config.stash[_STARTED_KEY]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_PYTEST_SESSION_KEY] = session  # so a report that cannot be written can fail the run
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Write pytest-benchmark's JSON to the reports folder unless ``--benchmark-json`` says where.
 
@@ -454,8 +513,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     harness_session = config.stash.get(_SESSION_KEY, None)
     if harness_session is None or not _is_xdist_worker(config):
         return
-    output = {
-        "quality": [summary.to_record() for summary in harness_session.verdicts],
+    output = {  # the quality verdicts went with each test's report (harness.verdict_relay)
         "throughput": [result.to_record() for result in harness_session.throughput],
         "throughput_skipped": [skip.to_record() for skip in harness_session.throughput_skipped],
     }
@@ -470,7 +528,6 @@ def pytest_testnodedown(node, error) -> None:
     harness_session = node.config.stash.get(_SESSION_KEY, None)
     if not output or harness_session is None:
         return
-    node.config.stash[_WORKER_QUALITY_KEY].extend(QualitySummary.from_record(r) for r in output["quality"])
     harness_session.throughput.extend(ThroughputResult.from_record(r) for r in output["throughput"])
     harness_session.throughput_skipped.extend(ThroughputSkip.from_record(r) for r in output["throughput_skipped"])
 
@@ -484,6 +541,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if session.throughput or session.throughput_skipped:
         written += _report_throughput(terminalreporter, session)
     summaries = session.verdicts + config.stash[_WORKER_QUALITY_KEY]
+    if summaries and exitstatus == pytest.ExitCode.INTERRUPTED:
+        summaries.append(verdict_relay.interrupted())
     if summaries:
         terminalreporter.section("harness quality gate")
         for summary in summaries:
@@ -491,7 +550,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             if summary.message:
                 terminalreporter.write_line(summary.message)
             terminalreporter.write_line("")
-        paths = write_quality_reports(summaries, session.settings.reports_dir, session.settings.step_summary)
+        try:
+            paths = write_quality_reports(summaries, session.settings.reports_dir, session.settings.step_summary)
+        except OSError as error:  # the older reports are gone already (write_quality_reports removes them first)
+            paths = []
+            terminalreporter.write_line(f"harness: error: could not write the quality reports to "
+                                        f"{session.settings.reports_dir} ({error}); this run has none, so it fails", red=True)
+            pytest_session = config.stash.get(_PYTEST_SESSION_KEY, None)
+            if pytest_session is not None and pytest_session.exitstatus == pytest.ExitCode.OK:
+                pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
         for path in paths:
             terminalreporter.write_line(f"harness: wrote {path}")
         written += paths

@@ -44,6 +44,7 @@ class HarnessSession:
     tasks: TaskRegistry = field(default_factory=builtin_tasks)
     cases: CaseRegistry = field(default_factory=CaseRegistry)  # the project's [tool.harness.cases]
     nproc: int = 1  # training processes per fine-tune (DDP on this machine, see harness.distributed)
+    run_started: float | None = None  # when the whole run began (the xdist controller's clock for every worker)
     outcomes: list[QualityOutcome] = field(default_factory=list)
     # Every gate this session ran, in order, as the reports need it: verdicts and errors alike.
     verdicts: list[QualitySummary] = field(default_factory=list)
@@ -124,12 +125,13 @@ class HarnessSession:
                 force_regen=self.force_regen,
                 seeds=self.baseline_seeds,
                 regenerated=self.regenerated,
+                run_started=self.run_started,
             )
         except Exception as error:
             try:
                 name, path = name_for(config), str(self.store.path(name_for(config)))
-            except Exception:  # the config itself is what failed: name the gate by its recipe
-                name, path = f"recipe {config.recipe.name}", ""
+            except Exception:  # the config itself is what failed: name the gate by what it was given
+                name, path = f"recipe {getattr(getattr(config, 'recipe', None), 'name', config)!r}", ""
             self.verdicts.append(QualitySummary.errored(name, error, baseline_path=path))
             raise
         self.outcomes.append(outcome)

@@ -156,7 +156,7 @@ def test_a_shorter_recording_never_deletes_seeds_its_baseline_does_not_hold(smok
     assert sorted(SeedLedger.open(partial).seeds) == [42, 43, 44, 45, 46]
     err = capsys.readouterr().err
     assert f"kept {partial}: it holds seeds 44-46, which this baseline (seeds 42-43) does not" in err
-    assert "--seeds 5" in err
+    assert "(e.g. --seed 42 --seeds 5)" in err
 
 
 def test_a_second_recording_of_the_same_baseline_stops_at_once(smoke_cache, smoke_dir, tmp_path, capsys):
@@ -173,3 +173,40 @@ def test_a_second_recording_of_the_same_baseline_stops_at_once(smoke_cache, smok
     assert "another process is recording this baseline" in err and f"{BASELINE_NAME}.partial.lock" in err
     assert partial.read_bytes() == before
     assert not (baselines / f"{BASELINE_NAME}.json").exists()
+
+
+def test_a_resumed_recording_whose_recipe_changed_is_refused_before_anything_trains(smoke_cache, smoke_dir, tmp_path, capsys):
+    """The reviewer's reproduction: project recipe ``mysmoke`` (smoke at lr 1e-3), ``--seeds 3 --seed 600``
+    killed after two seeds, lr changed to 3e-5, then ``--seeds 2 --seed 600``: it said "wrote", and the
+    baseline said lr 3e-5 with lr 1e-3's numbers. Now it is refused, naming the ledger and what differs;
+    back at 1e-3 the same command resumes. (The held seeds are seed 42's cached fine-tune, relabelled.)"""
+    from harness.project_config import read_recipes
+
+    pyproject, baselines = tmp_path / "pyproject.toml", tmp_path / "baselines"
+    pyproject.write_text('[tool.harness.recipes.mysmoke]\nbase = "smoke"\nlearning_rate = 1e-3\n')
+    config = RunConfig.from_recipe("mysmoke", recipes=read_recipes(pyproject), data_dir=smoke_dir, device="cpu", seed=600)
+    seed42 = RunCache(smoke_cache, hub_offline=True).get_or_run(
+        RunConfig.from_recipe("smoke", data_dir=smoke_dir, device="cpu", seed=42), lambda c: pytest.fail("seed 42 is cached"))
+    name = BASELINE_NAME.replace("--smoke--", "--mysmoke--")
+    partial = baselines / f"{name}.partial.json"
+    ledger = SeedLedger.open(partial)
+    for seed in (600, 601):  # the killed 3-seed recording at lr 1e-3
+        ledger.add(config, dataclasses.replace(seed42, config=config.replace(seed=seed).to_dict(),
+                                               provenance=seed42.provenance | {"seed": seed}))
+    before = partial.read_bytes()
+    argv = ["record-baseline", "--recipe", "mysmoke", "--seeds", "2", "--seed", "600", "--data-dir", str(smoke_dir),
+            "--device", "cpu", "--baselines-dir", str(baselines), "--pyproject", str(pyproject), "--quiet"]
+    pyproject.write_text('[tool.harness.recipes.mysmoke]\nbase = "smoke"\nlearning_rate = 3e-5\n')
+    assert main(argv, settings=Settings(cache_dir=tmp_path / "empty-cache", hub_offline=True)) == 2
+    err = capsys.readouterr().err
+    assert f"{partial}: seeds 600-601 were measured under another identity" in err
+    assert "recipe.learning_rate: 0.001 in the ledger, 3e-05 now" in err
+    assert f"Restore the settings they were measured with, or delete {partial}" in err
+    assert not (baselines / f"{name}.json").exists() and partial.read_bytes() == before
+
+    pyproject.write_text('[tool.harness.recipes.mysmoke]\nbase = "smoke"\nlearning_rate = 1e-3\n')
+    assert main(argv, settings=Settings(cache_dir=tmp_path / "empty-cache", hub_offline=True)) == 0
+    assert "seeds 600-601 already measured, 0 to go" in capsys.readouterr().err
+    data = json.loads((baselines / f"{name}.json").read_text())
+    assert data["seeds"] == [600, 601] and data["recipe_config"]["learning_rate"] == 0.001
+    assert not partial.exists()

@@ -384,3 +384,96 @@ def test_a_baseline_without_a_gated_metric_is_reported_and_drawn_never_reproduce
     assert not any("reproduced" in note or "passed after one run" in note for note in check["notes"])
     assert (gate_run.reports_dir / "quality.png").read_bytes().startswith(b"\x89PNG")
     assert f"## {BASELINE_NAME}: FAILED" in (gate_run.reports_dir / "quality.md").read_text()
+
+
+def _old_passing_report(reports_dir: Path) -> None:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "quality.json").write_text(json.dumps({"passed": True, "checks": []}))
+    (reports_dir / "quality.md").write_text("# Quality gate\n\nall passed, long ago\n")
+
+
+CRASHING_WORKER = """
+import os
+
+
+def test_passes(harness, quality_gate):
+    quality_gate.check(harness.config("smoke"))
+
+
+def test_crashes(harness, quality_gate):
+    os.kill(os.getpid(), 9)  # what the out-of-memory killer does to a worker mid-fine-tune
+"""
+
+
+def test_a_crashed_xdist_worker_leaves_every_verdict_it_had_and_its_crash_in_the_report(gate_run, tmp_path):
+    """Verdicts reached the controller only at a worker's end: a worker killed mid-run lost every
+    verdict it had, and the report said "passed" over the rest."""
+    pytest.importorskip("xdist")
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    _old_passing_report(gate_run.reports_dir)
+    gate_run.pytester.makepyfile(test_smoke_quality=CRASHING_WORKER)
+    result = gate_run("-n", "2", "-p", "no:randomly", subprocess=True)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is False
+    by_name = {check["name"]: check for check in quality["checks"]}
+    assert by_name[BASELINE_NAME]["passed"] is True
+    crash = by_name["test_smoke_quality.py::test_crashes"]
+    assert crash["passed"] is False and "crashed while running this test" in crash["error"]
+
+
+FAILS_BEFORE_ITS_GATE = """
+def test_misspelt_recipe(harness, quality_gate):
+    quality_gate.check(harness.config("smok"))
+"""
+
+
+def test_a_gate_test_that_fails_before_its_gate_is_reported_and_replaces_an_older_report(gate_run):
+    """A ConfigError raised building the config, before check(), recorded nothing: the only gate of the
+    run left an older "passed" report standing."""
+    _old_passing_report(gate_run.reports_dir)
+    gate_run.pytester.makepyfile(test_smoke_quality=FAILS_BEFORE_ITS_GATE)
+    gate_run().assert_outcomes(failed=1)
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is False
+    [check] = quality["checks"]
+    assert check["name"] == "test_smoke_quality.py::test_misspelt_recipe"
+    assert "before its gate reached a verdict" in check["error"] and "unknown recipe 'smok'" in check["error"]
+
+
+INTERRUPTED = """
+def test_passes(harness, quality_gate):
+    quality_gate.check(harness.config("smoke"))
+
+
+def test_interrupted(harness, quality_gate):
+    raise KeyboardInterrupt  # Ctrl-C in the middle of a fine-tune
+"""
+
+
+def test_an_interrupted_run_says_its_report_is_incomplete(gate_run, tmp_path):
+    """Ctrl-C in the second gate wrote a report over the first alone: "passed": true."""
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    gate_run.pytester.makepyfile(test_smoke_quality=INTERRUPTED)
+    result = gate_run(subprocess=True)  # in process, pytester hands the interrupt on to this test
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["passed"] is False
+    assert any("interrupted before every test ran" in (check.get("error") or "") for check in quality["checks"])
+
+
+def test_a_report_that_cannot_be_written_fails_the_run_and_leaves_no_older_one(gate_run, tmp_path):
+    """A write that failed part-way left the older quality.json ("passed": true) beside a new chart,
+    and pytest ended in a raw traceback."""
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    _old_passing_report(gate_run.reports_dir)
+    (gate_run.reports_dir / "quality.md").unlink()
+    (gate_run.reports_dir / "quality.md").mkdir()  # cannot be replaced by a file
+    result = gate_run()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "harness: error: could not write the quality reports" in result.stdout.str()
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert quality["checks"] and quality["checks"][0]["name"] == BASELINE_NAME  # this run's, not the older one

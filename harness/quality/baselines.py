@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,17 @@ from harness.config import RunConfig
 from harness.devices import device_kind, path_slug
 from harness.files import atomic_write_json
 from harness.result import RunResult
-from harness.tasks.metrics import builtin_metrics
+from harness.tasks.metrics import DIRECTIONS, MetricRegistry, builtin_metrics
 
 BASELINE_SCHEMA = 2  # 2: precision is part of a measured baseline's identity
 PUBLISHED_SCHEMA = 1
 PUBLISHED_FILE = "published.json"
+
+
+MIN_SEEDS = 2
+_TOO_FEW_SEEDS = (f"a measured baseline needs at least {MIN_SEEDS} seeds (5 or more recommended) to know its spread: with one, "
+                  "the gate's band would be its floor alone, however noisy training is")
+FIX = "restore it from git or re-record it (`harness record-baseline`)"
 
 
 class BaselineError(ValueError):
@@ -108,13 +115,18 @@ class MeasuredBaseline:
 
     @classmethod
     def from_json(cls, data: Any, path: Path) -> MeasuredBaseline:
+        """The baseline ``data`` (a parsed file) holds, every field the gate reads checked first, so a
+        tampered file is refused here, naming ``path`` and the fix, never mid-gate after a fine-tune."""
         if not isinstance(data, dict):
-            raise BaselineError(f"{path}: expected a JSON object, got {type(data).__name__}; restore it from git or re-record it")
-        if data.get("schema") != BASELINE_SCHEMA or data.get("kind") != "measured":
+            raise BaselineError(f"{path}: expected a JSON object, got {_json_type(data)}; {FIX}")
+        schema = data.get("schema")
+        if type(schema) is not int or schema != BASELINE_SCHEMA or data.get("kind") != "measured":
             raise BaselineError(
-                f"{path}: schema {data.get('schema')!r} / kind {data.get('kind')!r}; expected a measured baseline of "
-                f"schema {BASELINE_SCHEMA}. Re-record it with --harness-force-regen (pytest) or `harness record-baseline`."
+                f"{path}: schema {schema!r} / kind {data.get('kind')!r}; expected a measured baseline of schema "
+                f"{BASELINE_SCHEMA} (an integer). Re-record it with --harness-force-regen (pytest) or `harness record-baseline`."
             )
+        _check_fields(path, data)
+        registry = builtin_metrics()
         try:
             baseline = cls(
                 task=data["task"],
@@ -123,7 +135,7 @@ class MeasuredBaseline:
                 recipe=data["recipe"],
                 device_kind=data["device_kind"],
                 precision=data["precision"],
-                metrics={k: MetricStats(tuple(float(x) for x in v["values"])) for k, v in data["metrics"].items()},
+                metrics={name: _metric_stats(path, name, entry, registry) for name, entry in data["metrics"].items()},
                 seeds=tuple(data["seeds"]),
                 recipe_config=data["recipe_config"],
                 data_sha256=data["data_sha256"],
@@ -135,8 +147,8 @@ class MeasuredBaseline:
                 _check_summary(path, metric, data["metrics"][metric], stats)
         except BaselineError:
             raise
-        except (KeyError, TypeError, ValueError) as error:
-            raise BaselineError(f"{path}: corrupt baseline ({type(error).__name__}: {error}); restore it from git or re-record it") from error
+        except (AttributeError, KeyError, OverflowError, TypeError, ValueError) as error:  # a case the checks above missed
+            raise BaselineError(f"{path}: corrupt baseline ({type(error).__name__}: {error}); {FIX}") from error
         return baseline
 
 
@@ -146,8 +158,97 @@ def _direction(metric: str) -> str:
     return metrics.spec(metric).direction if metric in metrics else "higher"
 
 
-# Per-seed lists in a baseline's provenance: each holds one entry per seed, in the order of ``seeds``.
-PER_SEED_PROVENANCE = ("seed_cpus", "train_seconds", "samples_per_second")
+# Per-seed lists in a baseline's provenance: each holds one entry per seed, in the order of ``seeds``,
+# a CPU model's name (or null where it was not read) or a number of seconds or samples a second.
+PER_SEED_PROVENANCE = {"seed_cpus": "text", "train_seconds": "number", "samples_per_second": "number"}
+# The model checksums the gate compares a run's with: each a sha256, or null where it does not apply.
+MODEL_CHECKSUMS = ("weights_sha256", "architecture_sha256", "definition_sha256")
+_TEXT_FIELDS = ("task", "split", "model", "recipe", "device_kind", "precision", "data_sha256")
+_OBJECT_FIELDS = ("metrics", "recipe_config", "model_provenance")
+# transformers.set_seed seeds numpy's legacy generator, which takes 0 <= seed < 2**32 (torch takes more).
+SEED_LIMIT = 2**32
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` was a JSON number: ``true`` and ``"0.625"`` are not, though ``float()`` takes both."""
+    return type(value) in (int, float)
+
+
+def _is_text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _check_fields(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a field the gate reads that is missing or of another JSON type, naming each one.
+
+    Read later, such a field fails far from the file: ``provenance: null`` is an AttributeError in
+    the gate, after minutes of fine-tuning, and ``versions: "torch transformers"`` a TypeError.
+    """
+    missing = [key for key in ("seeds", *_TEXT_FIELDS, *_OBJECT_FIELDS) if key not in data]
+    if missing:
+        raise BaselineError(f"{path}: corrupt baseline, missing {', '.join(map(repr, missing))}; {FIX}")
+    wrong = [f"{key!r} is {_json_type(data[key])}, not a string" for key in _TEXT_FIELDS if not isinstance(data[key], str)]
+    wrong += [f"{key!r} is {_json_type(data[key])}, not an object" for key in _OBJECT_FIELDS if not isinstance(data[key], dict)]
+    if not isinstance(data["seeds"], list):
+        wrong.append(f"'seeds' is {_json_type(data['seeds'])}, not a list")
+    model = data["model_provenance"]
+    if isinstance(model, dict):
+        wrong += [f"model_provenance.{key} is {_json_type(model[key])}, not a string or null"
+                  for key in MODEL_CHECKSUMS if key in model and not _is_text(model[key])]
+    provenance = data.get("provenance", {})
+    if not isinstance(provenance, dict):
+        wrong.append(f"'provenance' is {_json_type(provenance)}, not an object")
+    else:
+        versions = provenance.get("versions", {})
+        if not isinstance(versions, dict) or not all(_is_text(version) for version in versions.values()):
+            found = (_json_type(versions) if not isinstance(versions, dict) else "an object holding "
+                     + ", ".join(sorted({_json_type(v) for v in versions.values() if not _is_text(v)})))
+            wrong.append(f"provenance.versions must be an object of library versions, each a string (or null where "
+                         f"the library is not installed), got {found}")
+        for key, kind in PER_SEED_PROVENANCE.items():
+            values, valid = provenance.get(key), _is_text if kind == "text" else _is_number
+            if isinstance(values, list) and not all(valid(value) for value in values):
+                wrong.append(f"provenance.{key} holds {', '.join(sorted({_json_type(v) for v in values if not valid(v)}))}, "
+                             f"where each entry is a {'string or null' if kind == 'text' else 'number'}")
+    if isinstance(data["metrics"], dict):
+        for name, entry in data["metrics"].items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
+                found = (_json_type(entry) if not isinstance(entry, dict) else
+                         f"'values' {_json_type(entry['values'])}" if "values" in entry else "no 'values'")
+                wrong.append(f"metric {name!r} must be an object holding its per-seed 'values' as a list, got {found}")
+    if wrong:
+        raise BaselineError(f"{path}: corrupt baseline: {'; '.join(wrong)}; {FIX}")
+
+
+def _metric_stats(path: Path, metric: str, entry: dict[str, Any], registry: MetricRegistry) -> MetricStats:
+    """One metric's per-seed values, each a JSON number, and its ``better`` (when written) the registry's direction."""
+    bad = [value for value in entry["values"] if not _is_number(value)]
+    if bad:
+        raise BaselineError(f"{path}: metric {metric!r} has per-seed values that are not JSON numbers ({bad[0]!r}"
+                            f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); each is a number such as 0.625, "
+                            f"not a string or a boolean; {FIX}")
+    if "better" in entry:
+        # Only written for readers (the gate asks the registry), so a file that disagrees was edited by hand.
+        better = entry["better"]
+        allowed = (registry.spec(metric).direction,) if metric in registry else DIRECTIONS
+        if better not in allowed:
+            raise BaselineError(f"{path}: metric {metric!r} says better is {better!r}, but {metric} is better "
+                                f"{' or '.join(allowed)} (the metric registry, which the gate follows): the file was "
+                                f"edited, or holds another metric under this name; {FIX}")
+    if metric in registry:
+        spec = registry.spec(metric)
+        outside = [value for value in entry["values"] if math.isfinite(value) and not spec.holds(value)]
+        if outside:
+            low, high = (("-inf", "inf")[i] if b is None else f"{b:g}" for i, b in enumerate(spec.bounds))
+            raise BaselineError(f"{path}: metric {metric!r} has per-seed values outside [{low}, {high}], the values "
+                                f"{metric} can take ({outside[0]!r}{f' and {len(outside) - 1} more' if len(outside) > 1 else ''}): "
+                                f"they were not measured by it; {FIX}")
+    return MetricStats(tuple(float(value) for value in entry["values"]))
 
 
 def _check_consistency(path: Path, baseline: MeasuredBaseline) -> None:
@@ -156,50 +257,62 @@ def _check_consistency(path: Path, baseline: MeasuredBaseline) -> None:
     The gate's stated error rates hold for the number of seeds it believes it has: seeds 42-47
     pasted five times would be gated as "30 seeds" with a power six seeds cannot give, and a
     metric with more values than seeds, or a NaN among them, would be summarised into a spread
-    nobody measured (or crash the gate later, far from the file that caused it).
+    nobody measured (or crash the gate later, far from the file that caused it). One seed has no
+    spread at all, and values so far apart that their spread overflows give a band of ±inf that
+    every run passes.
     """
-    fix = "restore it from git or re-record it (`harness record-baseline`)"
     seeds = baseline.seeds
-    if not seeds or any(isinstance(seed, bool) or not isinstance(seed, int) for seed in seeds):
-        raise BaselineError(f"{path}: 'seeds' must be a non-empty list of integers, got {list(seeds)!r}; {fix}")
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if not seeds or any(type(seed) is not int for seed in seeds):
+        raise BaselineError(f"{path}: 'seeds' must be a non-empty list of integers, got {list(seeds)!r}; {FIX}")
+    outside = [seed for seed in seeds if not 0 <= seed < SEED_LIMIT]
+    if outside:
+        raise BaselineError(f"{path}: seeds {outside} are outside 0..2**32 - 1, the seeds `transformers.set_seed` "
+                            f"accepts, so no run can have used them; {FIX}")
+    if len(seeds) < MIN_SEEDS:
+        raise BaselineError(f"{path}: holds {len(seeds)} seed; {_TOO_FEW_SEEDS}; {FIX}")
+    repeated = sorted(seed for seed, count in Counter(seeds).items() if count > 1)
     if repeated:
         raise BaselineError(f"{path}: seeds {repeated} appear more than once among its {len(seeds)} seeds; a baseline holds "
                             f"each seed once (a repeated seed is the same run counted twice, which overstates what the "
-                            f"baseline knows); {fix}")
+                            f"baseline knows); {FIX}")
     if not baseline.metrics:
-        raise BaselineError(f"{path}: no metrics; {fix}")
+        raise BaselineError(f"{path}: no metrics; {FIX}")
     for metric, stats in baseline.metrics.items():
         if len(stats.values) != len(seeds):
             raise BaselineError(f"{path}: metric {metric!r} has {len(stats.values)} per-seed values for {len(seeds)} seeds; "
-                                f"each seed needs exactly one value, in the order of 'seeds'; {fix}")
+                                f"each seed needs exactly one value, in the order of 'seeds'; {FIX}")
         bad = [seed for seed, value in zip(seeds, stats.values) if not math.isfinite(value)]
         if bad:
             raise BaselineError(f"{path}: metric {metric!r} is not a finite number for seeds {bad}; a NaN or infinite value "
-                                f"has no mean or spread to gate against; {fix}")
+                                f"has no mean or spread to gate against; {FIX}")
+        try:
+            summary = (stats.mean, stats.std, max(stats.values) - min(stats.values))
+        except OverflowError:
+            summary = (math.inf,)
+        if not all(math.isfinite(value) for value in summary):
+            raise BaselineError(f"{path}: metric {metric!r} has values {min(stats.values)!r}..{max(stats.values)!r}, whose "
+                                f"mean or spread overflows a float: the band around them would be ±inf and every run "
+                                f"would pass; {FIX}")
     for key in PER_SEED_PROVENANCE:
         values = baseline.provenance.get(key)
         if values is not None and (not isinstance(values, list) or len(values) != len(seeds)):
-            found = f"{len(values)} entries" if isinstance(values, list) else type(values).__name__
+            found = f"{len(values)} entries" if isinstance(values, list) else _json_type(values)
             raise BaselineError(f"{path}: provenance.{key} has {found} for {len(seeds)} seeds; it holds one entry per seed, "
-                                f"in the order of 'seeds'; {fix}")
+                                f"in the order of 'seeds'; {FIX}")
 
 
 def _check_summary(path: Path, metric: str, stored: dict[str, Any], stats: MetricStats) -> None:
     """The gate uses the per-seed values; a hand-edited summary would be silently ignored, so it must agree."""
-    if not stats.values:
-        raise BaselineError(f"{path}: metric {metric!r} has no per-seed values; re-record it")
     for summary, value in stats.to_json().items():
         if summary == "values" or summary not in stored:
             continue
-        try:
-            agrees = math.isclose(float(stored[summary]), value, rel_tol=1e-9, abs_tol=1e-12)
-        except (TypeError, ValueError):
-            agrees = False
-        if not agrees:
+        if not _is_number(stored[summary]):
+            raise BaselineError(f"{path}: {metric} {summary} {stored[summary]!r} is not a JSON number; the gate uses the "
+                                f"per-seed values, not the summary; {FIX}")
+        if not math.isclose(stored[summary], value, rel_tol=1e-9, abs_tol=1e-12):
             raise BaselineError(
                 f"{path}: {metric} {summary} {stored[summary]!r} disagrees with its per-seed values {list(stats.values)} "
-                f"({value}); the gate uses the values, so edit them (not the summary) or re-record it"
+                f"({value}); the gate uses the values, not the summary; {FIX}"
             )
 
 
@@ -220,8 +333,8 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
     """A measured baseline from runs of one config that differ only in their seed, on ``split``
     (default: the task's first evaluation split, the one a fine-tune is scored on)."""
     check_recordable(config)
-    if len(results) < 2:
-        raise BaselineError("a measured baseline needs at least 2 seeds (5 or more recommended) to know its spread")
+    if len(results) < MIN_SEEDS:
+        raise BaselineError(_TOO_FEW_SEEDS)
     first = results[0].provenance
     for result in results:
         if result.config.get("faults"):
@@ -279,6 +392,26 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
     )
 
 
+def _read_json(path: Path, fix: str = FIX) -> Any:
+    """``path``'s JSON, refusing what ``json.loads`` lets through or fails on without naming the file:
+    a key written twice in one object (JSON keeps the last silently, so the file says two things),
+    nesting deeper than the parser can follow (a RecursionError) and bytes that are not UTF-8."""
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        repeated = sorted(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        if repeated:
+            raise BaselineError(f"{path}: key {', '.join(map(repr, repeated))} appears more than once in one object; JSON "
+                                f"keeps only the last, silently, so the file says two things; {fix}")
+        return dict(pairs)
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BaselineError(f"{path}: not valid JSON ({error}); {fix}") from error
+    except RecursionError as error:
+        raise BaselineError(f"{path}: not valid JSON (nested deeper than the JSON parser can read); {fix}") from error
+
+
 @dataclass(frozen=True)
 class PublishedReference:
     name: str
@@ -308,11 +441,7 @@ class BaselineStore:
         path = self.path(name)
         if not path.is_file():
             return None
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise BaselineError(f"{path}: not valid JSON ({error}); restore it from git or re-record it") from error
-        return MeasuredBaseline.from_json(data, path)
+        return MeasuredBaseline.from_json(_read_json(path), path)
 
     def partial_path(self, name: str) -> Path:
         """The seeds of a recording still in progress (see :mod:`harness.quality.seed_ledger`)."""
@@ -342,10 +471,11 @@ class BaselineStore:
         path = self.root / PUBLISHED_FILE
         if not path.is_file():
             return []
+        data = _read_json(path, fix="restore it from git")
         try:
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict) or data.get("schema") != PUBLISHED_SCHEMA or data.get("kind") != "published":
+            if (not isinstance(data, dict) or type(data.get("schema")) is not int or data["schema"] != PUBLISHED_SCHEMA
+                    or data.get("kind") != "published"):
                 raise BaselineError(f"{path}: expected kind 'published' of schema {PUBLISHED_SCHEMA}")
             return [PublishedReference(**ref) for ref in data["references"]]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (KeyError, TypeError) as error:
             raise BaselineError(f"{path}: corrupt published references ({error}); restore it from git") from error

@@ -21,18 +21,24 @@ QUALITY_CHART = "quality.png"
 
 def write_quality_chart(records: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """Draw every check in ``records`` (``quality.json``'s entries); None when there is nothing to draw."""
-    drawable = [r for r in records if any(c.get("baseline_mean") is not None for c in r.get("checks", []))]
-    if not drawable:
+    if not any(any(c.get("baseline_mean") is not None for c in r.get("checks", [])) for r in records):
         return None
+    # A check that errored gets a row too, saying so: a chart of the passing checks alone reads as a pass.
+    drawable = [r for r in records if r.get("error") or any(c.get("baseline_mean") is not None for c in r.get("checks", []))]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    columns = max(len(r["checks"]) for r in drawable)
+    columns = max(max(len(r["checks"]) for r in drawable), 1)
     fig, axes = plt.subplots(len(drawable), columns, figsize=(5.5 * columns, 3.8 * len(drawable)), squeeze=False)
     for row, record in zip(axes, drawable):
+        if record.get("error"):
+            _error_panel(row[0], record)
+            for ax in row[1:]:
+                ax.set_visible(False)
+            continue
         sequential = {entry["metric"]: entry for entry in record.get("sequential", [])}
         for ax, check in zip(row, record["checks"]):
             _panel(ax, check, sequential.get(check["metric"]), np)
@@ -44,6 +50,16 @@ def write_quality_chart(records: Sequence[dict[str, Any]], path: Path) -> Path |
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _error_panel(ax, record: dict[str, Any]) -> None:
+    import textwrap
+
+    ax.text(0.5, 0.5, textwrap.fill(f"ERROR: {record['error']}", 60)[:600], ha="center", va="center", fontsize=7,
+            color="#d62728", transform=ax.transAxes)
+    ax.set_title(f"{record['name']}\nFAILED (error): no verdict", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def _panel(ax, check: dict[str, Any], entry: dict[str, Any] | None, np) -> None:

@@ -41,13 +41,16 @@ def gate_seeds(config: RunConfig, baseline: MeasuredBaseline, count: int) -> lis
 
 
 def measure_fault(config: RunConfig, fine_tune: Callable[[RunConfig], RunResult], baseline: MeasuredBaseline, *,
-                  seeds: int, ledger: SeedLedger, progress: Callable[[str], None] | None = None) -> list[RunResult]:
+                  seeds: int, ledger: SeedLedger, hub_offline: bool = False,
+                  progress: Callable[[str], None] | None = None) -> list[RunResult]:
     """The faulted config's results on the gate's first ``seeds`` seeds; finished seeds are kept in
-    ``ledger`` and never trained again."""
+    ``ledger`` and never trained again, and a ledger of other settings is refused before anything
+    trains (``hub_offline``: how the model and data are found for that check)."""
     if not config.faults:
         raise ValueError("measure_fault needs a config with a fault (e.g. faults=('label-noise-10',))")
     wanted = gate_seeds(config, baseline, seeds)
-    return run_seeds(config, fine_tune, wanted, ledger, label=f" with {'+'.join(config.faults)}", progress=progress)
+    return run_seeds(config, fine_tune, wanted, ledger, hub_offline=hub_offline, label=f" with {'+'.join(config.faults)}",
+                     progress=progress)
 
 
 @dataclass(frozen=True)

@@ -87,17 +87,20 @@ def record_baseline(
     *,
     seeds: int = DEFAULT_BASELINE_SEEDS,
     ledger: SeedLedger | None = None,
+    hub_offline: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> MeasuredBaseline:
     """Fine-tune ``config`` from ``seeds`` consecutive seeds (starting at its own) and summarise.
 
     With a ``ledger``, every finished seed is saved as it lands and seeds already in it are not
-    trained again: a recording killed after seed 17 continues from seed 18 when run again.
-    ``progress`` receives one line per seed, with the time left at the pace of the seeds so far.
+    trained again: a recording killed after seed 17 continues from seed 18 when run again, and one
+    whose settings changed meanwhile is refused before anything trains (``hub_offline``: how the
+    model and data are found for that check). ``progress`` receives one line per seed, with the
+    time left at the pace of the seeds so far.
     """
     check_recordable(config)
     wanted = [config.seed + offset for offset in range(seeds)]
-    return measured_from_runs(config, run_seeds(config, fine_tune, wanted, ledger, progress=progress))
+    return measured_from_runs(config, run_seeds(config, fine_tune, wanted, ledger, hub_offline=hub_offline, progress=progress))
 
 
 def baseline_diff(old: MeasuredBaseline | None, new: MeasuredBaseline) -> str:
@@ -133,6 +136,7 @@ def perform_quality_check(
     seeds: int = DEFAULT_BASELINE_SEEDS,
     regenerated: dict[str, MeasuredBaseline] | None = None,
     case: str | None = None,
+    run_started: float | None = None,
 ) -> QualityOutcome:
     """Fine-tune ``config`` and gate it against its baseline (``force_regen``: re-measure it first).
 
@@ -140,12 +144,14 @@ def perform_quality_check(
     check of the same recipe reuses that baseline instead of measuring it again, and a check of a
     different recipe that maps to the same baseline file is refused rather than overwriting it.
     ``case`` names the project's case ``config`` was built from, so messages say how to record it.
+    ``run_started``: when the whole run began (see :func:`_regenerate`).
     """
     policy = policy.for_task(config.task)  # the task's metrics, or an error naming them, before anything trains
     name, tag = name_for(config), config.short_id
     regenerated = {} if regenerated is None else regenerated
     if force_regen:
-        return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated)
+        return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated,
+                           run_started=run_started)
     old = store.load(name)  # fail fast: a corrupt baseline is reported before minutes of training
     designs, note = sequential_designs(old, policy, store.path(name), config, case=case)  # and so is one too small for the gate
     result = fine_tune(config)
@@ -198,7 +204,12 @@ def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | Non
 
 
 def _regenerate(config: RunConfig, name: str, tag: str, *, fine_tune: FineTune, store: BaselineStore, policy: GatePolicy,
-                seeds: int, regenerated: dict[str, MeasuredBaseline]) -> QualityOutcome:
+                seeds: int, regenerated: dict[str, MeasuredBaseline], run_started: float | None = None) -> QualityOutcome:
+    """Re-measure the baseline, under the lock ``record-baseline`` holds, so two writers never race.
+
+    ``regenerated`` holds what this process re-measured; ``run_started`` (when this run began, the
+    same for every xdist worker) finds what another process of the run wrote since, so a second
+    config that maps to the same file is refused across workers as it is within one."""
     if config.faults:
         old = store.load(name)
         refusal = (
@@ -206,19 +217,37 @@ def _regenerate(config: RunConfig, name: str, tag: str, *, fine_tune: FineTune, 
             "and a baseline is never recorded from a faulted config; gated against the existing baseline instead."
         )
         return _gate(config, fine_tune(config), old, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
+    with SeedLedger.recording(store.partial_path(name), wait=True):  # one writer of a baseline at a time, across processes
+        if name not in regenerated and run_started is not None:
+            earlier = _written_since(store, name, run_started)
+            if earlier is not None:  # another process of this run (an xdist worker) re-measured it already
+                regenerated[name] = earlier
+        return _regenerate_locked(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds,
+                                  regenerated=regenerated)
+
+
+def _written_since(store: BaselineStore, name: str, started: float) -> MeasuredBaseline | None:
+    path = store.path(name)
+    if not path.is_file() or path.stat().st_mtime < started:
+        return None
+    return store.load_for_replacement(name)[0]
+
+
+def _regenerate_locked(config: RunConfig, name: str, tag: str, *, fine_tune: FineTune, store: BaselineStore,
+                       policy: GatePolicy, seeds: int, regenerated: dict[str, MeasuredBaseline]) -> QualityOutcome:
     if name in regenerated:
         new = regenerated[name]
         if new.recipe_config != config.identity()["recipe"]:
             # Two recipes sharing one baseline file would each overwrite the other: last writer wins.
             changed = sorted(k for k in new.recipe_config if new.recipe_config.get(k) != config.identity()["recipe"].get(k))
             refusal = (
-                f"NOT REGENERATED {store.path(name)}: this session already re-measured it from a config whose recipe "
+                f"NOT REGENERATED {store.path(name)}: this run already re-measured it from a config whose recipe "
                 f"differs in {', '.join(changed)}; one baseline file cannot describe both. Give the variant its own recipe name."
             )
             return _gate(config, fine_tune(config), new, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
         result = fine_tune(config)
         report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
-        message = f"REGENERATED {store.path(name)} earlier in this session from seeds {list(new.seeds)}; this run fails on purpose."
+        message = f"REGENERATED {store.path(name)} earlier in this run from seeds {list(new.seeds)}; this run fails on purpose."
         return QualityOutcome(result, report, str(store.path(name)), message, regenerated=True)
     old, unreadable = store.load_for_replacement(name)
     result = fine_tune(config)

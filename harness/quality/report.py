@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,20 +108,43 @@ def quality_markdown(summaries: Sequence[QualitySummary], *, written: str | None
 
 
 def quality_json(summaries: Sequence[QualitySummary], *, written: str | None = None) -> dict:
-    return {
+    return _strict({
         "passed": bool(summaries) and all(s.passed for s in summaries),
         "failed": sum(not s.passed for s in summaries),
         "errored": sum(s.error is not None for s in summaries),
         "written": written or _now(),
         "checks": [s.record for s in summaries],
-    }
+    })
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every NaN or infinity as None: JSON has no such numbers, and strict readers
+    (JavaScript's ``JSON.parse``, many CI tools) refuse a file holding them. What was not a number
+    is said in words beside it (the check's problems)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value
 
 
 def write_quality_reports(summaries: Sequence[QualitySummary], reports_dir: Path, step_summary: Path | None = None) -> list[Path]:
-    """Write ``quality.md`` and ``quality.json``; append the Markdown to a CI step summary if given."""
+    """Write ``quality.json``, ``quality.md`` and ``quality.png``; append the Markdown to a CI step summary if given.
+
+    The older reports are removed first, so a write that fails part-way (a full disk) leaves no
+    report rather than an older one that reads as this run's; the JSON, which CI reads, goes first.
+    A step summary that cannot be appended to is warned about, not fatal: the reports are the record.
+    """
     if not summaries:
         return []
+    for name in (QUALITY_JSON, QUALITY_MARKDOWN, QUALITY_CHART):
+        path = Path(reports_dir) / name
+        if path.is_file() or path.is_symlink():
+            path.unlink()
     written = _now()
+    json_path = atomic_write_json(Path(reports_dir) / QUALITY_JSON, quality_json(summaries, written=written))
     try:
         chart = write_quality_chart([s.record for s in summaries], Path(reports_dir) / QUALITY_CHART)
     except Exception as error:  # a picture must never cost the verdicts: the Markdown and JSON are the record
@@ -128,11 +152,11 @@ def write_quality_reports(summaries: Sequence[QualitySummary], reports_dir: Path
                     QUALITY_CHART, type(error).__name__, error)
         chart = None
     markdown = quality_markdown(summaries, written=written, chart=chart.name if chart else None)
-    paths = [*([chart] if chart else []),
-        atomic_write_text(reports_dir / QUALITY_MARKDOWN, markdown),
-        atomic_write_json(reports_dir / QUALITY_JSON, quality_json(summaries, written=written)),
-    ]
-    append_to_step_summary(step_summary, quality_markdown(summaries, written=written))  # without the chart
+    paths = [json_path, atomic_write_text(Path(reports_dir) / QUALITY_MARKDOWN, markdown), *([chart] if chart else [])]
+    try:
+        append_to_step_summary(step_summary, quality_markdown(summaries, written=written))  # without the chart
+    except OSError as error:
+        log.warning("could not append the quality report to the CI step summary %s (%s)", step_summary, error)
     return paths
 
 

@@ -15,16 +15,20 @@ killed 10-seed recording) stay in the ledger for the next recording, and the com
 
 A ledger belongs to one identity (task, recipe settings, model and weights, data, precision, device
 kind, library versions). Resuming under another identity would mix two baselines into one, so it is
-refused with what differs.
+refused with what differs, before any seed is trained or taken from the ledger: the identity this
+run's seeds would be recorded under is computed from the config, the model's and the data's files and
+the library versions, without training (:func:`provenance_before_training`). Each held seed's own
+record must belong to the ledger's identity too, so a file merged or edited by hand is caught.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,34 +39,81 @@ from filelock import FileLock, Timeout
 from harness.devices import device_kind
 from harness.quality.baselines import BaselineError
 from harness.config import RunConfig
+from harness.data import DataSource
 from harness.files import atomic_write_json
+from harness.models import resolve_model
+from harness.provenance import library_versions, resolve_device
 from harness.result import RunResult, TrainingThroughput
+
+log = logging.getLogger(__name__)
 
 LEDGER_SCHEMA = 1
 # What must agree between the seeds of one baseline; versions other than these do not change results.
 IDENTITY_VERSIONS = ("torch", "transformers", "accelerate", "tokenizers")
 
 
-def ledger_identity(config: RunConfig, result: RunResult) -> dict[str, Any]:
-    versions = result.provenance.get("versions", {})
-    model = result.provenance["model"]
-    run = config.identity()
-    return {
+def ledger_identity(run: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """What every seed of one ledger shares, as JSON data.
+
+    ``run`` is a config's :meth:`~harness.config.RunConfig.identity` (or a result's stored config,
+    which holds it); ``provenance`` is what its fine-tune records: a finished result's, or
+    :func:`provenance_before_training`'s, which holds the same parts without training.
+    """
+    versions = provenance.get("versions") or {}
+    model = provenance["model"]
+    identity = {
         "task": run["task"],
         # Only a task that is not a built-in has a spec here; a built-in's ledger keeps the identity it always had.
         **({"task_spec": run["task_spec"]} if "task_spec" in run else {}),
-        "recipe": config.identity()["recipe"],
-        "model": config.model_spec,
+        "recipe": run["recipe"],
+        "model": run["model"],
         "weights_sha256": model.get("weights_sha256"),
         "architecture_sha256": model.get("architecture_sha256"),
         "definition_sha256": model.get("definition_sha256"),
-        "data_sha256": result.provenance["data"]["sha256"],
-        "precision": config.precision,
-        "device_kind": device_kind(result.provenance["device"]["device"]),
+        "data_sha256": provenance["data"]["sha256"],
+        "precision": run["precision"],
+        "device_kind": device_kind(provenance["device"]["device"]),
         "versions": {name: versions.get(name) for name in IDENTITY_VERSIONS},
         # Only a fault measurement has faults; a baseline's ledger keeps the identity it always had.
-        **({"faults": list(config.faults)} if config.faults else {}),
+        **({"faults": list(run["faults"])} if run.get("faults") else {}),
     }
+    return json.loads(json.dumps(identity, default=str))
+
+
+def provenance_before_training(config: RunConfig, *, hub_offline: bool = False) -> dict[str, Any]:
+    """The parts of the provenance :func:`harness.training.fine_tune` records that :func:`ledger_identity`
+    reads, found as the fine-tune finds them (the resolved model's provenance, the data's fingerprint,
+    the library versions, the resolved device) but without training: a ledger is checked against
+    them before a seed is trained or taken from it."""
+    model = resolve_model(config.model_spec, hub_offline=hub_offline, root=config.model_root)
+    return {
+        "versions": library_versions(),
+        "device": {"device": resolve_device(config.device)},
+        "model": model.provenance(),
+        "data": {"sha256": DataSource.for_config(config, hub_offline=hub_offline).fingerprint()["sha256"]},
+    }
+
+
+_ABSENT = object()
+
+
+def identity_changes(before: Mapping[str, Any], after: Mapping[str, Any], *, was: str, now: str, prefix: str = "") -> list[str]:
+    """Where two identities differ, one line per leaf, in the user's terms.
+
+    >>> identity_changes({"recipe": {"learning_rate": 0.001}}, {"recipe": {"learning_rate": 3e-05}}, was="in the ledger", now="now")
+    ['recipe.learning_rate: 0.001 in the ledger, 3e-05 now']
+    """
+    changes = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(key, _ABSENT), after.get(key, _ABSENT)
+        if old == new:
+            continue
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            changes += identity_changes(old, new, was=was, now=now, prefix=f"{prefix}{key}.")
+        else:
+            shown = ["absent" if value is _ABSENT else repr(value) for value in (old, new)]
+            changes.append(f"{prefix}{key}: {shown[0]} {was}, {shown[1]} {now}")
+    return changes
 
 
 class LedgerBusy(BaselineError):
@@ -101,11 +152,13 @@ class SeedLedger:
 
     @classmethod
     @contextlib.contextmanager
-    def recording(cls, path: Path) -> Iterator[SeedLedger]:
+    def recording(cls, path: Path, *, wait: bool = False) -> Iterator[SeedLedger]:
         """The ledger at ``path``, held for one recording; another recording of it raises at once.
 
-        Waiting would not help: the other recording may take hours, and two processes adding seeds
-        to one ledger would each rewrite it from their own copy, losing the other's seeds.
+        Waiting would not help a recording: the other may take hours, and two processes adding seeds
+        to one ledger would each rewrite it from their own copy, losing the other's seeds. ``wait``
+        is for ``--harness-force-regen``, which records no ledger but must not write the baseline
+        while another process does: it waits for the lock, saying so, then sees what was written.
         """
         path = Path(path)
         lock_path = lock_path_for(path)
@@ -114,10 +167,14 @@ class SeedLedger:
         try:
             lock.acquire(blocking=False)
         except Timeout:
-            raise LedgerBusy(
-                f"{path}: another process is recording this baseline (it holds {lock_path}); wait for it to finish, "
-                "or stop it: its finished seeds are kept in the ledger and the next recording resumes from them"
-            ) from None
+            if wait:
+                log.info("waiting for another process recording %s (lock %s)", path.name, lock_path)
+                lock.acquire()
+            else:
+                raise LedgerBusy(
+                    f"{path}: another process is recording this baseline (it holds {lock_path}); wait for it to finish, "
+                    "or stop it: its finished seeds are kept in the ledger and the next recording resumes from them"
+                ) from None
         try:
             yield cls.open(path)  # read under the lock: what another recording wrote before it let go is seen
         finally:
@@ -130,25 +187,53 @@ class SeedLedger:
         if not extra:
             self.remove()
             return None
+        # The flags that record every held seed: from the lowest, not from this recording's --seed.
+        low, high = min(self.seeds), max(self.seeds)
         return (f"kept {self.path}: it holds seeds {seed_ranges(extra)}, which this baseline (seeds {seed_ranges(list(recorded))}) "
-                f"does not; a recording of more seeds resumes from them (e.g. --seeds {len(self.seeds)}), or delete the "
-                "file to discard them")
+                f"does not; a recording of more seeds resumes from them (e.g. --seed {low} --seeds {high - low + 1}), or "
+                "delete the file to discard them")
 
     def __contains__(self, seed: int) -> bool:
         return seed in self.seeds
 
+    def check_resumable(self, identity: dict[str, Any]) -> None:
+        """Refuse to resume under ``identity`` (what this run's seeds would be recorded under, see
+        :func:`provenance_before_training`) when the ledger's differs, or when a held seed's own record
+        does not belong to the ledger's identity (a file merged or edited by hand)."""
+        if self.identity is None:
+            if self.seeds:
+                raise BaselineError(f"{self.path}: holds seeds {seed_ranges(list(self.seeds))} but no identity; restore it "
+                                    "from git, or delete it to record every seed again")
+            return
+        if identity != self.identity:
+            raise BaselineError(self._other_identity(identity))
+        for seed, record in sorted(self.seeds.items()):
+            try:
+                own = ledger_identity(record["config"], record["provenance"])
+            except (KeyError, TypeError, ValueError) as error:
+                raise BaselineError(f"{self.path}: seed {seed}'s record is incomplete ({type(error).__name__}: {error}); "
+                                    "restore it from git, or delete it to record every seed again") from error
+            if own != self.identity:
+                changes = identity_changes(self.identity, own, was="in the ledger's identity", now=f"in seed {seed}'s record")
+                raise BaselineError(
+                    f"{self.path}: seed {seed} was not measured under the ledger's identity ({'; '.join(changes)}): the file "
+                    "was merged or edited by hand, and one baseline cannot mix them. Restore it from git, or delete it to "
+                    "record every seed again."
+                )
+
+    def _other_identity(self, identity: dict[str, Any]) -> str:
+        changes = identity_changes(self.identity, identity, was="in the ledger", now="now")
+        return (f"{self.path}: seeds {seed_ranges(list(self.seeds))} were measured under another identity "
+                f"({'; '.join(changes)}): one baseline cannot mix them. Restore the settings they were "
+                f"measured with, or delete {self.path} to start the recording over.")
+
     def add(self, config: RunConfig, result: RunResult) -> None:
         """Record one finished seed; refuses a run that would not belong to the same baseline."""
-        identity = json.loads(json.dumps(ledger_identity(config, result), default=str))
+        identity = ledger_identity(config.identity(), result.provenance)
         if self.identity is None:
             self.identity = identity
         elif identity != self.identity:
-            changed = sorted(k for k in identity if identity.get(k) != self.identity.get(k))
-            raise BaselineError(
-                f"{self.path}: seeds {sorted(self.seeds)} were measured under another identity "
-                f"({', '.join(changed)} differ): one baseline cannot mix them. Restore the settings they were "
-                f"measured with, or delete {self.path} to start the recording over."
-            )
+            raise BaselineError(self._other_identity(identity))
         seed = int(result.provenance["seed"])
         self.seeds[seed] = {
             "seed": seed,
@@ -186,16 +271,20 @@ class SeedLedger:
 
 
 def run_seeds(config: RunConfig, fine_tune: Callable[[RunConfig], RunResult], wanted: list[int],
-              ledger: SeedLedger | None, *, label: str = "",
+              ledger: SeedLedger | None, *, hub_offline: bool = False, label: str = "",
               progress: Callable[[str], None] | None = None) -> list[RunResult]:
     """``config`` fine-tuned on each seed of ``wanted``, in that order, resumably.
 
     Seeds already in ``ledger`` are taken from it and never trained again; each new one is added as
-    it lands, so a recording killed after seed 17 continues from seed 18 when run again. Baselines
-    and fault measurements share this loop so both resume, and report progress, the same way:
-    ``progress`` gets one line per seed with the time left at the pace of the seeds so far.
+    it lands, so a recording killed after seed 17 continues from seed 18 when run again. A ledger
+    that holds seeds is first checked against the identity this config's seeds would be recorded
+    under (``hub_offline``: how to resolve its model and data), before anything trains or is taken.
+    Baselines and fault measurements share this loop so both resume, and report progress, the same
+    way: ``progress`` gets one line per seed with the time left at the pace of the seeds so far.
     """
     say = progress or (lambda line: None)
+    if ledger is not None and (ledger.identity is not None or ledger.seeds):
+        ledger.check_resumable(ledger_identity(config.identity(), provenance_before_training(config, hub_offline=hub_offline)))
     done = [seed for seed in wanted if ledger is not None and seed in ledger]
     if done:
         say(f"resuming from {ledger.path}: seeds {seed_ranges(done)} already measured, {len(wanted) - len(done)} to go")

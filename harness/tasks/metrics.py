@@ -368,6 +368,9 @@ class MetricSpec:
     kind: Kind
     description: str
     applies_to: AppliesTo | None = None
+    # The values the metric can take, (low, high), either end None where it is open: a stored value
+    # outside them (an F1 of 5.0 in a hand-edited baseline) was not measured by this metric.
+    bounds: tuple[float | None, float | None] = (None, None)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -392,6 +395,18 @@ class MetricSpec:
                 f"or 'binary' tasks, not {applies_to!r}"
             )
         object.__setattr__(self, "applies_to", applies_to)
+        low, high = self.bounds
+        if low is not None and high is not None and not low < high:
+            raise ValueError(f"metric {self.name!r}: bounds must be (low, high) with low < high, got {self.bounds!r}")
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` is one this metric can take.
+
+        >>> MetricSpec("accuracy", "higher", "label", "", bounds=(0.0, 1.0)).holds(1.2)
+        False
+        """
+        low, high = self.bounds
+        return (low is None or value >= low) and (high is None or value <= high)
 
     def supports(self, num_labels: int) -> bool:
         """Whether the metric can score a task whose model has ``num_labels`` outputs (1: regression)."""
@@ -490,17 +505,19 @@ class MetricRegistry:
 
 def builtin_metrics() -> MetricRegistry:
     """A new registry holding GLUE's metrics and the Trainer's evaluation loss."""
+    unit, correlation, non_negative = (0.0, 1.0), (-1.0, 1.0), (0.0, None)
     builtins = (
-        (accuracy, "higher", "label", None, "fraction of rows whose predicted class is the label"),
-        (f1, "higher", "label", "binary", "F1 of label 1: harmonic mean of its precision and recall"),
-        (matthews_correlation, "higher", "label", None, "Matthews correlation of predicted and true classes, in [-1, 1]"),
-        (pearson, "higher", "score", None, "Pearson correlation of predicted and true scores, in [-1, 1]"),
-        (spearmanr, "higher", "score", None, "Spearman rank correlation of predicted and true scores, in [-1, 1]"),
-        (loss, "lower", "score", "any", "the Trainer's evaluation loss: cross-entropy of logits, squared error of scores"),
+        (accuracy, "higher", "label", None, "fraction of rows whose predicted class is the label", unit),
+        (f1, "higher", "label", "binary", "F1 of label 1: harmonic mean of its precision and recall", unit),
+        (matthews_correlation, "higher", "label", None, "Matthews correlation of predicted and true classes, in [-1, 1]", correlation),
+        (pearson, "higher", "score", None, "Pearson correlation of predicted and true scores, in [-1, 1]", correlation),
+        (spearmanr, "higher", "score", None, "Spearman rank correlation of predicted and true scores, in [-1, 1]", correlation),
+        (loss, "lower", "score", "any", "the Trainer's evaluation loss: cross-entropy of logits, squared error of scores",
+         non_negative),
     )
     registry = MetricRegistry()
-    for function, direction, kind, applies_to, description in builtins:
-        registry.register(MetricSpec(function.__name__, direction, kind, description, applies_to), function)
+    for function, direction, kind, applies_to, description, bounds in builtins:
+        registry.register(MetricSpec(function.__name__, direction, kind, description, applies_to, bounds), function)
     return registry
 
 

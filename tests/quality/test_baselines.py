@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,53 @@ def _damage(data: dict, how: str) -> object:
         return data
     if how == "not an object":
         return [data]
+    if how == "schema as a float":  # equal to 2, but not the integer the schema is
+        return data | {"schema": 2.0}
+    if how in ("provenance null", "provenance a list", "provenance a string"):
+        return data | {"provenance": {"provenance null": None, "provenance a list": [], "provenance a string": "here"}[how]}
+    if how == "metrics null":
+        return data | {"metrics": None}
+    if how == "metrics a list":
+        return data | {"metrics": list(data["metrics"].values())}
+    if how == "model_provenance a list":
+        return data | {"model_provenance": []}
+    if how == "recipe_config a list":
+        return data | {"recipe_config": list(data["recipe_config"])}
+    if how == "task not a string":
+        return data | {"task": ["mrpc"]}
+    if how == "a model checksum not a string":
+        data["model_provenance"]["architecture_sha256"] = 1234
+        return data
+    if how == "versions a string":
+        data["provenance"]["versions"] = "torch transformers"
+        return data
+    if how == "a version not a string":
+        data["provenance"]["versions"]["torch"] = 2.13
+        return data
+    if how == "seed_cpus not names":
+        data["provenance"]["seed_cpus"] = [1, 2, 3]
+        return data
+    if how == "train_seconds as strings":
+        data["provenance"]["train_seconds"] = ["1.0", "1.0", "1.0"]
+        return data
+    if how == "a metric not an object":
+        data["metrics"]["f1"] = data["metrics"]["f1"]["mean"]
+        return data
+    if how == "values as strings":  # float() takes "0.625"; JSON says it is text
+        data["metrics"]["accuracy"]["values"] = [str(value) for value in data["metrics"]["accuracy"]["values"]]
+        return data
+    if how == "values as booleans":  # float(True) is 1.0
+        data["metrics"]["accuracy"] = {"values": [True, False, True]}
+        return data
+    if how == "a summary as a string":
+        data["metrics"]["accuracy"]["mean"] = str(data["metrics"]["accuracy"]["mean"])
+        return data
+    if how == "better disagrees with the registry":
+        data["metrics"]["f1"]["better"] = "lower"
+        return data
+    if how == "better not a direction":
+        data["metrics"]["loss"]["better"] = "down"
+        return data
     raise AssertionError(how)
 
 
@@ -109,6 +157,7 @@ def _damage(data: dict, how: str) -> object:
         ("missing key", "re-record"),
         ("non-numeric value", "re-record"),
         ("not an object", "re-record"),
+        ("schema as a float", "--harness-force-regen"),
     ],
 )
 def test_a_damaged_baseline_names_the_file_and_the_fix(store, how, fix):
@@ -119,6 +168,77 @@ def test_a_damaged_baseline_names_the_file_and_the_fix(store, how, fix):
         store.load(baseline.name)
     assert str(path) in str(error.value)
     assert fix in str(error.value)
+
+
+FIX = "restore it from git or re-record it (`harness record-baseline`)"
+# What the gate would have read of each tampered field, and failed on, after a fine-tune.
+TAMPERED = [
+    ("provenance null", "'provenance' is null, not an object"),
+    ("provenance a list", "'provenance' is a list, not an object"),
+    ("provenance a string", "'provenance' is a string, not an object"),
+    ("metrics null", "'metrics' is null, not an object"),
+    ("metrics a list", "'metrics' is a list, not an object"),
+    ("model_provenance a list", "'model_provenance' is a list, not an object"),
+    ("recipe_config a list", "'recipe_config' is a list, not an object"),
+    ("task not a string", "'task' is a list, not a string"),
+    ("a model checksum not a string", "model_provenance.architecture_sha256 is a number, not a string or null"),
+    ("versions a string", "provenance.versions must be an object of library versions, each a string (or null where "
+                          "the library is not installed), got a string"),
+    ("a version not a string", "provenance.versions must be an object of library versions"),
+    ("seed_cpus not names", "provenance.seed_cpus holds a number, where each entry is a string or null"),
+    ("train_seconds as strings", "provenance.train_seconds holds a string, where each entry is a number"),
+    ("a metric not an object", "metric 'f1' must be an object holding its per-seed 'values' as a list, got a number"),
+    ("values as strings", "metric 'accuracy' has per-seed values that are not JSON numbers ('0.7' and 2 more)"),
+    ("values as booleans", "metric 'accuracy' has per-seed values that are not JSON numbers (True and 2 more)"),
+    ("a summary as a string", "accuracy mean '0.75' is not a JSON number"),
+    ("better disagrees with the registry", "metric 'f1' says better is 'lower', but f1 is better higher"),
+    ("better not a direction", "metric 'loss' says better is 'down', but loss is better lower"),
+]
+
+
+@pytest.mark.parametrize(("how", "says"), TAMPERED, ids=[how for how, _ in TAMPERED])
+def test_a_tampered_field_is_refused_before_the_gate_reads_it(store, how, says):
+    """Every field the gate reads is checked for its JSON type at load, so a tampered file fails here,
+    naming the file and the fix, not as an AttributeError in the gate after minutes of fine-tuning."""
+    assert says in _refusal(store, lambda text: json.dumps(_damage(json.loads(text), how)).encode())
+
+
+def _refusal(store, damage) -> str:
+    """Save a good baseline, rewrite its bytes with ``damage(text)``, and return the load's refusal,
+    which must name the file and the fix."""
+    path = store.save(measured())
+    path.write_bytes(damage(path.read_text()))
+    with pytest.raises(BaselineError) as error:
+        store.load(measured().name)
+    message = str(error.value)
+    assert str(path) in message and FIX in message
+    return message
+
+
+def _unparsable(text: str, how: str) -> bytes:
+    """A baseline file's text made into bytes that ``json.loads`` fails on, or reads two ways."""
+    if how == "nested too deep":
+        return b"[" * 100_000
+    if how == "not UTF-8":
+        return b"\xff\xfe" + text.encode("utf-16-le")
+    if how == "a key twice":  # JSON keeps the last one, silently
+        return text.replace('"task": "mrpc",', '"task": "mrpc", "task": "sst2",', 1).encode()
+    if how == "a nested key twice":
+        return text.replace('"better": "higher"', '"better": "higher", "better": "lower"', 1).encode()
+    raise AssertionError(how)
+
+
+UNPARSABLE = [
+    ("nested too deep", "not valid JSON (nested deeper than the JSON parser can read)"),
+    ("not UTF-8", "not valid JSON"),
+    ("a key twice", "key 'task' appears more than once in one object"),
+    ("a nested key twice", "key 'better' appears more than once in one object"),
+]
+
+
+@pytest.mark.parametrize(("how", "says"), UNPARSABLE, ids=[how for how, _ in UNPARSABLE])
+def test_a_file_json_cannot_read_one_way_names_the_file_and_the_fix(store, how, says):
+    assert says in _refusal(store, lambda text: _unparsable(text, how))
 
 
 def test_invalid_json_names_the_file_and_the_fix(store):
@@ -168,6 +288,22 @@ def _inconsistent(data: dict, how: str) -> dict:
         data["metrics"]["accuracy"]["n"] = 30
     elif how == "max disagrees":
         data["metrics"]["accuracy"]["max"] = 0.99
+    elif how == "one seed":  # measured_from_runs refuses it: no spread
+        data["seeds"] = data["seeds"][:1]
+        for stats in data["metrics"].values():
+            stats["values"] = stats["values"][:1]
+            for summary in ("mean", "std", "min", "max", "n"):
+                stats.pop(summary)
+        for key in ("seed_cpus", "train_seconds", "samples_per_second"):
+            data["provenance"][key] = data["provenance"][key][:1]
+    elif how == "a negative seed":
+        data["seeds"][0] = -1
+    elif how == "a seed set_seed refuses":  # numpy's legacy seeding takes 0 <= seed < 2**32
+        data["seeds"][0] = 2**32
+    elif how == "a spread that overflows":  # std 1.4e308: a band of ±inf that every run passes
+        data["metrics"]["loss"] = {"values": [1e308, -1e308, 0.0]}
+    elif how == "a mean that overflows":
+        data["metrics"]["loss"] = {"values": [1.7e308, 1.7e308, 1.7e308]}
     else:
         raise AssertionError(how)
     return data
@@ -185,6 +321,11 @@ def _inconsistent(data: dict, how: str) -> dict:
         ("a seed that is not an integer", "must be a non-empty list of integers"),
         ("n disagrees", "accuracy n 30 disagrees"),
         ("max disagrees", "accuracy max 0.99 disagrees"),
+        ("one seed", "holds 1 seed; a measured baseline needs at least 2 seeds"),
+        ("a negative seed", "seeds [-1] are outside 0..2**32 - 1, the seeds `transformers.set_seed` accepts"),
+        ("a seed set_seed refuses", "seeds [4294967296] are outside 0..2**32 - 1"),
+        ("a spread that overflows", "metric 'loss' has per-seed values outside [0, inf]"),  # caught by its bounds first
+        ("a mean that overflows", "metric 'loss' has values 1.7e+308..1.7e+308, whose mean or spread overflows a float"),
     ],
 )
 def test_an_inconsistent_baseline_is_refused_naming_the_file_and_the_fix(store, how, says):
@@ -197,6 +338,47 @@ def test_an_inconsistent_baseline_is_refused_naming_the_file_and_the_fix(store, 
     message = str(error.value)
     assert says in message
     assert str(path) in message and ("re-record" in message or "record-baseline" in message)
+
+
+INCONSISTENT = ["one seed", "a negative seed", "a seed set_seed refuses", "a spread that overflows", "a mean that overflows"]
+
+
+def _write_tampered(path: Path, how: str) -> None:
+    if how in dict(UNPARSABLE):
+        path.write_bytes(_unparsable(path.read_text(), how))
+    else:
+        damage = _inconsistent if how in INCONSISTENT else _damage
+        path.write_text(json.dumps(damage(json.loads(path.read_text()), how)))
+
+
+@pytest.mark.parametrize("how", [how for how, _ in TAMPERED + UNPARSABLE] + INCONSISTENT)
+def test_regeneration_reports_and_replaces_a_tampered_baseline(store, how):
+    """Regeneration exists to fix a file the gate refuses, so every refusal must be one it catches:
+    reported as unreadable, shown with no old values, and overwritten."""
+    old = store.save(measured())
+    _write_tampered(old, how)
+    replaced, note = store.load_for_replacement(measured().name)
+    assert replaced is None
+    assert note.startswith(f"the old baseline could not be read and is replaced: {old}") and FIX in note
+    new = measured(accuracies=(0.6, 0.65, 0.7))
+    assert store.save(new) == old
+    assert store.load(new.name) == new
+
+
+@pytest.mark.parametrize(("metric", "values", "says"), [
+    ("f1", [5.0, 5.0, 5.0], "outside [0, 1]"),
+    ("accuracy", [0.7, -3.0, 0.8], "outside [0, 1]"),
+    ("loss", [0.5, -0.1, 0.4], "outside [0, inf]"),
+])
+def test_a_value_the_metric_cannot_take_is_refused(store, metric, values, says):
+    """An F1 of 5.0 (or -3, which would make every run "improved") was not measured by F1."""
+    path = store.save(measured())
+    data = json.loads(path.read_text())
+    data["metrics"][metric] = {"values": values}
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError, match=f"metric '{metric}' has per-seed values {re.escape(says)}") as error:
+        store.load(measured().name)
+    assert str(path) in str(error.value)
 
 
 def test_a_baseline_is_never_recorded_from_a_non_finite_run():
@@ -247,8 +429,12 @@ def test_no_published_file_means_no_references(store):
         json.dumps({"schema": 1, "kind": "published"}),
         json.dumps(_published([{k: v for k, v in REFERENCE.items() if k != "source"}])),
         json.dumps(_published([REFERENCE | {"unexpected": 1}])),
+        "[" * 100_000,
+        json.dumps(_published([REFERENCE])).replace('"schema": 1,', '"schema": 1, "schema": 1,'),
+        json.dumps(_published([REFERENCE]) | {"schema": True}),  # True == 1 in Python
     ],
-    ids=["invalid-json", "not-an-object", "wrong-kind", "no-references", "missing-field", "unknown-field"],
+    ids=["invalid-json", "not-an-object", "wrong-kind", "no-references", "missing-field", "unknown-field",
+         "nested-too-deep", "a-key-twice", "schema-a-boolean"],
 )
 def test_corrupt_published_references_fail_clearly(store, content):
     store.root.mkdir()

@@ -4,7 +4,7 @@ and the gate's decision replayed through the real sequential loop (fakes; nothin
 from __future__ import annotations
 
 import pytest
-from fake_runs import smoke_run_config
+from fake_runs import run_result, smoke_run_config
 from quality.test_sequential_check import NoisyFineTune
 
 from harness.quality.baselines import BaselineStore, measured_from_runs
@@ -17,6 +17,7 @@ from harness.quality.fault_effect import (
     measure_fault,
 )
 from harness.quality.gate import GatePolicy
+from harness.quality import seed_ledger
 from harness.quality.seed_ledger import SeedLedger
 from harness.quality.sequential_check import designs_for
 
@@ -38,7 +39,9 @@ def test_the_seeds_are_the_gates_own_in_its_order(baseline):
     assert gate_seeds(faulted(), baseline, 4) == [42, 72, 73, 74]
 
 
-def test_a_measurement_resumes_without_training_a_seed_twice(baseline, tmp_path):
+def test_a_measurement_resumes_without_training_a_seed_twice(baseline, tmp_path, monkeypatch):
+    # Before training, the faulted config's seeds would be recorded with the fakes' provenance.
+    monkeypatch.setattr(seed_ledger, "provenance_before_training", lambda config, *, hub_offline=False: run_result(config).provenance)
     ledger_path = fault_ledger_path(tmp_path, baseline.name, ("label-noise-10",))
     fine_tune = NoisyFineTune(shift=-0.05, stream=1)
 

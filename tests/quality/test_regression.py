@@ -165,7 +165,7 @@ def test_two_recipes_sharing_a_baseline_in_one_session_do_not_overwrite_each_oth
     assert store.path(name_for(config)).read_text() == recorded
     assert fine_tune.seeds == [42]  # the variant's own run, no baseline seeds
     again = check(config, store, FakeFineTune(), force_regen=True, regenerated=regenerated)
-    assert again.regenerated and "earlier in this session" in again.message
+    assert again.regenerated and "earlier in this run" in again.message
 
 
 def test_precision_is_part_of_the_baseline_identity(config, store):
@@ -209,3 +209,37 @@ def test_the_datas_warnings_reach_the_verdicts_message_and_report(config, store)
     summary = QualitySummary.of(outcome)
     assert summary.record["data_warnings"] == [warning]
     assert f"data warning: {warning}" in quality_markdown([summary])
+
+
+def test_two_processes_of_one_run_regenerating_one_baseline_do_not_overwrite_each_other(config, store):
+    """Issue 19 review: under xdist each worker has its own record of what it re-measured, so two
+    configs mapping to one baseline file both said REGENERATED and the last writer won. What any
+    process of the run wrote since the run began (``run_started``) now counts as re-measured."""
+    import time
+
+    started = time.time() - 1
+    first = check(config, store, FakeFineTune(), force_regen=True, regenerated={}, run_started=started)
+    assert first.regenerated
+    recorded = store.path(name_for(config)).read_text()
+    variant = config.replace(recipe=dataclasses.replace(config.recipe, epochs=1.0))
+    second = check(variant, store, FakeFineTune(), force_regen=True, regenerated={}, run_started=started)  # another worker
+    assert second.message.startswith("NOT REGENERATED") and "this run already re-measured it" in second.message
+    assert store.path(name_for(config)).read_text() == recorded
+    fine_tune = FakeFineTune()
+    same = check(config, store, fine_tune, force_regen=True, regenerated={}, run_started=started)
+    assert same.regenerated and "earlier in this run" in same.message and fine_tune.seeds == [42]  # reused, not re-measured
+    assert not (store.root / f"{name_for(config)}.partial.json").exists()  # the lock, not a ledger
+
+
+def test_a_baseline_from_before_the_run_is_re_measured(config, store):
+    check(config, store, FakeFineTune(), force_regen=True)
+    fine_tune = FakeFineTune()
+    outcome = check(config, store, fine_tune, force_regen=True, regenerated={}, run_started=time_after_now())
+    assert outcome.regenerated and "REGENERATED" in outcome.message and "earlier in this run" not in outcome.message
+    assert len(fine_tune.seeds) > 1
+
+
+def time_after_now() -> float:
+    import time
+
+    return time.time() + 60
