@@ -1,8 +1,8 @@
 """A disk cache of fine-tunes, keyed by everything that can change their result.
 
-The key covers the run's identity (task, model spec, recipe, device, precision, seed, faults),
-the data's and the weights' sha256, the versions of the libraries that train, and the harness's
-own source code: a change to any of them retrains; nothing else does. So a second
+The key is the run's whole identity (:mod:`harness.run_identity`: config, task spec, world size,
+device, the data's and the model's sha256, the versions of every library that touches the numbers
+or the parsing, and the harness's own source code): a change to any of it retrains; nothing else does. So a second
 ``pytest benchmarks`` with nothing changed reuses the fine-tune, and a code change is measured.
 
 Several processes share one cache (pytest-xdist workers, two terminals, CI jobs on one runner), so
@@ -28,11 +28,10 @@ from filelock import FileLock, Timeout
 
 from harness.checksums import sha256_file, sha256_files, sha256_json
 from harness.config import RunConfig
-from harness.data import DataSource
 from harness.files import atomic_write_json
-from harness.models import resolve_model
-from harness.provenance import git_commit, harness_source_sha256, library_versions, resolve_device
+from harness.provenance import git_commit, harness_source_sha256
 from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
+from harness.run_identity import RunIdentity
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +48,12 @@ class DamagedEntry(Exception):
 
 
 def cache_key(config: RunConfig, *, hub_offline: bool = False, data_fingerprint: dict | None = None) -> dict:
-    """The data a run's cache entry is keyed by, kept readable so a miss can be explained.
+    """The data a run's cache entry is keyed by: its whole :class:`~harness.run_identity.RunIdentity`,
+    kept readable so a miss can be explained.
 
     ``data_fingerprint``: the config's :meth:`DataSource.fingerprint`, when the caller already holds it.
     """
-    model = resolve_model(config.model_spec, hub_offline=hub_offline, root=config.model_root)
-    data = data_fingerprint or DataSource.for_config(config, hub_offline=hub_offline).fingerprint()
-    versions = library_versions()
-    versions.pop("harness", None)
-    return {
-        "run": config.identity() | {"device": resolve_device(config.device)},
-        "data_sha256": data["sha256"],
-        "model": model.provenance(),
-        "versions": versions,
-        "harness_source_sha256": harness_source_sha256(),
-    }
+    return RunIdentity.from_config(config, hub_offline=hub_offline, data_fingerprint=data_fingerprint).cache_key()
 
 
 def refreshed(result: RunResult, entry: str) -> RunResult:

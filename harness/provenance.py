@@ -18,7 +18,10 @@ from typing import Any
 from harness.checksums import sha256_file, sha256_json
 from harness.devices import device_index
 
-LIBRARIES = ("harness", "torch", "transformers", "datasets", "evaluate", "accelerate", "tokenizers", "numpy", "scikit-learn")
+# The harness itself, then every library that can change a number or how a user's file parses (see
+# harness.run_identity.VERSIONED_LIBRARIES, which a run's identity is built from).
+LIBRARIES = ("harness", "torch", "transformers", "datasets", "evaluate", "accelerate", "tokenizers", "numpy", "scikit-learn",
+             "scipy", "pandas", "pyarrow", "safetensors")
 
 
 def library_versions() -> dict[str, str | None]:

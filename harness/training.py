@@ -26,10 +26,11 @@ from harness.data import DataSource
 from harness.devices import path_slug
 from harness.layer_reinit import reinit_problem, reinit_top_layers
 from harness.tasks.metrics import TaskMetrics
-from harness.throughput.hardware import check_precision
+from harness.precision import check_precision
 from harness.models import ResolvedModel, resolve_model
 from harness.provenance import machine_provenance, resolve_device
 from harness.result import RunResult, TrainingThroughput
+from harness.run_identity import RunIdentity
 
 log = logging.getLogger(__name__)
 TRUNCATED_LENGTH = 8  # the "truncated-inputs" fault: [CLS] + a few word pieces + [SEP]s
@@ -202,7 +203,7 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
         training_arguments(config, device, config.output_dir / "unused", show_progress=False)
     nodes = None
     if config.world_size > 1:  # the arguments brought the process group up: all ranks must train one run
-        from harness.distributed import agree_on_identity
+        from harness.node_agreement import agree_on_identity
 
         nodes = agree_on_identity(config, hub_offline=hub_offline)
     with _progress_bars(show_progress):
@@ -211,6 +212,8 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
 
 def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progress: bool,
                nodes: list[dict] | None = None) -> RunResult:
+    """The run itself, once :func:`fine_tune` has checked what can fail early: load, train, score,
+    save. The steps are in the order the seed needs them, so a config gives the same result."""
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
 
     started = time.perf_counter()
@@ -222,30 +225,15 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
         splits = splits.rename_column(task.label_column, LABEL)
     evaluated = task.evaluation_splits[0]
     model_ref: ResolvedModel = resolve_model(config.model_spec, hub_offline=hub_offline, root=config.model_root)
-    if config.recipe.reinit_top_layers:  # from the model's config, before the tokenizing and loading
-        problem = reinit_problem(config.recipe.reinit_top_layers,
-                                 getattr(model_ref.load_config(task.num_labels), "num_hidden_layers", None))
-        if problem:
-            raise ConfigError(f"recipe {config.recipe.name!r}: {problem} ({config.model_spec})")
+    _check_reinit(config, model_ref)
     set_seed(config.seed)
     tokenizer = model_ref.load_tokenizer()
     recipe = config.recipe
-    train = splits["train"]
-    if recipe.max_train_samples is not None and recipe.max_train_samples < train.num_rows:
-        train = train.shuffle(seed=config.seed).select(range(recipe.max_train_samples))
-    max_length = TRUNCATED_LENGTH if "truncated-inputs" in config.faults else recipe.max_length
-    if "shuffled-labels" in config.faults:
-        train = shuffle_labels(train, seed=config.seed)
-    if label_noise(config.faults):
-        train = flip_labels(train, fraction=label_noise(config.faults), seed=config.seed, num_labels=task.num_labels)
-    train = tokenize_texts(train, tokenizer, text_columns=task.text_columns, max_length=max_length)
-    validation = tokenize_texts(splits[evaluated], tokenizer, text_columns=task.text_columns, max_length=max_length)
-
-    model = model_ref.load_for_classification(num_labels=task.num_labels, seed=config.seed)
-    reinitialised = reinit_top_layers(model, recipe.reinit_top_layers, seed=config.seed)
-    if recipe.freeze_word_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    run_dir = config.output_dir / run_name(config)
+    train, validation = _training_data(config, splits, tokenizer, evaluated)
+    model, reinitialised = _load_model(config, model_ref)
+    data = source.fingerprint()
+    run_dir = config.output_dir / run_name(config, RunIdentity.from_config(config, data_fingerprint=data,
+                                                                             model_provenance=model_ref.provenance()))
     averaging = weight_averaging(recipe.weight_average)
     trainer = Trainer(
         model=model,
@@ -269,28 +257,9 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     logits = np.asarray(prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions)
     logits, labels = in_split_order(trainer, validation, logits, np.asarray(prediction.label_ids))
     metrics = {name: float(prediction.metrics[f"{evaluated}_{name}"]) for name in (*task.metrics, "loss")}
-    train_seconds = float(train_output.metrics["train_runtime"])
-    # What was trained, not rows x epochs: the Trainer rounds a fractional epoch up to whole steps.
-    trained = samples_trained(
-        steps=trainer.state.global_step, rows=train.num_rows, batch_size=trainer.args.train_batch_size * config.world_size
-    )
-    throughput = TrainingThroughput(
-        train_seconds=train_seconds,
-        samples_per_second=trained / train_seconds,
-        tokens_per_second=trainer.state.num_input_tokens_seen / train_seconds,
-        train_samples=trained,
-        epochs=trained / train.num_rows,
-        total_seconds=time.perf_counter() - started,
-    )
-    provenance = machine_provenance(device)
-    provenance.update(seed=config.seed, model=model_ref.provenance(), data=source.fingerprint(), precision=config.precision)
-    if reinitialised:
-        provenance["reinitialised"] = reinitialised
-    if averaging:
-        provenance["weight_average"] = {"spec": recipe.weight_average, "steps_averaged": averaging.steps_averaged}
-    if config.world_size > 1:
-        provenance["distributed"] = {"world_size": trainer.args.world_size, "backend": trainer.args.ddp_backend,
-                                     "threads_per_process": provenance["device"]["torch_threads"], "nodes": nodes}
+    throughput = _throughput(config, trainer, train_output, train.num_rows, started)
+    provenance = _run_provenance(config, device, trainer, model_ref=model_ref, data=data, reinitialised=reinitialised,
+                                 averaging=averaging, nodes=nodes)
     result = RunResult(
         config=config.to_dict(),
         metrics=metrics,
@@ -304,6 +273,78 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     )
     result.save(run_dir)
     return result
+
+
+def _check_reinit(config: RunConfig, model_ref: ResolvedModel) -> None:
+    """Refuse to re-initialise more top layers than the model has, from its config alone, before
+    minutes of tokenizing and loading the weights."""
+    if config.recipe.reinit_top_layers:
+        problem = reinit_problem(config.recipe.reinit_top_layers,
+                                 getattr(model_ref.load_config(config.task.num_labels), "num_hidden_layers", None))
+        if problem:
+            raise ConfigError(f"recipe {config.recipe.name!r}: {problem} ({config.model_spec})")
+
+
+def _training_data(config: RunConfig, splits, tokenizer, evaluated: str):
+    """The tokenized train and evaluation splits: the train split subsampled as the recipe says and
+    with the config's faults injected (after the seed is set, so they are reproducible)."""
+    recipe, task = config.recipe, config.task
+    train = splits["train"]
+    if recipe.max_train_samples is not None and recipe.max_train_samples < train.num_rows:
+        train = train.shuffle(seed=config.seed).select(range(recipe.max_train_samples))
+    max_length = TRUNCATED_LENGTH if "truncated-inputs" in config.faults else recipe.max_length
+    if "shuffled-labels" in config.faults:
+        train = shuffle_labels(train, seed=config.seed)
+    if label_noise(config.faults):
+        train = flip_labels(train, fraction=label_noise(config.faults), seed=config.seed, num_labels=task.num_labels)
+    train = tokenize_texts(train, tokenizer, text_columns=task.text_columns, max_length=max_length)
+    validation = tokenize_texts(splits[evaluated], tokenizer, text_columns=task.text_columns, max_length=max_length)
+    return train, validation
+
+
+def _load_model(config: RunConfig, model_ref: ResolvedModel):
+    """The classifier to fine-tune, its head seeded, with the recipe's top layers re-initialised
+    and its word embeddings frozen where it says; also what was re-initialised, for the provenance."""
+    recipe = config.recipe
+    model = model_ref.load_for_classification(num_labels=config.task.num_labels, seed=config.seed)
+    reinitialised = reinit_top_layers(model, recipe.reinit_top_layers, seed=config.seed)
+    if recipe.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return model, reinitialised
+
+
+def _throughput(config: RunConfig, trainer, train_output, rows: int, started: float) -> TrainingThroughput:
+    """How fast the run trained, over the samples it actually trained on (all ranks' batches)."""
+    train_seconds = float(train_output.metrics["train_runtime"])
+    # What was trained, not rows x epochs: the Trainer rounds a fractional epoch up to whole steps.
+    trained = samples_trained(
+        steps=trainer.state.global_step, rows=rows, batch_size=trainer.args.train_batch_size * config.world_size
+    )
+    return TrainingThroughput(
+        train_seconds=train_seconds,
+        samples_per_second=trained / train_seconds,
+        tokens_per_second=trainer.state.num_input_tokens_seen / train_seconds,
+        train_samples=trained,
+        epochs=trained / rows,
+        total_seconds=time.perf_counter() - started,
+    )
+
+
+def _run_provenance(config: RunConfig, device: str, trainer, *, model_ref: ResolvedModel, data, reinitialised,
+                    averaging, nodes: list[dict] | None) -> dict:
+    """Where and from what the run came: the machine, seed, model, data and precision, plus the
+    re-initialised layers, the weight averaging and the DDP layout only when the run had them, so
+    other runs' provenance keeps the keys it always had."""
+    provenance = machine_provenance(device)
+    provenance.update(seed=config.seed, model=model_ref.provenance(), data=data, precision=config.precision)
+    if reinitialised:
+        provenance["reinitialised"] = reinitialised
+    if averaging:
+        provenance["weight_average"] = {"spec": config.recipe.weight_average, "steps_averaged": averaging.steps_averaged}
+    if config.world_size > 1:
+        provenance["distributed"] = {"world_size": trainer.args.world_size, "backend": trainer.args.ddp_backend,
+                                     "threads_per_process": provenance["device"]["torch_threads"], "nodes": nodes}
+    return provenance
 
 
 def weight_averaging(spec: str):
@@ -350,13 +391,16 @@ def in_split_order(trainer, dataset, logits: np.ndarray, labels: np.ndarray) -> 
     return restored_logits, restored_labels
 
 
-def run_name(config: RunConfig) -> str:
-    """The run's folder name: a readable prefix, then a short hash of the config's whole identity.
+def run_name(config: RunConfig, identity: RunIdentity | None = None, *, hub_offline: bool = False) -> str:
+    """The run's folder name: a readable prefix, then :meth:`RunIdentity.folder_hash` of the run's identity.
 
-    The prefix leaves out most of the recipe (epochs, sample counts) and the device; the hash does
-    not, so runs that differ anywhere get folders of their own and the same config finds its own.
+    The prefix leaves out most of the recipe (epochs, sample counts), the device and the data; the
+    hash does not (the data's sha256 and the world size are in it), so runs that differ anywhere but
+    in the software get folders of their own, and the same run finds its own. ``identity``: the
+    run's, when the caller holds it (otherwise it is computed from ``config``, hashing its data).
     """
+    identity = identity or RunIdentity.from_config(config, hub_offline=hub_offline)
     model = path_slug(config.model_spec)
     faults = "".join(f"-{fault}" for fault in config.faults)
-    identity = config.short_id
-    return f"{config.task.name}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}-{identity}"
+    return (f"{config.task.name}-{config.recipe.name}-{model}-{config.precision}-seed{config.seed}{faults}-"
+            f"{identity.folder_hash()}")

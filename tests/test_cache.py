@@ -248,11 +248,21 @@ def test_an_older_entry_that_does_not_load_cleanly_is_retrained(cache, config, d
 
 def test_cache_key_covers_code_data_model_and_versions(config):
     key = cache_key(config, hub_offline=True)
-    assert key["run"]["seed"] == 42 and key["run"]["device"] == "cpu"
-    assert len(key["data_sha256"]) == 64
+    assert key["config"]["seed"] == 42 and key["device"] == "cpu" and key["world_size"] == 1
+    assert len(key["data_sha256"]) == 64 and len(key["task_spec_sha256"]) == 64
     assert key["model"]["spec"] == "arch:bert-tiny" and key["model"]["architecture_sha256"]
     assert "torch" in key["versions"] and "harness" not in key["versions"]
     assert key["harness_source_sha256"] == harness_source_sha256()
+
+
+@pytest.mark.parametrize("library", ["pandas", "pyarrow", "safetensors", "scipy"])
+def test_cache_key_holds_the_versions_that_decide_how_files_parse(config, library):
+    """Issue 20 (e): datasets reads a user's CSV, JSON or Parquet through pandas and pyarrow, weights
+    load through safetensors, scipy computes correlations: an upgrade of any of them retrains."""
+    import importlib.metadata
+
+    key = cache_key(config, hub_offline=True)
+    assert key["versions"][library] == importlib.metadata.version(library)
 
 
 def test_harness_source_hash_is_stable():

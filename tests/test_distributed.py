@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from harness.config import ConfigError, RunConfig
-from harness.distributed import Launch, NodesDisagree, free_port, identity_differences, nodes_provenance
+from harness.distributed import Launch, free_port
+from harness.node_agreement import NodesDisagree, identity_differences, nodes_provenance
 from harness.result import RunResult
 
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -106,7 +107,7 @@ def test_a_node_on_other_data_fails_the_launch_on_every_node_naming_the_file(smo
 
 def _identity(rank: int, node_rank: int, host: str, **changes) -> dict:
     identity = {
-        "run": {"task": "mrpc", "model": "arch:bert-tiny", "recipe": {"name": "smoke", "learning_rate": 2e-5}, "seed": 42},
+        "config": {"task": "mrpc", "model": "arch:bert-tiny", "recipe": {"name": "smoke", "learning_rate": 2e-5}, "seed": 42},
         "data_sha256": "d" * 64, "data_files": {"train.tsv": "a" * 64, "dev.tsv": "b" * 64},
         "model": {"spec": "arch:bert-tiny", "weights_sha256": None, "definition_sha256": "c" * 64},
         "versions": {"python": "3.12.3", "torch": "2.13.0"}, "harness_source_sha256": "e" * 64,
@@ -133,8 +134,8 @@ def test_ranks_that_agree_have_no_differences_and_each_node_is_recorded():
     [
         ({"data_sha256": "f" * 64, "data_files__train.tsv": "9" * 64},
          "data file train.tsv (sha256): 999999999999 there, aaaaaaaaaaaa on rank 0"),
-        ({"run__recipe__learning_rate": 3e-5}, "config field recipe.learning_rate: 3e-05 there, 2e-05 on rank 0"),
-        ({"run__seed": 43}, "config field seed: 43 there, 42 on rank 0"),
+        ({"config__recipe__learning_rate": 3e-5}, "config field recipe.learning_rate: 3e-05 there, 2e-05 on rank 0"),
+        ({"config__seed": 43}, "config field seed: 43 there, 42 on rank 0"),
         ({"model__definition_sha256": "7" * 64}, "model definition_sha256: 777777777777 there, cccccccccccc on rank 0"),
         ({"model__weights_sha256": "8" * 64}, "model weights_sha256: 888888888888 there, none on rank 0"),
         ({"versions__torch": "2.12.0"}, "torch version: 2.12.0 there, 2.13.0 on rank 0"),
@@ -150,7 +151,7 @@ def test_a_node_that_differs_is_named_with_what_differs(changes, named):
 
 
 def test_each_group_of_differing_ranks_gets_its_own_sentence():
-    ranks = [_identity(0, 0, "a"), _identity(1, 1, "b", run__seed=43), _identity(2, 2, "c", versions__python="3.11.9")]
+    ranks = [_identity(0, 0, "a"), _identity(1, 1, "b", config__seed=43), _identity(2, 2, "c", versions__python="3.11.9")]
     first, second = identity_differences(ranks)
     assert first.startswith("rank 1 on node 1 (host b)") and "config field seed" in first and "version" not in first
     assert second.startswith("rank 2 on node 2 (host c)") and "python version: 3.11.9" in second

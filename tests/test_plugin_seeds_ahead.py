@@ -232,7 +232,7 @@ def test_a_harness_recipe_marker_that_misnames_the_gated_config_is_warned_about(
 
 
 def cache_entries(cache: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text())["run"] for p in (cache / "runs").glob("*/key.json")}
+    return {p.parent.name: json.loads(p.read_text())["config"] for p in (cache / "runs").glob("*/key.json")}
 
 
 def test_under_xdist_the_gates_later_seeds_train_once_on_other_workers_and_the_verdict_is_unchanged(

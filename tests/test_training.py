@@ -16,14 +16,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from harness.checksums import sha256_json
 from harness.config import RunConfig
 from harness.data import DataWarning, load_mrpc
 from harness.metrics import compute_metrics
 from harness.models import resolve_model
 from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
 from harness import training
-from harness.throughput import hardware
+from harness import precision as hardware
 from harness.config import ConfigError
 from harness.training import check_device, fine_tune, run_name, samples_trained, tokenize_texts
 
@@ -343,27 +342,43 @@ def test_old_schema_is_a_result_error(saved_copy):
     "changes",
     [{"max_train_samples": 32}, {"epochs": 1.0}, {"device": "auto"}, {"learning_rate": 1e-4}, {"batch_size": 8}],
 )
-def test_a_run_name_is_as_distinct_as_the_config(smoke_config, tmp_path, changes):
+def test_a_run_name_is_as_distinct_as_the_config(smoke_config, smoke_dir, tmp_path, changes):
     """`--max-train-samples 64` then `32` must not overwrite each other's results, yet the same
     config must find its own folder again, wherever its data is read from."""
     device = {k: v for k, v in changes.items() if k == "device"}
     recipe = dataclasses.replace(smoke_config.recipe, **{k: v for k, v in changes.items() if k != "device"})
     other = smoke_config.replace(recipe=recipe, **device)
     assert run_name(other) != run_name(smoke_config)
-    same = RunConfig.from_recipe("smoke", data_dir=tmp_path, output_dir=tmp_path, device="cpu")
+    copy = Path(shutil.copytree(smoke_dir, tmp_path / "elsewhere"))
+    same = RunConfig.from_recipe("smoke", data_dir=copy, output_dir=tmp_path, device="cpu")
     assert run_name(same) == run_name(smoke_config)
 
 
+def test_runs_on_other_data_get_folders_of_their_own(smoke_config, smoke_dir, tmp_path):
+    """Issue 20 (d): seven `harness run`s on seven data folders all wrote one folder; the data's
+    sha256 is in the run identity, and so in the folder's hash."""
+    other = Path(shutil.copytree(smoke_dir, tmp_path / "other"))
+    lines = (other / "train.tsv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    (other / "train.tsv").write_text("".join(lines[:-1]), encoding="utf-8")  # one training pair fewer
+    assert run_name(smoke_config.replace(data_dir=other)) != run_name(smoke_config)
+
+
 def test_run_name_keeps_a_readable_prefix_and_ends_in_the_identity_hash(smoke_config):
-    name = run_name(smoke_config.replace(faults=("truncated-inputs",)))
+    from harness.run_identity import RunIdentity
+
+    faulted = smoke_config.replace(faults=("truncated-inputs",))
+    name = run_name(faulted)
     prefix, _, digest = name.rpartition("-")
     assert prefix == "mrpc-smoke-arch-bert-tiny-fp32-seed42-truncated-inputs"
-    assert digest == sha256_json(smoke_config.replace(faults=("truncated-inputs",)).identity())[:8]
+    assert digest == RunIdentity.from_config(faulted).folder_hash()
 
 
 def test_run_name_is_one_safe_folder_name(smoke_config):
     """Hub ids hold '/' and specs ':'; either would make a nested or invalid path."""
-    name = run_name(smoke_config.replace(model="someone/some-model"))
+    from harness.run_identity import RunIdentity
+
+    hub = smoke_config.replace(model="someone/some-model")  # not resolvable offline: its identity is the smoke one's, renamed
+    name = run_name(hub, dataclasses.replace(RunIdentity.from_config(smoke_config), config=hub.identity()))
     assert "/" not in name and ":" not in name and "someone--some-model" in name
     assert run_name(smoke_config.replace(seed=1)) != run_name(smoke_config)
 

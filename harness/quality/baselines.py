@@ -26,6 +26,7 @@ from harness.config import RunConfig
 from harness.devices import device_kind, path_slug
 from harness.files import atomic_write_json
 from harness.result import RunResult
+from harness.run_identity import task_spec_sha256
 from harness.tasks.metrics import DIRECTIONS, MetricRegistry, builtin_metrics
 
 BASELINE_SCHEMA = 2  # 2: precision is part of a measured baseline's identity
@@ -84,6 +85,16 @@ class MeasuredBaseline:
     @property
     def name(self) -> str:
         return baseline_name(self.task, self.recipe, self.model, self.split, self.device_kind, self.precision)
+
+    def identity_parts(self) -> dict[str, Any]:
+        """The parts of the run identity a run must share with this baseline
+        (:meth:`harness.run_identity.RunIdentity.baseline_parts`). A baseline recorded before the
+        world size and the task spec were written down was single-process; its task spec is unknown (None)."""
+        return {"data_sha256": self.data_sha256, "precision": self.precision,
+                "weights_sha256": self.model_provenance.get("weights_sha256"),
+                "architecture_sha256": self.model_provenance.get("architecture_sha256"),
+                "world_size": self.provenance.get("world_size", 1),
+                "task_spec_sha256": self.provenance.get("task_spec_sha256")}
 
     def seed_cpu(self, seed: int) -> str | None:
         """The CPU model ``seed`` was recorded on (``provenance.seed_cpus``), or None where not recorded.
@@ -183,6 +194,14 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+# (the top-level fields, the JSON type each must be, that type in a message): what _check_fields checks first.
+_FIELD_TYPES = (
+    (_TEXT_FIELDS, str, "a string"),
+    (_OBJECT_FIELDS, dict, "an object"),
+    (("seeds",), list, "a list"),
+)
+
+
 def _check_fields(path: Path, data: dict[str, Any]) -> None:
     """Refuse a field the gate reads that is missing or of another JSON type, naming each one.
 
@@ -192,37 +211,78 @@ def _check_fields(path: Path, data: dict[str, Any]) -> None:
     missing = [key for key in ("seeds", *_TEXT_FIELDS, *_OBJECT_FIELDS) if key not in data]
     if missing:
         raise BaselineError(f"{path}: corrupt baseline, missing {', '.join(map(repr, missing))}; {FIX}")
-    wrong = [f"{key!r} is {_json_type(data[key])}, not a string" for key in _TEXT_FIELDS if not isinstance(data[key], str)]
-    wrong += [f"{key!r} is {_json_type(data[key])}, not an object" for key in _OBJECT_FIELDS if not isinstance(data[key], dict)]
-    if not isinstance(data["seeds"], list):
-        wrong.append(f"'seeds' is {_json_type(data['seeds'])}, not a list")
-    model = data["model_provenance"]
-    if isinstance(model, dict):
-        wrong += [f"model_provenance.{key} is {_json_type(model[key])}, not a string or null"
-                  for key in MODEL_CHECKSUMS if key in model and not _is_text(model[key])]
-    provenance = data.get("provenance", {})
-    if not isinstance(provenance, dict):
-        wrong.append(f"'provenance' is {_json_type(provenance)}, not an object")
-    else:
-        versions = provenance.get("versions", {})
-        if not isinstance(versions, dict) or not all(_is_text(version) for version in versions.values()):
-            found = (_json_type(versions) if not isinstance(versions, dict) else "an object holding "
-                     + ", ".join(sorted({_json_type(v) for v in versions.values() if not _is_text(v)})))
-            wrong.append(f"provenance.versions must be an object of library versions, each a string (or null where "
-                         f"the library is not installed), got {found}")
-        for key, kind in PER_SEED_PROVENANCE.items():
-            values, valid = provenance.get(key), _is_text if kind == "text" else _is_number
-            if isinstance(values, list) and not all(valid(value) for value in values):
-                wrong.append(f"provenance.{key} holds {', '.join(sorted({_json_type(v) for v in values if not valid(v)}))}, "
-                             f"where each entry is a {'string or null' if kind == 'text' else 'number'}")
-    if isinstance(data["metrics"], dict):
-        for name, entry in data["metrics"].items():
-            if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
-                found = (_json_type(entry) if not isinstance(entry, dict) else
-                         f"'values' {_json_type(entry['values'])}" if "values" in entry else "no 'values'")
-                wrong.append(f"metric {name!r} must be an object holding its per-seed 'values' as a list, got {found}")
+    wrong = [f"{key!r} is {_json_type(data[key])}, not {expected}"
+             for keys, kind, expected in _FIELD_TYPES for key in keys if not isinstance(data[key], kind)]
+    wrong += _model_provenance_problems(data["model_provenance"])
+    wrong += _provenance_problems(data.get("provenance", {}))
+    wrong += _metric_entry_problems(data["metrics"])
     if wrong:
         raise BaselineError(f"{path}: corrupt baseline: {'; '.join(wrong)}; {FIX}")
+
+
+def _model_provenance_problems(model: Any) -> list[str]:
+    """The model checksums the gate compares a run's with, each a string or null: any other type
+    would compare unequal to every run's and refuse them all for the wrong reason."""
+    if not isinstance(model, dict):
+        return []  # _FIELD_TYPES names it
+    return [f"model_provenance.{key} is {_json_type(model[key])}, not a string or null"
+            for key in MODEL_CHECKSUMS if key in model and not _is_text(model[key])]
+
+
+def _provenance_problems(provenance: Any) -> list[str]:
+    """What the gate reads from ``provenance``: an object, of library versions, a world size, a
+    task spec checksum and per-seed lists, each of the JSON type the gate uses it as."""
+    if not isinstance(provenance, dict):
+        return [f"'provenance' is {_json_type(provenance)}, not an object"]
+    return [*_versions_problems(provenance.get("versions", {})), *_identity_problems(provenance),
+            *_per_seed_type_problems(provenance)]
+
+
+def _versions_problems(versions: Any) -> list[str]:
+    """The library versions, compared with a run's: an object of strings, null where not installed."""
+    if isinstance(versions, dict) and all(_is_text(version) for version in versions.values()):
+        return []
+    found = (_json_type(versions) if not isinstance(versions, dict) else "an object holding "
+             + ", ".join(sorted({_json_type(v) for v in versions.values() if not _is_text(v)})))
+    return [f"provenance.versions must be an object of library versions, each a string (or null where "
+            f"the library is not installed), got {found}"]
+
+
+def _identity_problems(provenance: dict[str, Any]) -> list[str]:
+    """The parts of the run identity a run must match that only the provenance holds: the number
+    of training processes and the task spec's checksum (absent in baselines older than them)."""
+    wrong = []
+    world_size = provenance.get("world_size", 1)
+    if type(world_size) is not int or world_size < 1:
+        wrong.append(f"provenance.world_size is {world_size!r}, not a whole number of processes >= 1")
+    if not _is_text(provenance.get("task_spec_sha256")):
+        wrong.append(f"provenance.task_spec_sha256 is {_json_type(provenance['task_spec_sha256'])}, not a string or null")
+    return wrong
+
+
+def _per_seed_type_problems(provenance: dict[str, Any]) -> list[str]:
+    """Each per-seed list's entries of their kind (CPU names text, timings numbers); their length
+    is checked against the seeds later, by _check_consistency."""
+    wrong = []
+    for key, kind in PER_SEED_PROVENANCE.items():
+        values, valid = provenance.get(key), _is_text if kind == "text" else _is_number
+        if isinstance(values, list) and not all(valid(value) for value in values):
+            wrong.append(f"provenance.{key} holds {', '.join(sorted({_json_type(v) for v in values if not valid(v)}))}, "
+                         f"where each entry is a {'string or null' if kind == 'text' else 'number'}")
+    return wrong
+
+
+def _metric_entry_problems(metrics: Any) -> list[str]:
+    """Each metric an object holding its per-seed ``values`` as a list, the one thing the gate reads."""
+    if not isinstance(metrics, dict):
+        return []  # _FIELD_TYPES names it
+    wrong = []
+    for name, entry in metrics.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
+            found = (_json_type(entry) if not isinstance(entry, dict) else
+                     f"'values' {_json_type(entry['values'])}" if "values" in entry else "no 'values'")
+            wrong.append(f"metric {name!r} must be an object holding its per-seed 'values' as a list, got {found}")
+    return wrong
 
 
 def _metric_stats(path: Path, metric: str, entry: dict[str, Any], registry: MetricRegistry) -> MetricStats:
@@ -262,6 +322,17 @@ def _check_consistency(path: Path, baseline: MeasuredBaseline) -> None:
     every run passes.
     """
     seeds = baseline.seeds
+    _check_seeds(path, seeds)
+    if not baseline.metrics:
+        raise BaselineError(f"{path}: no metrics; {FIX}")
+    for metric, stats in baseline.metrics.items():
+        _check_metric_values(path, metric, stats, seeds)
+    _check_per_seed_lengths(path, baseline.provenance, seeds)
+
+
+def _check_seeds(path: Path, seeds: Sequence[Any]) -> None:
+    """The seeds: integers ``set_seed`` accepts, at least MIN_SEEDS of them, each once, since the
+    gate's error rates are computed for that many distinct runs."""
     if not seeds or any(type(seed) is not int for seed in seeds):
         raise BaselineError(f"{path}: 'seeds' must be a non-empty list of integers, got {list(seeds)!r}; {FIX}")
     outside = [seed for seed in seeds if not 0 <= seed < SEED_LIMIT]
@@ -275,26 +346,32 @@ def _check_consistency(path: Path, baseline: MeasuredBaseline) -> None:
         raise BaselineError(f"{path}: seeds {repeated} appear more than once among its {len(seeds)} seeds; a baseline holds "
                             f"each seed once (a repeated seed is the same run counted twice, which overstates what the "
                             f"baseline knows); {FIX}")
-    if not baseline.metrics:
-        raise BaselineError(f"{path}: no metrics; {FIX}")
-    for metric, stats in baseline.metrics.items():
-        if len(stats.values) != len(seeds):
-            raise BaselineError(f"{path}: metric {metric!r} has {len(stats.values)} per-seed values for {len(seeds)} seeds; "
-                                f"each seed needs exactly one value, in the order of 'seeds'; {FIX}")
-        bad = [seed for seed, value in zip(seeds, stats.values) if not math.isfinite(value)]
-        if bad:
-            raise BaselineError(f"{path}: metric {metric!r} is not a finite number for seeds {bad}; a NaN or infinite value "
-                                f"has no mean or spread to gate against; {FIX}")
-        try:
-            summary = (stats.mean, stats.std, max(stats.values) - min(stats.values))
-        except OverflowError:
-            summary = (math.inf,)
-        if not all(math.isfinite(value) for value in summary):
-            raise BaselineError(f"{path}: metric {metric!r} has values {min(stats.values)!r}..{max(stats.values)!r}, whose "
-                                f"mean or spread overflows a float: the band around them would be ±inf and every run "
-                                f"would pass; {FIX}")
+
+
+def _check_metric_values(path: Path, metric: str, stats: MetricStats, seeds: Sequence[int]) -> None:
+    """One finite value per seed, whose mean and spread are finite too: otherwise the band the
+    gate draws around them is NaN or ±inf, and means nothing."""
+    if len(stats.values) != len(seeds):
+        raise BaselineError(f"{path}: metric {metric!r} has {len(stats.values)} per-seed values for {len(seeds)} seeds; "
+                            f"each seed needs exactly one value, in the order of 'seeds'; {FIX}")
+    bad = [seed for seed, value in zip(seeds, stats.values) if not math.isfinite(value)]
+    if bad:
+        raise BaselineError(f"{path}: metric {metric!r} is not a finite number for seeds {bad}; a NaN or infinite value "
+                            f"has no mean or spread to gate against; {FIX}")
+    try:
+        summary = (stats.mean, stats.std, max(stats.values) - min(stats.values))
+    except OverflowError:
+        summary = (math.inf,)
+    if not all(math.isfinite(value) for value in summary):
+        raise BaselineError(f"{path}: metric {metric!r} has values {min(stats.values)!r}..{max(stats.values)!r}, whose "
+                            f"mean or spread overflows a float: the band around them would be ±inf and every run "
+                            f"would pass; {FIX}")
+
+
+def _check_per_seed_lengths(path: Path, provenance: dict[str, Any], seeds: Sequence[int]) -> None:
+    """Each per-seed provenance list holds one entry per seed, so entry i describes seed i."""
     for key in PER_SEED_PROVENANCE:
-        values = baseline.provenance.get(key)
+        values = provenance.get(key)
         if values is not None and (not isinstance(values, list) or len(values) != len(seeds)):
             found = f"{len(values)} entries" if isinstance(values, list) else _json_type(values)
             raise BaselineError(f"{path}: provenance.{key} has {found} for {len(seeds)} seeds; it holds one entry per seed, "
@@ -335,25 +412,9 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
     check_recordable(config)
     if len(results) < MIN_SEEDS:
         raise BaselineError(_TOO_FEW_SEEDS)
+    _check_runs_comparable(config, results)
+    _check_runs_usable(results)
     first = results[0].provenance
-    for result in results:
-        if result.config.get("faults"):
-            raise BaselineError(f"seed {result.provenance['seed']} was run with deliberate faults {result.config['faults']}; "
-                                "a baseline is never recorded from a faulted run")
-        if result.provenance["data"]["sha256"] != first["data"]["sha256"]:
-            raise BaselineError("the runs were measured on different data; record each data set separately")
-        if result.provenance.get("precision") != config.precision:
-            raise BaselineError(f"seed {result.provenance['seed']} ran in {result.provenance.get('precision')}, "
-                                f"the baseline is for {config.precision}; record each precision separately")
-    seeds = [r.provenance["seed"] for r in results]
-    if len(set(seeds)) != len(seeds):
-        raise BaselineError(f"seeds {sorted({s for s in seeds if seeds.count(s) > 1})} were run more than once; a baseline holds each seed once")
-    for result in results:
-        bad = sorted(name for name, value in result.metrics.items() if not math.isfinite(float(value)))
-        if bad:
-            raise BaselineError(f"seed {result.provenance['seed']} gave non-finite {', '.join(bad)} "
-                                f"({', '.join(f'{name}={result.metrics[name]}' for name in bad)}); a baseline cannot be "
-                                "summarised from it: find why that run diverged (learning rate, precision) before recording")
     metrics = {name: MetricStats(tuple(r.metrics[name] for r in results)) for name in results[0].metrics}
     return MeasuredBaseline(
         task=config.task.name,
@@ -367,29 +428,69 @@ def measured_from_runs(config: RunConfig, results: Sequence[RunResult], split: s
         recipe_config=config.identity()["recipe"],
         data_sha256=first["data"]["sha256"],
         model_provenance=first["model"],
-        provenance={
-            "versions": first["versions"],
-            "device": first["device"],
-            "git": first["git"],
-            "harness_source_sha256": first.get("harness_source_sha256"),
-            "created": first["created"],
-            "data": first["data"],
-            "precision": first.get("precision"),
-            "recorded_with": f"harness (fine-tune per seed, {split or config.task.evaluation_splits[0]} split)",
-            # What reproduction of a seed (the gate's one-run fast path) was observed under; seed_cpus has each seed's CPU.
-            "exactness": {
-                "torch": first["versions"].get("torch"),
-                "transformers": first["versions"].get("transformers"),
-                "precision": config.precision,
-                "cpu_capability": sorted({r.provenance["device"].get("cpu_capability") or "unknown" for r in results}),
-                "torch_threads": sorted({r.provenance["device"].get("torch_threads") for r in results}),
-            },
-            # Per seed, like the timings: bit-for-bit reproduction of a seed needs its CPU model.
-            "seed_cpus": [r.provenance["device"].get("cpu") for r in results],
-            "train_seconds": [r.throughput.train_seconds for r in results],
-            "samples_per_second": [r.throughput.samples_per_second for r in results],
-        },
+        provenance=_baseline_provenance(config, results, split),
     )
+
+
+def _check_runs_comparable(config: RunConfig, results: Sequence[RunResult]) -> None:
+    """Refuse runs that differ in more than their seed (faults, data, precision): their spread would
+    not be the seed-to-seed noise the gate's band is made of."""
+    first = results[0].provenance
+    for result in results:
+        if result.config.get("faults"):
+            raise BaselineError(f"seed {result.provenance['seed']} was run with deliberate faults {result.config['faults']}; "
+                                "a baseline is never recorded from a faulted run")
+        if result.provenance["data"]["sha256"] != first["data"]["sha256"]:
+            raise BaselineError("the runs were measured on different data; record each data set separately")
+        if result.provenance.get("precision") != config.precision:
+            raise BaselineError(f"seed {result.provenance['seed']} ran in {result.provenance.get('precision')}, "
+                                f"the baseline is for {config.precision}; record each precision separately")
+
+
+def _check_runs_usable(results: Sequence[RunResult]) -> None:
+    """Refuse a seed run twice (counted twice, it overstates what the baseline knows) and a run
+    whose metrics diverged to NaN or infinity (it has no mean or spread to summarise)."""
+    seeds = [r.provenance["seed"] for r in results]
+    if len(set(seeds)) != len(seeds):
+        raise BaselineError(f"seeds {sorted({s for s in seeds if seeds.count(s) > 1})} were run more than once; a baseline holds each seed once")
+    for result in results:
+        bad = sorted(name for name, value in result.metrics.items() if not math.isfinite(float(value)))
+        if bad:
+            raise BaselineError(f"seed {result.provenance['seed']} gave non-finite {', '.join(bad)} "
+                                f"({', '.join(f'{name}={result.metrics[name]}' for name in bad)}); a baseline cannot be "
+                                "summarised from it: find why that run diverged (learning rate, precision) before recording")
+
+
+def _baseline_provenance(config: RunConfig, results: Sequence[RunResult], split: str | None) -> dict[str, Any]:
+    """Where the baseline was measured (the first run's machine, libraries and data), what a run must
+    match to be gated against it, and what each seed ran on and how fast."""
+    first = results[0].provenance
+    return {
+        "versions": first["versions"],
+        "device": first["device"],
+        "git": first["git"],
+        "harness_source_sha256": first.get("harness_source_sha256"),
+        "created": first["created"],
+        "data": first["data"],
+        "precision": first.get("precision"),
+        # The parts of the run identity a run must match (harness.run_identity.BASELINE_MATCHES) that
+        # the fields above do not hold; a baseline recorded before them is of one process and any spec.
+        "world_size": config.world_size,
+        "task_spec_sha256": task_spec_sha256(config.task.to_dict()),
+        "recorded_with": f"harness (fine-tune per seed, {split or config.task.evaluation_splits[0]} split)",
+        # What reproduction of a seed (the gate's one-run fast path) was observed under; seed_cpus has each seed's CPU.
+        "exactness": {
+            "torch": first["versions"].get("torch"),
+            "transformers": first["versions"].get("transformers"),
+            "precision": config.precision,
+            "cpu_capability": sorted({r.provenance["device"].get("cpu_capability") or "unknown" for r in results}),
+            "torch_threads": sorted({r.provenance["device"].get("torch_threads") for r in results}),
+        },
+        # Per seed, like the timings: bit-for-bit reproduction of a seed needs its CPU model.
+        "seed_cpus": [r.provenance["device"].get("cpu") for r in results],
+        "train_seconds": [r.throughput.train_seconds for r in results],
+        "samples_per_second": [r.throughput.samples_per_second for r in results],
+    }
 
 
 def _read_json(path: Path, fix: str = FIX) -> Any:

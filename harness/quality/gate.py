@@ -9,8 +9,9 @@ the baseline"), never failed. The measured value is shown with a bootstrap confi
 the evaluation set (:func:`harness.tasks.bootstrap.bootstrap_intervals`), so a reader can see how
 much of a delta is noise.
 
-A run whose data or model weights differ from the baseline's is a mismatch: it fails, because
-comparing it would silently gate one thing against another.
+A run whose identity differs from the baseline's where it must match (data, model weights, precision,
+world size, task spec: :data:`harness.run_identity.BASELINE_MATCHES`) is a mismatch: it fails,
+because comparing it would silently gate one thing against another.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from harness.quality.baselines import MeasuredBaseline, PublishedReference
 from harness.config import ConfigError
 from harness.result import RunResult
+from harness.run_identity import NOTED_VERSIONS, RunIdentity
 from harness.quality.sequential_gate import SequentialGateParameters
 from harness.tables import markdown_table
 from harness.tasks.bootstrap import Interval, bootstrap_intervals
@@ -268,18 +270,27 @@ def _verdict(direction: str, value: float, low: float, high: float) -> str:
 
 
 def environment_problems(result: RunResult, baseline: MeasuredBaseline) -> list[str]:
-    """Reasons the run and the baseline measured different things, which makes them incomparable."""
+    """Reasons the run and the baseline measured different things, which makes them incomparable: where
+    the run's identity differs from the baseline's in :data:`~harness.run_identity.BASELINE_MATCHES`."""
+    run = RunIdentity.from_result(result.config, result.provenance).baseline_parts()
+    base = baseline.identity_parts()
     problems = []
-    data_sha = result.provenance["data"]["sha256"]
-    if data_sha != baseline.data_sha256:
-        problems.append(f"data differs: run sha256 {data_sha[:12]}…, baseline {baseline.data_sha256[:12]}…")
-    run_precision = result.provenance.get("precision")
-    if run_precision != baseline.precision:
-        problems.append(f"precision differs: run {run_precision}, baseline {baseline.precision}; record a baseline for {run_precision}")
-    run_model, base_model = result.provenance["model"], baseline.model_provenance
+    if run["data_sha256"] != base["data_sha256"]:
+        problems.append(f"data differs: run sha256 {run['data_sha256'][:12]}…, baseline {base['data_sha256'][:12]}…")
+    if run["precision"] != base["precision"]:
+        problems.append(f"precision differs: run {run['precision']}, baseline {base['precision']}; "
+                        f"record a baseline for {run['precision']}")
     for key in ("weights_sha256", "architecture_sha256"):
-        if run_model.get(key) != base_model.get(key):
-            problems.append(f"model {key} differs: run {str(run_model.get(key))[:12]}…, baseline {str(base_model.get(key))[:12]}…")
+        if run[key] != base[key]:
+            problems.append(f"model {key} differs: run {str(run[key])[:12]}…, baseline {str(base[key])[:12]}…")
+    if run["world_size"] != base["world_size"]:
+        problems.append(f"world size differs: run {run['world_size']} training process(es), baseline {base['world_size']} "
+                        f"(the global batch is world size x batch size, so the recipe trains differently); record a "
+                        f"baseline with the same number of processes, or run with {base['world_size']}")
+    if base["task_spec_sha256"] is not None and run["task_spec_sha256"] != base["task_spec_sha256"]:
+        problems.append(f"task {result.config['task']!r} differs from the baseline's (its columns, labels or metrics: spec "
+                        f"sha256 run {run['task_spec_sha256'][:12]}…, baseline {base['task_spec_sha256'][:12]}…); "
+                        "record a baseline for the task as it is now")
     return problems
 
 
@@ -384,51 +395,21 @@ def check_run(
     A policy that names no metrics gates what the run reports besides the loss: the task's metrics.
     """
     policy = policy.with_default_metrics([metric for metric in result.metrics if metric != LOSS])
-    checks, problems, notes, not_numbers = [], [], [], []
+    missing = [metric for metric in policy.metrics if metric not in result.metrics]
+    if missing:
+        raise ConfigError(f"the gate's metric {missing[0]!r} is not among the run's ({', '.join(result.metrics)}); "
+                          "resolve the policy for the run's task (GatePolicy.for_task)")
+    notes: list[str] = []
     intervals = _intervals(result, policy, notes)
     if baseline is None:
-        problems.append("no measured baseline for this run; record one (see below)")
+        problems = ["no measured baseline for this run; record one (see below)"]
     else:
-        problems += environment_problems(result, baseline)
-        if baseline.recipe_config != result.config["recipe"]:
-            changed = sorted(k for k in baseline.recipe_config if baseline.recipe_config.get(k) != result.config["recipe"].get(k))
-            notes.append(f"recipe settings differ from the baseline's ({', '.join(changed)}): gated all the same")
-        run_definition = result.provenance["model"].get("definition_sha256")
-        base_definition = baseline.model_provenance.get("definition_sha256")
-        if base_definition and run_definition and run_definition != base_definition:
-            notes.append("the model's config or tokenizer files differ from the baseline's (same weights): gated all the same")
-        base_versions, run_versions = baseline.provenance.get("versions", {}), result.provenance["versions"]
-        upgraded = [f"{k} {base_versions[k]} → {run_versions.get(k)}" for k in ("torch", "transformers", "datasets")
-                    if k in base_versions and base_versions[k] != run_versions.get(k)]
-        if upgraded:
-            notes.append("library versions differ from the baseline's: " + "; ".join(upgraded))
-    # A baseline that lacks a gated metric cannot have been reproduced in it: that check is a MISMATCH,
-    # and a note saying "passed after one run" beside it would contradict the verdict.
-    reproduced = (reproduced_seed(result, baseline, policy.reproduction_tolerance)
-                  if baseline is not None and not problems and all(m in baseline.metrics for m in policy.metrics) else None)
+        problems = environment_problems(result, baseline)
+        notes += _differences_gated_all_the_same(result, baseline)
+    reproduced = _reproduction(result, baseline, policy) if not problems else None
     if reproduced is not None:
         notes.append(reproduced.note())
-    for metric in policy.metrics:
-        if metric not in result.metrics:
-            raise ConfigError(f"the gate's metric {metric!r} is not among the run's ({', '.join(result.metrics)}); "
-                              "resolve the policy for the run's task (GatePolicy.for_task)")
-        interval = intervals[metric]
-        low_ci, high_ci = (None, None) if interval is None else (interval.low, interval.high)
-        measured = float(result.metrics[metric])
-        stats = baseline.metrics.get(metric) if baseline else None
-        if stats is None:
-            verdict = MISSING if baseline is None else MISMATCH
-            if baseline is not None:
-                problems.append(f"the baseline has no {metric!r}")
-            checks.append(MetricCheck(metric, measured, low_ci, high_ci, None, None, None, None, verdict))
-            continue
-        direction = metric_direction(metric)
-        low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
-        verdict = MISMATCH if problems else REPRODUCED if reproduced is not None else _verdict(direction, measured, low, high)
-        checks.append(MetricCheck(metric, measured, low_ci, high_ci, stats.mean, stats.std, low, high, verdict))
-        if not math.isfinite(measured):
-            not_numbers.append(f"the run's {metric} is {measured}, not a number (a diverged fine-tune?): it cannot pass any band")
-    problems += not_numbers  # after the loop, so a NaN in one metric does not turn the others' verdicts into MISMATCH
+    checks = _metric_checks(result, baseline, policy, intervals, problems, reproduced=reproduced is not None)
     if result.config.get("faults"):
         notes.append(f"deliberate faults injected in this run: {', '.join(result.config['faults'])}")
     if any(c.verdict == IMPROVED for c in checks):
@@ -436,6 +417,64 @@ def check_run(
     context = tuple(r for r in published if r.task == result.config["task"])
     return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes),
                       reproduction=None if reproduced is None else reproduced.to_json())
+
+
+def _reproduction(result: RunResult, baseline: MeasuredBaseline | None, policy: GatePolicy) -> Reproduction | None:
+    """The baseline seed the run reproduced, if any. A baseline that lacks a gated metric cannot have been
+    reproduced in it: that check is a MISMATCH, and "passed after one run" beside it would contradict it."""
+    if baseline is None or not all(metric in baseline.metrics for metric in policy.metrics):
+        return None
+    return reproduced_seed(result, baseline, policy.reproduction_tolerance)
+
+
+def _metric_checks(result: RunResult, baseline: MeasuredBaseline | None, policy: GatePolicy,
+                   intervals: dict[str, Interval | None], problems: list[str], *, reproduced: bool) -> list[MetricCheck]:
+    """Every gated metric's row, in order; adds to ``problems`` a metric the baseline lacks (which makes
+    the metrics after it MISMATCH too, as a mismatch found before them would) and a value that is not a
+    number (after the loop, so a NaN in one metric leaves the others' verdicts as they are)."""
+    checks, not_numbers = [], []
+    for metric in policy.metrics:
+        check = _metric_check(metric, result, baseline, policy, intervals[metric], mismatch=bool(problems), reproduced=reproduced)
+        checks.append(check)
+        if baseline is not None and check.baseline_mean is None:
+            problems.append(f"the baseline has no {metric!r}")
+        if not math.isfinite(check.measured):
+            not_numbers.append(f"the run's {metric} is {check.measured}, not a number (a diverged fine-tune?): it cannot pass any band")
+    problems += not_numbers
+    return checks
+
+
+def _differences_gated_all_the_same(result: RunResult, baseline: MeasuredBaseline) -> list[str]:
+    """What the run changed that a baseline may differ in (a recipe setting, the model's config files,
+    a library upgrade): each gated, and said beside the verdict."""
+    notes = []
+    if baseline.recipe_config != result.config["recipe"]:
+        changed = sorted(k for k in baseline.recipe_config if baseline.recipe_config.get(k) != result.config["recipe"].get(k))
+        notes.append(f"recipe settings differ from the baseline's ({', '.join(changed)}): gated all the same")
+    run_definition = result.provenance["model"].get("definition_sha256")
+    base_definition = baseline.model_provenance.get("definition_sha256")
+    if base_definition and run_definition and run_definition != base_definition:
+        notes.append("the model's config or tokenizer files differ from the baseline's (same weights): gated all the same")
+    base_versions, run_versions = baseline.provenance.get("versions", {}), result.provenance["versions"]
+    upgraded = [f"{k} {base_versions[k]} → {run_versions.get(k)}" for k in NOTED_VERSIONS
+                if k in base_versions and base_versions[k] != run_versions.get(k)]
+    if upgraded:
+        notes.append("library versions differ from the baseline's: " + "; ".join(upgraded))
+    return notes
+
+
+def _metric_check(metric: str, result: RunResult, baseline: MeasuredBaseline | None, policy: GatePolicy,
+                  interval: Interval | None, *, mismatch: bool, reproduced: bool) -> MetricCheck:
+    """One gated metric's row: MISSING without a baseline, MISMATCH where the baseline lacks it or the run
+    measured something else (``mismatch``), REPRODUCED, or the band's verdict."""
+    low_ci, high_ci = (None, None) if interval is None else (interval.low, interval.high)
+    measured = float(result.metrics[metric])
+    stats = baseline.metrics.get(metric) if baseline else None
+    if stats is None:
+        return MetricCheck(metric, measured, low_ci, high_ci, None, None, None, None, MISSING if baseline is None else MISMATCH)
+    low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
+    verdict = MISMATCH if mismatch else REPRODUCED if reproduced else _verdict(metric_direction(metric), measured, low, high)
+    return MetricCheck(metric, measured, low_ci, high_ci, stats.mean, stats.std, low, high, verdict)
 
 
 def _intervals(result: RunResult, policy: GatePolicy, notes: list[str]) -> dict[str, Interval | None]:

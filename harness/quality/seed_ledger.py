@@ -13,12 +13,20 @@ the lock, instead of each overwriting the other's seeds. A finished recording re
 only when the baseline holds every seed in it; seeds it does not hold (a ``--seeds 2`` run over a
 killed 10-seed recording) stay in the ledger for the next recording, and the command says so.
 
-A ledger belongs to one identity (task, recipe settings, model and weights, data, precision, device
-kind, library versions). Resuming under another identity would mix two baselines into one, so it is
-refused with what differs, before any seed is trained or taken from the ledger: the identity this
-run's seeds would be recorded under is computed from the config, the model's and the data's files and
-the library versions, without training (:func:`provenance_before_training`). Each held seed's own
-record must belong to the ledger's identity too, so a file merged or edited by hand is caught.
+A ledger belongs to one identity: the run identity's ledger view (:meth:`RunIdentity.ledger`:
+everything but the seed, the harness's own source and every library's version included). Resuming
+under another identity would mix two baselines into one, so it is refused with what differs, before
+any seed is trained or taken from the ledger: the identity this run's seeds would be recorded under
+is computed from the config, the model's and the data's files, the library versions and the
+harness's source, without training (:func:`provenance_before_training`). Each held seed's own
+record must belong to the ledger's identity too, so a file merged or edited by hand is caught, and a
+code edit or a library upgrade in the middle of a recording is refused, naming it.
+
+A ledger written by an older harness (schema 1) held neither the harness's source nor most library
+versions in its identity, so its seeds may have been measured by several versions of the code. It is
+not resumed as it is: ``harness convert-ledger PATH`` (:func:`convert_legacy_ledger`) checks its seeds
+under the identity they were recorded with, then adopts this harness's source and library versions
+for the parts that identity did not hold, saying so in the file (``converted``); or delete it to start over.
 """
 
 from __future__ import annotations
@@ -36,61 +44,47 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from harness.devices import device_kind
 from harness.quality.baselines import BaselineError
 from harness.config import RunConfig
-from harness.data import DataSource
 from harness.files import atomic_write_json
-from harness.models import resolve_model
-from harness.provenance import library_versions, resolve_device
+from harness.provenance import library_versions
 from harness.result import RunResult, TrainingThroughput
+from harness.run_identity import RunIdentity
 
 log = logging.getLogger(__name__)
 
-LEDGER_SCHEMA = 1
-# What must agree between the seeds of one baseline; versions other than these do not change results.
-IDENTITY_VERSIONS = ("torch", "transformers", "accelerate", "tokenizers")
+# Schema 2: the identity is the run identity's ledger view (harness.run_identity), which holds the
+# harness's source and every library's version; schema 1's held the versions below and no source.
+LEDGER_SCHEMA = 2
+LEGACY_SCHEMA = 1
+LEGACY_VERSIONS = ("torch", "transformers", "accelerate", "tokenizers")
+CONVERT_COMMAND = "harness convert-ledger"
+# The parts a schema-1 identity did not hold, which a converted ledger's older seeds may differ in.
+_NOT_IN_LEGACY = ("harness_source_sha256", "versions")
 
 
 def ledger_identity(run: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
-    """What every seed of one ledger shares, as JSON data.
+    """What every seed of one ledger shares, as JSON data: :meth:`RunIdentity.ledger`.
 
     ``run`` is a config's :meth:`~harness.config.RunConfig.identity` (or a result's stored config,
     which holds it); ``provenance`` is what its fine-tune records: a finished result's, or
     :func:`provenance_before_training`'s, which holds the same parts without training.
     """
-    versions = provenance.get("versions") or {}
-    model = provenance["model"]
-    identity = {
-        "task": run["task"],
-        # Only a task that is not a built-in has a spec here; a built-in's ledger keeps the identity it always had.
-        **({"task_spec": run["task_spec"]} if "task_spec" in run else {}),
-        "recipe": run["recipe"],
-        "model": run["model"],
-        "weights_sha256": model.get("weights_sha256"),
-        "architecture_sha256": model.get("architecture_sha256"),
-        "definition_sha256": model.get("definition_sha256"),
-        "data_sha256": provenance["data"]["sha256"],
-        "precision": run["precision"],
-        "device_kind": device_kind(provenance["device"]["device"]),
-        "versions": {name: versions.get(name) for name in IDENTITY_VERSIONS},
-        # Only a fault measurement has faults; a baseline's ledger keeps the identity it always had.
-        **({"faults": list(run["faults"])} if run.get("faults") else {}),
-    }
-    return json.loads(json.dumps(identity, default=str))
+    return RunIdentity.from_result(run, provenance).ledger()
 
 
 def provenance_before_training(config: RunConfig, *, hub_offline: bool = False) -> dict[str, Any]:
     """The parts of the provenance :func:`harness.training.fine_tune` records that :func:`ledger_identity`
     reads, found as the fine-tune finds them (the resolved model's provenance, the data's fingerprint,
-    the library versions, the resolved device) but without training: a ledger is checked against
-    them before a seed is trained or taken from it."""
-    model = resolve_model(config.model_spec, hub_offline=hub_offline, root=config.model_root)
+    the library versions, the resolved device, the harness's source) but without training: a ledger
+    is checked against them before a seed is trained or taken from it."""
+    identity = RunIdentity.from_config(config, hub_offline=hub_offline)
     return {
         "versions": library_versions(),
-        "device": {"device": resolve_device(config.device)},
-        "model": model.provenance(),
-        "data": {"sha256": DataSource.for_config(config, hub_offline=hub_offline).fingerprint()["sha256"]},
+        "device": {"device": identity.device},
+        "model": identity.model,
+        "data": {"sha256": identity.data_sha256},
+        "harness_source_sha256": identity.harness_source_sha256,
     }
 
 
@@ -131,6 +125,10 @@ class SeedLedger:
     path: Path
     identity: dict[str, Any] | None = None
     seeds: dict[int, dict[str, Any]] | None = None
+    schema: int = LEDGER_SCHEMA
+    # After convert-ledger: the seeds measured before it, whose records may differ from the identity
+    # only in what a schema-1 identity did not hold (_NOT_IN_LEGACY, but for LEGACY_VERSIONS).
+    converted: dict[str, Any] | None = None
 
     @classmethod
     def open(cls, path: Path) -> SeedLedger:
@@ -140,10 +138,10 @@ class SeedLedger:
             return cls(path, None, {})
         try:
             data = json.loads(path.read_text())
-            if data.get("schema") != LEDGER_SCHEMA or data.get("kind") != "seed-ledger":
+            if data.get("schema") not in (LEGACY_SCHEMA, LEDGER_SCHEMA) or data.get("kind") != "seed-ledger":
                 raise ValueError(f"schema {data.get('schema')!r} / kind {data.get('kind')!r}")
             seeds = {int(record["seed"]): record for record in data["seeds"]}
-            return cls(path, data["identity"], seeds)
+            return cls(path, data["identity"], seeds, data["schema"], data.get("converted"))
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise BaselineError(
                 f"{path}: unreadable partial recording ({type(error).__name__}: {error}); restore it from git, "
@@ -205,6 +203,14 @@ class SeedLedger:
                 raise BaselineError(f"{self.path}: holds seeds {seed_ranges(list(self.seeds))} but no identity; restore it "
                                     "from git, or delete it to record every seed again")
             return
+        if self.schema == LEGACY_SCHEMA:
+            raise BaselineError(
+                f"{self.path}: written by an older harness, whose ledger identity held neither the harness's own source nor "
+                f"most library versions, so seeds {seed_ranges(list(self.seeds))} may have been measured by other code than "
+                f"this. Convert it to continue with this code (`{CONVERT_COMMAND} {self.path}`: its seeds are checked under "
+                "the identity they were recorded with, and the file says which were measured before), or delete it to "
+                "start over"
+            )
         if identity != self.identity:
             raise BaselineError(self._other_identity(identity))
         for seed, record in sorted(self.seeds.items()):
@@ -213,8 +219,12 @@ class SeedLedger:
             except (KeyError, TypeError, ValueError) as error:
                 raise BaselineError(f"{self.path}: seed {seed}'s record is incomplete ({type(error).__name__}: {error}); "
                                     "restore it from git, or delete it to record every seed again") from error
-            if own != self.identity:
-                changes = identity_changes(self.identity, own, was="in the ledger's identity", now=f"in seed {seed}'s record")
+            if seed in (self.converted or {}).get("seeds", ()):
+                own, expected = _legacy_parts(own), _legacy_parts(self.identity)
+            else:
+                expected = self.identity
+            if own != expected:
+                changes = identity_changes(expected, own, was="in the ledger's identity", now=f"in seed {seed}'s record")
                 raise BaselineError(
                     f"{self.path}: seed {seed} was not measured under the ledger's identity ({'; '.join(changes)}): the file "
                     "was merged or edited by hand, and one baseline cannot mix them. Restore it from git, or delete it to "
@@ -223,9 +233,15 @@ class SeedLedger:
 
     def _other_identity(self, identity: dict[str, Any]) -> str:
         changes = identity_changes(self.identity, identity, was="in the ledger", now="now")
+        fix = f"Restore the settings they were measured with, or delete {self.path} to start the recording over."
+        if identity.get("harness_source_sha256") != self.identity.get("harness_source_sha256"):
+            commits = sorted({str((record.get("provenance", {}).get("git") or {}).get("commit"))[:12]
+                              for record in self.seeds.values()} - {"None"})
+            measured_by = f" (commit {', '.join(commits)})" if commits else ""
+            fix = (f"The harness's own source changed since they were measured: finish the recording with the code that "
+                   f"measured them{measured_by}, or delete {self.path} to start over with this code.")
         return (f"{self.path}: seeds {seed_ranges(list(self.seeds))} were measured under another identity "
-                f"({'; '.join(changes)}): one baseline cannot mix them. Restore the settings they were "
-                f"measured with, or delete {self.path} to start the recording over.")
+                f"({'; '.join(changes)}): one baseline cannot mix them. {fix}")
 
     def add(self, config: RunConfig, result: RunResult) -> None:
         """Record one finished seed; refuses a run that would not belong to the same baseline."""
@@ -260,14 +276,62 @@ class SeedLedger:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema": LEDGER_SCHEMA,
+            "schema": self.schema,
             "kind": "seed-ledger",
             "identity": self.identity,
+            **({"converted": self.converted} if self.converted else {}),
             "seeds": [self.seeds[s] for s in sorted(self.seeds)],
         }
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _legacy_parts(identity: Mapping[str, Any]) -> dict[str, Any]:
+    """``identity`` without what a schema-1 ledger identity did not hold."""
+    kept = {key: value for key, value in identity.items() if key not in _NOT_IN_LEGACY}
+    kept["versions"] = {name: (identity.get("versions") or {}).get(name) for name in LEGACY_VERSIONS}
+    return kept
+
+
+def convert_legacy_ledger(path: Path) -> str:
+    """Convert a schema-1 ledger at ``path`` to this harness's schema, in place; returns what was done.
+
+    Every held seed must agree under the identity it was recorded with (a schema-1 identity: no
+    harness source, four library versions) and the parts of the new identity it can be read from.
+    The converted ledger's identity takes this harness's source and library versions for what
+    schema 1 did not hold, so the next seed is measured, and refused, as any other ledger's; the
+    file lists the seeds measured before the conversion and the harness sources that measured them.
+    """
+    from harness.provenance import harness_source_sha256
+
+    with SeedLedger.recording(path) as ledger:
+        if not ledger.path.is_file():
+            raise BaselineError(f"{path}: no such ledger")
+        if ledger.schema != LEGACY_SCHEMA:
+            return f"{path}: already a schema-{ledger.schema} ledger; nothing to convert"
+        if not ledger.seeds:
+            ledger.remove()
+            return f"{path}: held no seeds; removed"
+        identities = {seed: ledger_identity(record["config"], record["provenance"]) for seed, record in ledger.seeds.items()}
+        first = min(identities)
+        for seed, own in sorted(identities.items()):
+            if _legacy_parts(own) != _legacy_parts(identities[first]):
+                changes = identity_changes(_legacy_parts(identities[first]), _legacy_parts(own),
+                                           was=f"in seed {first}'s record", now=f"in seed {seed}'s")
+                raise BaselineError(f"{path}: seeds {first} and {seed} were not measured under one identity "
+                                    f"({'; '.join(changes)}); it cannot be converted. Delete it to start over.")
+        now = library_versions()
+        identity = dict(identities[first])
+        identity["versions"] = {name: (identity["versions"].get(name) if name in LEGACY_VERSIONS else now.get(name))
+                                for name in identity["versions"]}
+        identity["harness_source_sha256"] = harness_source_sha256()
+        sources = sorted({str(own.get("harness_source_sha256")) for own in identities.values()})
+        ledger.identity, ledger.schema = identity, LEDGER_SCHEMA
+        ledger.converted = {"from_schema": LEGACY_SCHEMA, "seeds": sorted(ledger.seeds), "harness_source_sha256": sources}
+        atomic_write_json(ledger.path, ledger.to_json())
+    return (f"{path}: converted to schema {LEDGER_SCHEMA}; seeds {seed_ranges(list(ledger.seeds))} were measured by "
+            f"{len(sources)} version(s) of the harness's source, and the next seed is measured by this one")
 
 
 def run_seeds(config: RunConfig, fine_tune: Callable[[RunConfig], RunResult], wanted: list[int],

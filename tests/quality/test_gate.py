@@ -439,3 +439,43 @@ def test_a_policy_that_repeats_a_metric_is_refused():
     """Issue 19, item 7: ["f1", "f1", "f1"] split alpha three ways over one metric."""
     with pytest.raises(ConfigError, match=r"repeat a metric"):
         GatePolicy(metrics=("f1", "f1", "f1"))
+
+
+# --- the run identity's parts a baseline must match (harness.run_identity.BASELINE_MATCHES) ---------
+
+
+def recorded_baseline(config, seeds=(142, 143)):
+    """A baseline recorded the way record-baseline records one, from fake runs of ``config``."""
+    from harness.quality.baselines import measured_from_runs
+
+    return measured_from_runs(config, [run_result(config.replace(seed=seed)) for seed in seeds])
+
+
+def test_a_run_of_another_world_size_is_a_mismatch():
+    """Issue 20 (b): --harness-nproc=2 doubles the global batch; gating it against the single-process
+    baseline compared two recipes with no word. A baseline from before world sizes were recorded was
+    single-process."""
+    from fake_runs import smoke_run_config
+
+    config = smoke_run_config()
+    distributed = run_result(config.replace(world_size=2))
+    for baseline in (recorded_baseline(config), baseline_for(run_result(config))):
+        report = check_run(distributed, baseline, name=NAME, policy=POLICY)
+        assert not report.passed and {c.verdict for c in report.checks} == {MISMATCH}
+        assert any(p.startswith("world size differs: run 2 training process(es), baseline 1") for p in report.problems)
+    assert not check_run(run_result(config), recorded_baseline(config), name=NAME, policy=POLICY).problems
+
+
+def test_a_task_whose_spec_changed_is_a_mismatch():
+    """Issue 20 (c): swapping a task's label_names (F1 then scores the other class) passed the gate
+    with no mismatch; the baseline records the task spec's sha256, and the run's must match it."""
+    from fake_runs import smoke_run_config
+    from harness.tasks import TaskSpec
+
+    reviews = TaskSpec(name="reviews", text_columns=("text",), num_labels=2, label_names=("bad", "good"), metrics=("accuracy", "f1"))
+    swapped = dataclasses.replace(reviews, label_names=("good", "bad"))
+    baseline = recorded_baseline(smoke_run_config(task=reviews))
+    assert not check_run(run_result(smoke_run_config(task=reviews)), baseline, name=NAME, policy=POLICY).problems
+    report = check_run(run_result(smoke_run_config(task=swapped)), baseline, name=NAME, policy=POLICY)
+    assert not report.passed and {c.verdict for c in report.checks} == {MISMATCH}
+    assert any(p.startswith("task 'reviews' differs from the baseline's (its columns, labels or metrics") for p in report.problems)

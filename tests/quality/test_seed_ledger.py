@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -158,20 +159,42 @@ def test_a_write_that_dies_leaves_the_previous_ledger_whole(ledger_path, monkeyp
 REPO_BASELINES = Path(__file__).resolve().parents[2] / "baselines"
 # Recordings in progress, and fault measurements (resumed by measure-fault like a recording).
 REPO_PARTIALS = sorted([*REPO_BASELINES.glob("mrpc--*.partial.json"), *REPO_BASELINES.glob("faults/mrpc--*.json")])
-LEDGER_KEYS = ["task", "recipe", "model", "weights_sha256", "architecture_sha256", "definition_sha256", "data_sha256",
-               "precision", "device_kind", "versions"]
 
 
-def test_an_mrpc_ledger_keeps_the_identity_it_always_had():
-    """A recording in progress resumes only if its identity is unchanged: MRPC is still just "mrpc"."""
-    from harness.quality.seed_ledger import ledger_identity
+def with_source(result, source: str):
+    """``result`` as if the harness whose source hashes to ``source`` had measured it."""
+    return dataclasses.replace(result, provenance={**result.provenance, "harness_source_sha256": source})
 
-    identity = ledger_identity(smoke_run_config().identity(), run_result().provenance)
-    assert list(identity) == LEDGER_KEYS and identity["task"] == "mrpc"
+
+def test_a_code_edit_mid_recording_is_refused_naming_it(ledger_path, monkeypatch):
+    """Issue 20 (a): seeds 42-44 measured, the harness's source edited, the same command resumed: the
+    edit is in the ledger's identity, so the recording stops before anything trains, and says how on."""
+    config = smoke_run_config(seed=42)
+    ledger = SeedLedger.open(ledger_path)
+    for seed in (42, 43, 44):
+        ledger.add(config, with_source(run_result(config.replace(seed=seed)), "a" * 64))
+    monkeypatch.setattr(seed_ledger, "provenance_before_training",
+                        lambda config, *, hub_offline=False: with_source(run_result(config), "b" * 64).provenance)
+    fine_tune = FakeFineTune()
+    with pytest.raises(BaselineError, match=r"harness_source_sha256: 'a{64}' in the ledger, 'b{64}' now.*finish the "
+                                            r"recording with the code that measured them, or delete .* to start over"):
+        record_baseline(config, fine_tune, seeds=6, ledger=SeedLedger.open(ledger_path))
+    assert fine_tune.seeds == []
+
+
+def test_a_ledger_identity_is_the_run_identity_but_the_seed():
+    """Everything the run identity holds is shared by a ledger's seeds (the harness's source and every
+    library's version too), except the seed, and the device asked for ("auto"), which is its kind."""
+    identity = ledger_identity(smoke_run_config().identity(), with_source(run_result(), "c" * 64).provenance)
+    assert identity["task"] == "mrpc" and identity["recipe"]["name"] == "smoke"
+    assert identity["harness_source_sha256"] == "c" * 64 and identity["world_size"] == 1
+    assert {"pandas", "pyarrow", "safetensors", "scipy", "torch"} <= set(identity["versions"])
+    assert "seed" not in identity and "device" not in identity and identity["device_kind"] == "cpu"
+    assert identity == ledger_identity(smoke_run_config(seed=7).replace(device="auto").identity(),
+                                       with_source(run_result(smoke_run_config(seed=7)), "c" * 64).provenance)
 
 
 def test_a_task_of_ones_own_carries_its_spec_in_the_ledger():
-    from harness.quality.seed_ledger import ledger_identity
     from harness.tasks import TaskSpec
 
     reviews = TaskSpec(name="reviews", text_columns=("text",), num_labels=2, label_names=("bad", "good"), metrics=("accuracy",))
@@ -180,20 +203,30 @@ def test_a_task_of_ones_own_carries_its_spec_in_the_ledger():
 
 
 @pytest.mark.parametrize("partial", REPO_PARTIALS or [None], ids=lambda path: path.name if path else "none")
-def test_the_mrpc_recordings_in_progress_would_resume(partial):
-    """Each committed partial recording's identity is what this harness computes for its seeds (today's
-    recipe, task and faults with the provenance they were measured with), and each seed's own record
-    belongs to it, so the same command continues it instead of refusing its seeds. (Whether this
-    machine's libraries still match the ledger's versions is the environment's, not the harness's.)"""
+def test_the_committed_ledgers_convert_and_then_resume(partial, tmp_path):
+    """The committed ledgers were written before the harness's source was in a ledger's identity (and
+    their seeds were measured by several versions of it): they are not resumed as they are, the refusal
+    names the one command that converts them, and a converted copy resumes under this harness, each
+    held seed's own record checked against the parts its identity held."""
     if partial is None:
         pytest.skip("no recording in progress in baselines/")
     from harness.config import RunConfig
 
-    ledger = SeedLedger.open(partial)
+    copy = Path(shutil.copy(partial, tmp_path / partial.name))
+    if SeedLedger.open(copy).schema == seed_ledger.LEGACY_SCHEMA:
+        with pytest.raises(BaselineError, match=f"harness convert-ledger {copy}"):
+            SeedLedger.open(copy).check_resumable({})
+        said = seed_ledger.convert_legacy_ledger(copy)
+        assert said.startswith(f"{copy}: converted to schema {seed_ledger.LEDGER_SCHEMA}")
+    ledger = SeedLedger.open(copy)
     seed = min(ledger.seeds)
     config = RunConfig.from_recipe(ledger.identity["recipe"]["name"], device="cpu", seed=seed,
                                    precision=ledger.identity["precision"], faults=tuple(ledger.identity.get("faults", ())))
-    assert ledger_identity(config.identity(), ledger.seeds[seed]["provenance"]) == ledger.identity
+    # Today's recipe, task and faults with the seed's provenance; the code and libraries are the ledger's
+    # (right after a conversion, this harness's: whether they still are later is the checkout's business).
+    now = {**ledger.seeds[seed]["provenance"], "harness_source_sha256": ledger.identity["harness_source_sha256"],
+           "versions": ledger.identity["versions"]}
+    assert ledger_identity(config.identity(), now) == ledger.identity
     ledger.check_resumable(ledger.identity)  # every held seed's own record
 
 
@@ -218,3 +251,33 @@ def test_a_killed_recorder_never_blocks_the_next_recording(ledger_path):
         holder.wait()
     with SeedLedger.recording(ledger_path) as ledger:
         assert ledger.seeds == {}
+
+
+def test_a_ledger_written_by_an_older_harness_converts_with_one_command(ledger_path, capsys):
+    """A schema-1 ledger whose seeds two versions of the code measured: refused as it is, converted by
+    `harness convert-ledger`, then resumed by this harness; seeds of two recipes cannot be converted."""
+    from harness.cli import main
+    from harness.provenance import harness_source_sha256, library_versions
+
+    config = smoke_run_config()
+    records = [{"seed": seed, "config": result.config, "metrics": result.metrics,
+                "throughput": dataclasses.asdict(result.throughput), "provenance": result.provenance}
+               for seed, result in ((seed, with_source(run_result(config.replace(seed=seed)), source))
+                                    for seed, source in ((42, "a" * 64), (43, "b" * 64)))]
+    ledger_path.parent.mkdir(parents=True)
+    ledger_path.write_text(json.dumps({"schema": 1, "kind": "seed-ledger", "identity": {"task": "mrpc"}, "seeds": records}))
+    with pytest.raises(BaselineError, match="convert-ledger"):
+        SeedLedger.open(ledger_path).check_resumable({"task": "mrpc"})
+    assert main(["convert-ledger", str(ledger_path)]) == 0
+    assert "converted to schema 2; seeds 42-43 were measured by 2 version(s) of the harness's source" in capsys.readouterr().out
+    ledger = SeedLedger.open(ledger_path)
+    versions = {**library_versions(), **{name: run_result().provenance["versions"].get(name) for name in seed_ledger.LEGACY_VERSIONS}}
+    now = {**run_result(config).provenance, "versions": versions, "harness_source_sha256": harness_source_sha256()}
+    ledger.check_resumable(ledger_identity(config.identity(), now))
+    assert ledger.converted == {"from_schema": 1, "seeds": [42, 43], "harness_source_sha256": ["a" * 64, "b" * 64]}
+
+    other = other_learning_rate(config)
+    records[1] |= {"config": other.replace(seed=43).to_dict()}
+    ledger_path.write_text(json.dumps({"schema": 1, "kind": "seed-ledger", "identity": {"task": "mrpc"}, "seeds": records}))
+    assert main(["convert-ledger", str(ledger_path)]) == 2
+    assert "seeds 42 and 43 were not measured under one identity (recipe.learning_rate" in capsys.readouterr().err
