@@ -1,27 +1,90 @@
-"""harness: fine-tune Hugging Face models with the Trainer, and catch regressions in quality and speed."""
+"""harness: fine-tune Hugging Face models with the Trainer, and catch regressions in quality and speed.
 
-from harness.config import RECIPES, ConfigError, Recipe, RunConfig
-from harness.data import DataError, DataSource, MrpcSource, load_mrpc
-from harness.metrics import MrpcMetrics, compute_metrics
-from harness.models import ModelError, ResolvedModel, resolve_model
-from harness.result import RunResult, TrainingThroughput
+The verbs and the types they take and return, importable from here::
+
+    from harness import RunConfig, BaselineStore, fine_tune, perform_quality_check, record_baseline
+
+    config = RunConfig.from_recipe("smoke", data_dir="tests/data/mrpc-smoke", device="cpu")
+    result = fine_tune(config)                                   # a RunResult: metrics, provenance, throughput
+    baseline = record_baseline(config, fine_tune, seeds=5)       # a MeasuredBaseline of seeds 42-46
+    BaselineStore("baselines").save(baseline)
+    outcome = perform_quality_check(config, fine_tune=fine_tune, store=BaselineStore("baselines"))
+    print(outcome.report.table())                                # metric, baseline, measured, band, verdict
+
+Names are imported on first use (``import harness`` does not import torch, transformers or
+datasets), so the package stays cheap to import for the CLI and the pytest plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "RECIPES",
-    "ConfigError",
-    "DataError",
-    "DataSource",
-    "ModelError",
-    "MrpcMetrics",
-    "MrpcSource",
-    "Recipe",
-    "ResolvedModel",
-    "RunConfig",
-    "RunResult",
-    "TrainingThroughput",
-    "compute_metrics",
-    "load_mrpc",
-    "resolve_model",
-]
+# name -> the module that defines it. One place, so a module that moves changes one line.
+_EXPORTS = {
+    # verbs
+    "fine_tune": "harness.training",
+    "record_baseline": "harness.quality.regression",
+    "perform_quality_check": "harness.quality.regression",
+    "check_run": "harness.quality.gate",
+    "resolve_model": "harness.models",
+    "load_mrpc": "harness.data",
+    "compute_metrics": "harness.metrics",
+    # a run: what it is, and what it gives back
+    "RECIPES": "harness.config",
+    "Recipe": "harness.config",
+    "RunConfig": "harness.config",
+    "TaskSpec": "harness.tasks.spec",
+    "RunResult": "harness.result",
+    "TrainingThroughput": "harness.result",
+    "DataSource": "harness.data",
+    "MrpcSource": "harness.data",
+    "MrpcMetrics": "harness.metrics",
+    "ResolvedModel": "harness.models",
+    "Settings": "harness.settings",
+    # the gate and its baselines
+    "GatePolicy": "harness.quality.gate",
+    "GateReport": "harness.quality.gate",
+    "QualityOutcome": "harness.quality.regression",
+    "MeasuredBaseline": "harness.quality.baselines",
+    "BaselineStore": "harness.quality.baselines",
+    "HarnessSession": "harness.session",
+    # errors a user can meet, each naming the fix
+    "ConfigError": "harness.config",
+    "DataError": "harness.data",
+    "ModelError": "harness.models",
+    "TaskError": "harness.tasks.spec",
+    "BaselineError": "harness.quality.baselines",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:  # an AttributeError lets `from harness import training` import the submodule
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from harness.config import RECIPES, ConfigError, Recipe, RunConfig
+    from harness.data import DataError, DataSource, MrpcSource, load_mrpc
+    from harness.metrics import MrpcMetrics, compute_metrics
+    from harness.models import ModelError, ResolvedModel, resolve_model
+    from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
+    from harness.quality.gate import GatePolicy, GateReport, check_run
+    from harness.quality.regression import QualityOutcome, perform_quality_check, record_baseline
+    from harness.result import RunResult, TrainingThroughput
+    from harness.session import HarnessSession
+    from harness.settings import Settings
+    from harness.tasks.spec import TaskError, TaskSpec
+    from harness.training import fine_tune
