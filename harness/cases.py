@@ -35,7 +35,8 @@ from harness.models import ModelError, local_model_dir
 from harness.names import path_name_problem
 from harness.quality.gate import GatePolicy
 from harness.tasks.registry import TaskRegistry
-from harness.tasks.spec import TaskSpec
+from harness.tasks.metrics import TaskMetrics
+from harness.tasks.spec import TaskError, TaskSpec
 
 CASE_KEYS = ("task", "recipe", "model", "data_dir", "data_files", "columns", "overrides", "metrics", "effects", "margins",
              "description")
@@ -131,44 +132,11 @@ def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, reci
     ``root`` is the folder relative paths are read from (the one holding ``pyproject.toml``): the
     data's and the model's (see :func:`harness.models.local_model_dir`).
     """
-    problem = path_name_problem(name)
-    if problem:  # first: the name becomes the case's recipe, baseline file and run folders
-        raise ConfigError(f"{where}: case name {problem}")
-    unknown = sorted(set(table) - set(CASE_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(CASE_KEYS)}")
-    if name in recipes:
-        raise ConfigError(f"{where}: a case is a recipe of its own, named after it, and {name!r} is already a recipe; "
-                          f"rename the case (recipes: {', '.join(recipes.names())})")
+    _check_case_name(name, table, recipes, where)
     task = _task(name, table.get("task"), tasks, where)
-    base = table.get("recipe")
-    if not isinstance(base, str):
-        raise ConfigError(f"{where}: `recipe` (the recipe it fine-tunes with) is required; known recipes: "
-                          f"{', '.join(recipes.names())}")
-    overrides = _table(table, "overrides", where)
-    try:
-        recipe = dataclasses.replace(recipes.get(base), name=name,
-                                     description=str(table.get("description") or f"case {name}: {base} with {overrides or 'no changes'}"),
-                                     **overrides)
-    except TypeError as error:
-        fields = sorted(f.name for f in dataclasses.fields(Recipe) if f.name not in ("name", "description"))
-        raise ConfigError(f"{where}: overrides: {error}; valid fields: {', '.join(fields)}") from error
-    except ConfigError as error:
-        raise ConfigError(f"{where}: {error}") from error
-    data_files = {split: _path(root, path, where, f"data_files.{split}") for split, path in _table(table, "data_files", where).items()}
-    columns = _table(table, "columns", where)
-    data_dir = table.get("data_dir")
-    if data_dir is not None and data_files:
-        raise ConfigError(f"{where}: give the data as a GLUE folder (data_dir) or as files (data_files), not both")
-    if columns and not data_files:
-        raise ConfigError(f"{where}: columns maps the task's columns onto the columns of your data_files; a data_dir "
-                          "is a GLUE folder, read with the task's own columns: drop columns, or give data_files")
-    metrics = table.get("metrics", [])
-    if not isinstance(metrics, list) or not all(isinstance(metric, str) for metric in metrics):
-        raise ConfigError(f"{where}: metrics must be a list of metric names, e.g. [\"accuracy\"], got {metrics!r}")
-    if len(set(metrics)) != len(metrics):
-        raise ConfigError(f"{where}: metrics {metrics} repeat a metric; name each once (the gate's false-alarm rate "
-                          "is split over them)")
+    base, overrides, recipe = _case_recipe(name, table, recipes, where)
+    data_dir, data_files, columns = _case_data(table, root, where)
+    metrics = _metric_names(table, where)
     model = _model(root, table.get("model"), where)
     return Case(
         name=name,
@@ -188,6 +156,68 @@ def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, reci
     )
 
 
+def _check_case_name(name: str, table: Mapping[str, Any], recipes: RecipeRegistry, where: str) -> None:
+    """Reject a case whose name cannot name its files, whose table has a key the harness does not
+    read (a typo would be silently ignored), or whose name is already a recipe's (the case becomes
+    a recipe of that name)."""
+    problem = path_name_problem(name)
+    if problem:  # first: the name becomes the case's recipe, baseline file and run folders
+        raise ConfigError(f"{where}: case name {problem}")
+    unknown = sorted(set(table) - set(CASE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(CASE_KEYS)}")
+    if name in recipes:
+        raise ConfigError(f"{where}: a case is a recipe of its own, named after it, and {name!r} is already a recipe; "
+                          f"rename the case (recipes: {', '.join(recipes.names())})")
+
+
+def _case_recipe(name: str, table: Mapping[str, Any], recipes: RecipeRegistry,
+                 where: str) -> tuple[str, dict[str, Any], Recipe]:
+    """The case's base recipe name, its overrides, and the recipe of the case's own name they make:
+    an override that is no Recipe field, or a value the recipe rejects, names the key and the fix."""
+    base = table.get("recipe")
+    if not isinstance(base, str):
+        raise ConfigError(f"{where}: `recipe` (the recipe it fine-tunes with) is required; known recipes: "
+                          f"{', '.join(recipes.names())}")
+    overrides = _table(table, "overrides", where)
+    try:
+        recipe = dataclasses.replace(recipes.get(base), name=name,
+                                     description=str(table.get("description") or f"case {name}: {base} with {overrides or 'no changes'}"),
+                                     **overrides)
+    except TypeError as error:
+        fields = sorted(f.name for f in dataclasses.fields(Recipe) if f.name not in ("name", "description"))
+        raise ConfigError(f"{where}: overrides: {error}; valid fields: {', '.join(fields)}") from error
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
+    return base, overrides, recipe
+
+
+def _case_data(table: Mapping[str, Any], root: Path, where: str) -> tuple[Any, dict[str, Path], dict[str, Any]]:
+    """The case's data_dir (as written), data_files (resolved from ``root``) and columns: one way to
+    give the data, not both, and a column mapping only for files, since a GLUE folder has its own."""
+    data_files = {split: _path(root, path, where, f"data_files.{split}") for split, path in _table(table, "data_files", where).items()}
+    columns = _table(table, "columns", where)
+    data_dir = table.get("data_dir")
+    if data_dir is not None and data_files:
+        raise ConfigError(f"{where}: give the data as a GLUE folder (data_dir) or as files (data_files), not both")
+    if columns and not data_files:
+        raise ConfigError(f"{where}: columns maps the task's columns onto the columns of your data_files; a data_dir "
+                          "is a GLUE folder, read with the task's own columns: drop columns, or give data_files")
+    return data_dir, data_files, columns
+
+
+def _metric_names(table: Mapping[str, Any], where: str) -> list[str]:
+    """The metrics the case gates on: a list of names, each once, since the gate's false-alarm rate
+    is split over them and a repeat would spend it twice."""
+    metrics = table.get("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(metric, str) for metric in metrics):
+        raise ConfigError(f"{where}: metrics must be a list of metric names, e.g. [\"accuracy\"], got {metrics!r}")
+    if len(set(metrics)) != len(metrics):
+        raise ConfigError(f"{where}: metrics {metrics} repeat a metric; name each once (the gate's false-alarm rate "
+                          "is split over them)")
+    return metrics
+
+
 def _task(case: str, value: Any, tasks: TaskRegistry, where: str) -> TaskSpec:
     if isinstance(value, str):
         try:
@@ -195,8 +225,6 @@ def _task(case: str, value: Any, tasks: TaskRegistry, where: str) -> TaskSpec:
         except ValueError as error:
             raise ConfigError(f"{where}: {error}") from None
     if isinstance(value, dict):
-        from harness.project_config import task_from_table
-
         return task_from_table(case, value, f"{where}.task", taken=tasks)
     raise ConfigError(f"{where}: `task` is required: a task's name ({', '.join(tasks.names())}) or an inline table of "
                       "its fields (text_columns, label_names, metrics)")
@@ -225,7 +253,7 @@ def _model(root: Path, value: Any, where: str) -> str | None:
         raise ConfigError(f"{where}: model must be a model spec (a Hub id, a folder relative to {root}, 'minilm' or "
                           f"'arch:NAME'), got {value!r}")
     try:
-        directory = local_model_dir(value.strip(), root)
+        local_model_dir(value.strip(), root)  # a spec that can only be a path must name a folder that is there
     except ModelError as error:
         raise ConfigError(f"{where}: model: {error}") from None
     return value  # as written: the folder is read from root (RunConfig.model_root), and the spec names the baseline
@@ -241,3 +269,36 @@ def _path(root: Path, value: Any, where: str, key: str) -> Path:
 def describe_recipe(case: Case) -> str:
     """``smoke`` or ``smoke + epochs=1.0``: the case's base recipe and what it changes, for listings."""
     return " + ".join([case.base_recipe, *(f"{field}={value}" for field, value in case.overrides)])
+
+
+# The fields of a task declared in pyproject.toml, by table ([tool.harness.tasks.NAME]) or inline in a case.
+TASK_KEYS = ("text_columns", "label_names", "num_labels", "metrics", "evaluation_splits", "label_column", "description")
+
+
+def task_from_table(name: str, table: Any, where: str, *, taken: TaskRegistry) -> TaskSpec:
+    """A task from a TOML table of :class:`~harness.tasks.spec.TaskSpec` fields.
+
+    ``num_labels`` defaults to the number of ``label_names``; a regression task sets
+    ``num_labels = 1`` and no names. Metrics are checked against the metric registry for the
+    task's number of labels here, so ``f1`` on a three-class task fails when the file is read.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table of the task's fields: {', '.join(TASK_KEYS)}")
+    unknown = sorted(set(table) - set(TASK_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(TASK_KEYS)}")
+    fields = dict(table)
+    fields.setdefault("label_names", [])
+    if "num_labels" not in fields:
+        if not fields["label_names"]:
+            raise ConfigError(f"{where}: give label_names (the classes, in class-id order), or num_labels = 1 "
+                              "for a regression task whose label is a score")
+        fields["num_labels"] = len(fields["label_names"])
+    if name in taken:
+        raise ConfigError(f"{where}: task {name!r} already exists; give yours another name (tasks: {', '.join(taken.names())})")
+    try:
+        spec = TaskSpec(name=name, **fields)
+        TaskMetrics(spec.metrics, num_labels=spec.num_labels)  # each metric known, and able to score this task
+    except (TaskError, ValueError, TypeError, KeyError) as error:
+        raise ConfigError(f"{where}: {error}") from error
+    return spec

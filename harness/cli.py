@@ -26,7 +26,7 @@ from harness.data import DataError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.tables import markdown_table
-from harness.throughput.hardware import AUTO_PRECISION, resolve_precision
+from harness.precision import AUTO_PRECISION, resolve_precision
 from harness.tasks import TaskError, builtin_tasks
 
 USER_ERRORS = (ConfigError, DataError, ModelError, TaskError)
@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the baseline, and faults/ where the measurement is kept (default: baselines)")
     fault.add_argument("--output", type=Path, help="Markdown report (default: reports/fault-<fault>.md)")
     fault.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    convert = commands.add_parser("convert-ledger", help="convert seed ledgers (*.partial.json, faults/*.json) written by an "
+                                  "older harness, so they resume under this one's run identity")
+    convert.add_argument("ledgers", nargs="+", type=Path, help="the ledger files")
     return parser
 
 
@@ -176,6 +180,7 @@ def _data(args: argparse.Namespace, settings: Settings) -> dict:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from harness.distributed import Launch, launch_fine_tune
+    from harness.run_identity import RunIdentity
     from harness.training import fine_tune, run_name
 
     launch = Launch(nproc_per_node=args.nproc, nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr,
@@ -218,7 +223,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ["device", result.provenance["device"].get("gpu") or result.provenance["device"]["cpu"]],
         ["data sha256", result.provenance["data"]["sha256"][:16]],
         ["weights sha256", (result.provenance["model"]["weights_sha256"] or "random init")[:16]],
-        ["saved to", str(config.output_dir / run_name(config))],
+        ["saved to", str(config.output_dir / run_name(config, RunIdentity.from_result(result.config, result.provenance)))],
     ]
     print(markdown_table([f"{config.task.name.upper()} {config.task.evaluation_splits[0]}", "value"], rows))
     return 0
@@ -226,7 +231,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     from harness.quality.baselines import check_recordable
-    from harness.throughput.hardware import check_precision
+    from harness.precision import check_precision
     from harness.quality.regression import baseline_diff, name_for, record_baseline
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
@@ -271,7 +276,7 @@ def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
     from harness.quality.regression import name_for, record_command, sequential_designs
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
-    from harness.throughput.hardware import check_precision
+    from harness.precision import check_precision
 
     session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet,
                              recipes=read_recipes(args.pyproject), tasks=read_tasks(args.pyproject))
@@ -399,6 +404,14 @@ def _recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_ledgers(args: argparse.Namespace) -> int:
+    from harness.quality.seed_ledger import convert_legacy_ledger
+
+    for path in args.ledgers:
+        print(convert_legacy_ledger(path))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings or Settings.from_environ()
@@ -412,6 +425,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             return _record_baseline(args, settings)
         if args.command == "measure-fault":
             return _measure_fault(args, settings)
+        if args.command == "convert-ledger":
+            return _convert_ledgers(args)
         if args.command == "noise-study":
             return _noise_study(args, settings)
         if args.command == "simulate-gate":

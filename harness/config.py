@@ -519,14 +519,29 @@ class RunConfig:
         object.__setattr__(self, "columns", _pairs(self.columns))
         if not isinstance(self.world_size, int) or self.world_size < 1:
             raise ConfigError(f"world_size (training processes over all nodes) must be an integer >= 1, got {self.world_size!r}")
+        self._check_faults()
+        self._check_hardware()
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        self._normalise_paths()
+        self._check_data()
+
+    def _check_faults(self) -> None:
+        """Reject faults that cannot be injected into this run: every problem at once, so one
+        edit fixes them all, then the label-noise ones, which need classes and stack badly."""
         problems = [problem for problem in map(fault_problem, self.faults) if problem]
         if problems:
             raise ConfigError("; ".join(problems))
-        if sum(f.startswith(LABEL_NOISE) for f in self.faults) > 1:
-            raise ConfigError(f"at most one label-noise fault per run, got {[f for f in self.faults if f.startswith(LABEL_NOISE)]}")
-        if self.task.is_regression and any(f.startswith(LABEL_NOISE) for f in self.faults):
+        label_noise = [f for f in self.faults if f.startswith(LABEL_NOISE)]
+        if len(label_noise) > 1:
+            raise ConfigError(f"at most one label-noise fault per run, got {label_noise}")
+        if self.task.is_regression and label_noise:
             raise ConfigError(f"task {self.task.name!r} is a regression task: label-noise flips classes, and it has none; "
                               "use shuffled-labels or truncated-inputs")
+
+    def _check_hardware(self) -> None:
+        """Reject a precision or device the harness does not know, and fp16 where no CUDA device
+        can run it, before any model is loaded."""
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
@@ -536,43 +551,56 @@ class RunConfig:
             )
         if self.precision == "fp16" and self.device in ("cpu", "mps"):
             raise ConfigError("fp16 training needs a CUDA device; use fp32 (or bf16 on a CPU with native bf16)")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+
+    def _normalise_paths(self) -> None:
+        """Store the folders as :class:`~pathlib.Path`, whatever a caller passed (a str from the
+        command line or a TOML file), so equal configs compare and serialise equal."""
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", Path(self.data_dir))
         object.__setattr__(self, "output_dir", Path(self.output_dir))
         if self.model_root is not None:
             object.__setattr__(self, "model_root", Path(self.model_root))
-        self._check_data()
 
     def _check_data(self) -> None:
-        task = self.task
+        """Reject data given two ways at once, then check the files and the column mapping."""
         if self.data_files and self.data_dir is not None:
             raise ConfigError(f"give the data as a GLUE folder (data_dir {self.data_dir}) or as files (data_files), not both")
         if self.data_files:
-            splits = [split for split, _ in self.data_files]
-            needed = ["train", *task.evaluation_splits]
-            missing, unknown = [s for s in needed if s not in splits], [s for s in splits if s not in needed]
-            if len(set(splits)) != len(splits) or missing or unknown:
-                problem = (f"lacks {missing}" if missing else f"names {unknown}, which the task does not use" if unknown
-                           else "repeats a split")
-                raise ConfigError(
-                    f"data_files {dict(self.data_files)} {problem}; task {task.name!r} needs one file for each of the "
-                    f"splits {needed} (e.g. --data-files {','.join(f'{s}={s}.csv' for s in needed)})"
-                )
+            self._check_data_files()
         if self.columns:
-            if not self.data_files:
-                raise ConfigError("columns maps the task's columns onto the columns of your data_files; give data_files too")
-            task_columns = [*task.text_columns, task.label_column]
-            unknown = [column for column, _ in self.columns if column not in task_columns]
-            if unknown or len({column for column, _ in self.columns}) != len(self.columns):
-                raise ConfigError(
-                    f"columns {dict(self.columns)}: each key must be one of task {task.name!r}'s columns {task_columns}, "
-                    f"once (task column = the column in your files){'; unknown: ' + str(unknown) if unknown else ''}"
-                )
-            for column, file_column in self.columns:
-                if not isinstance(file_column, str) or not file_column:
-                    raise ConfigError(f"columns: {column!r} must map to a column name in your files, got {file_column!r}")
+            self._check_columns()
+
+    def _check_data_files(self) -> None:
+        """The user's files must be exactly one per split the task trains and evaluates on: a
+        missing split would fail late, in the middle of a run, and an extra one is a typo."""
+        task = self.task
+        splits = [split for split, _ in self.data_files]
+        needed = ["train", *task.evaluation_splits]
+        missing, unknown = [s for s in needed if s not in splits], [s for s in splits if s not in needed]
+        if len(set(splits)) != len(splits) or missing or unknown:
+            problem = (f"lacks {missing}" if missing else f"names {unknown}, which the task does not use" if unknown
+                       else "repeats a split")
+            raise ConfigError(
+                f"data_files {dict(self.data_files)} {problem}; task {task.name!r} needs one file for each of the "
+                f"splits {needed} (e.g. --data-files {','.join(f'{s}={s}.csv' for s in needed)})"
+            )
+
+    def _check_columns(self) -> None:
+        """The column mapping only applies to data_files, and must map each of the task's columns
+        at most once, onto a non-empty column name, or the files would be read as other data."""
+        task = self.task
+        if not self.data_files:
+            raise ConfigError("columns maps the task's columns onto the columns of your data_files; give data_files too")
+        task_columns = [*task.text_columns, task.label_column]
+        unknown = [column for column, _ in self.columns if column not in task_columns]
+        if unknown or len({column for column, _ in self.columns}) != len(self.columns):
+            raise ConfigError(
+                f"columns {dict(self.columns)}: each key must be one of task {task.name!r}'s columns {task_columns}, "
+                f"once (task column = the column in your files){'; unknown: ' + str(unknown) if unknown else ''}"
+            )
+        for column, file_column in self.columns:
+            if not isinstance(file_column, str) or not file_column:
+                raise ConfigError(f"columns: {column!r} must map to a column name in your files, got {file_column!r}")
 
     @classmethod
     def from_recipe(cls, name: str | Recipe, *, recipes: RecipeRegistry | None = None, tasks: TaskRegistry | None = None,

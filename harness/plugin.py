@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point, so any project with harness ins
 ``--harness-*`` options and the ``harness`` / ``quality_gate`` fixtures.
 
 Under pytest-xdist the checks run in workers: each verdict crosses to the controller with its test's
-report (:mod:`harness.verdict_relay`), throughput figures with the worker's ``workeroutput``, and only
+report (:mod:`harness.xdist_records`), throughput figures with the worker's ``workeroutput``, and only
 the controller prints the verdicts and writes the reports, over the whole run. ``--harness-seeds-ahead=K`` adds, after each gate whose config is known before it runs
 (a ``harness_case`` test, or one marked ``harness_recipe``), K items that fine-tune the gate's next
 candidate seeds into the shared run cache, so idle workers train them while the gate trains its first.
@@ -13,13 +13,10 @@ candidate seeds into the shared run cache, so idle workers train them while the 
 from __future__ import annotations
 
 import contextlib
-import json
 import dataclasses
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,16 +27,15 @@ from harness.quality.gate import PROCEDURES, GatePolicy
 from harness.cases import Case, CaseRegistry
 from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
-from harness.quality.seeds_ahead import NothingAhead, planned_seeds
 from harness.throughput.relative_check import RelativeCheck, assert_relative
-from harness.quality.report import remove_stale_reports, write_quality_reports
+from harness.prefetch_items import HarnessRecipeWarning, declaration_problem, drop_orphans, gate_target, items_ahead
+from harness.session_report import report_session
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, Settings
-from harness.throughput.runner import ThroughputCase, ThroughputResult, ThroughputSkip
+from harness.throughput.runner import ThroughputCase, ThroughputResult
 from harness.throughput.bench import ThroughputBench
-from harness.throughput.hardware import AUTO_PRECISION, check_precision
-from harness.throughput.report import write_throughput_reports
-from harness import verdict_relay
+from harness.precision import AUTO_PRECISION, check_precision
+from harness import xdist_records
 
 MARKERS = {
     "quality": "a metric-regression check against a stored baseline",
@@ -53,10 +49,9 @@ MARKERS = {
 _SESSION_KEY = pytest.StashKey[HarnessSession]()
 _STARTED_KEY = pytest.StashKey[float]()
 _PYTEST_SESSION_KEY = pytest.StashKey[pytest.Session]()
-_WORKER_QUALITY_KEY = pytest.StashKey[list]()
 _FINISHED_KEY = pytest.StashKey[set]()  # node ids of the tests this process has finished
-_RELAYED_KEY = pytest.StashKey[int]()  # how many of the session's verdicts have been attached to a report
-_ITEM_VERDICTS_KEY = pytest.StashKey[int]()  # on an item: how many verdicts were recorded while it ran
+_RELAY_KEY = pytest.StashKey[xdist_records.VerdictRelay]()
+_COLLECTOR_KEY = pytest.StashKey[xdist_records.VerdictCollector]()
 BENCHMARK_JSON = "benchmarks.json"
 WORKER_OUTPUT_KEY = "harness"
 
@@ -119,11 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[_STARTED_KEY] = time.time()
-    config.stash[_WORKER_QUALITY_KEY] = []
     config.stash[_FINISHED_KEY] = set()
-    config.stash[_RELAYED_KEY] = 0
-    if not _is_xdist_worker(config):
-        config.pluginmanager.register(_VerdictCollector(config), "harness-verdict-collector")
     opt = config.option
     settings = Settings.from_environ()
     rootdir = Path(config.rootpath)
@@ -152,6 +143,10 @@ def pytest_configure(config: pytest.Config) -> None:
         # Every worker of an xdist run takes the controller's start: what any of them wrote since is this run's.
         run_started=getattr(config, "workerinput", {}).get("harness_started", config.stash[_STARTED_KEY]),
     )
+    config.stash[_RELAY_KEY] = xdist_records.VerdictRelay(config.stash[_SESSION_KEY], on_worker=_is_xdist_worker(config))
+    if not _is_xdist_worker(config):
+        config.stash[_COLLECTOR_KEY] = xdist_records.VerdictCollector()
+        config.pluginmanager.register(config.stash[_COLLECTOR_KEY], "harness-verdict-collector")
 
 
 def _project_recipes(rootdir: Path) -> RecipeRegistry:
@@ -187,99 +182,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("harness_case", cases, ids=[case.name for case in cases])
 
 
-@dataclass(frozen=True)
-class GateTarget:
-    """What a gate test checks, known before it runs: one of the project's cases (its ``harness_case``
-    parameter), or the recipe and RunConfig fields of its ``harness_recipe`` marker."""
-
-    case: Case | None = None
-    recipe: str | None = None
-    fields: tuple[tuple[str, Any], ...] = ()
-
-    def config(self, session: HarnessSession) -> RunConfig:
-        return session.case_config(self.case) if self.case else session.config(self.recipe, **dict(self.fields))
-
-    def candidate_config(self, session: HarnessSession, run: int) -> RunConfig:
-        """The config the gate fine-tunes as its ``run``-th candidate run (raises NothingAhead)."""
-        if self.case:
-            return session.candidate_config(self.config(session), run=run, policy=self.case.policy(session.policy),
-                                            case=self.case.name)
-        return session.candidate_config(self.config(session), run=run)
-
-    def max_runs(self, session: HarnessSession) -> int:
-        return (self.case.policy(session.policy) if self.case else session.policy).max_runs
-
-    def __str__(self) -> str:
-        if self.case:
-            return f"case {self.case.name}"
-        return f"harness_recipe({', '.join([repr(self.recipe), *(f'{k}={v!r}' for k, v in self.fields)])})"
-
-
-def gate_target(item: pytest.Item) -> GateTarget | None:
-    """The gate ``item`` runs, where its config is known before it runs; a malformed marker is a usage error."""
-    case = getattr(getattr(item, "callspec", None), "params", {}).get("harness_case")
-    if isinstance(case, Case):
-        return GateTarget(case=case)
-    marker = item.get_closest_marker("harness_recipe")
-    if marker is None:
-        return None
-    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
-        raise pytest.UsageError(f"{item.nodeid}: harness_recipe takes one recipe name and RunConfig fields by keyword, "
-                                f"e.g. @pytest.mark.harness_recipe(\"minilm-cpu\"), got args {marker.args!r}")
-    return GateTarget(recipe=marker.args[0], fields=tuple(marker.kwargs.items()))
-
-
-# The gate's own markers an item ahead of it takes: all but how the gate is called and whether it may fail.
-_GATE_ONLY_MARKERS = frozenset({"parametrize", "usefixtures", "xfail", "harness_recipe"})
-
-
-class SeedPrefetch(pytest.Item):
-    """One of a gate's later candidate runs, fine-tuned into the shared run cache ahead of the gate
-    (``--harness-seeds-ahead``). It carries the gate's markers and its name starts with the gate's,
-    so ``-m`` and ``-k`` select it with its gate; it never runs without its gate."""
-
-    def __init__(self, *, gate: pytest.Item, target: GateTarget, run: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.gate, self.target, self.run = gate, target, run
-        for mark in gate.own_markers:
-            if mark.name not in _GATE_ONLY_MARKERS:
-                self.add_marker(getattr(pytest.mark, mark.name).with_args(*mark.args, **mark.kwargs))
-
-    def runtest(self) -> None:
-        session = self.config.stash[_SESSION_KEY]
-        try:
-            config = self.target.candidate_config(session, self.run)
-        except NothingAhead as why:
-            pytest.skip(f"nothing to train ahead of {self.gate.name}: {why}")
-        if self.gate.nodeid in self.config.stash[_FINISHED_KEY]:
-            pytest.skip(f"{self.gate.name} already finished in this process, with every run it needed: "
-                        f"training seed {config.seed} now is moot")
-        capture = self.config.pluginmanager.getplugin("capturemanager")
-        live = session.show_progress and capture is not None
-        with capture.global_and_fixture_disabled() if live else contextlib.nullcontext():
-            session.fine_tune(config)
-
-    def reportinfo(self):
-        path, lineno, _ = self.gate.reportinfo()
-        return path, lineno, self.name
-
-
-def _items_ahead(gate: pytest.Item, session: HarnessSession, ahead: int) -> list[SeedPrefetch]:
-    """The items that train ``gate``'s candidate runs 2 to ``ahead + 1`` (no further than its policy's
-    cap), named after their seeds where the baseline says them, else after their run numbers."""
-    target = gate_target(gate)
-    if target is None:
-        return []
-    try:
-        runs = min(ahead, target.max_runs(session) - 1)
-        seeds = planned_seeds(target.config(session), session.store, runs)
-    except (ConfigError, TypeError):  # a config that cannot be built: the items fail with the reason when they run
-        runs, seeds = ahead, None
-    names = [f"seed{seed}" for seed in seeds] if seeds else [f"run{run}" for run in range(2, runs + 2)]
-    return [SeedPrefetch.from_parent(gate.parent, name=f"{gate.name}::prefetch-{name}", gate=gate, target=target, run=run)
-            for run, name in enumerate(names, start=2)]
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]):
     """``--harness-seeds-ahead``: each known gate followed by its items ahead, added before ``-k``, ``-m``
@@ -289,51 +191,20 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     ahead = config.option.harness_seeds_ahead
     harness_session = config.stash.get(_SESSION_KEY, None)
     if ahead and harness_session is not None:
-        items[:] = [new for item in items for new in (item, *_items_ahead(item, harness_session, ahead))]
+        finished = config.stash[_FINISHED_KEY]
+        items[:] = [new for item in items for new in (item, *items_ahead(item, harness_session, ahead, finished))]
     result = yield
-    selected = {id(item) for item in items}
-    orphans = [item for item in items if isinstance(item, SeedPrefetch) and id(item.gate) not in selected]
-    if orphans:
-        config.hook.pytest_deselected(items=orphans)
-        items[:] = [item for item in items if id(item) not in {id(orphan) for orphan in orphans}]
+    drop_orphans(config, items)
     return result
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Hand on, with this test's report, every verdict recorded while it ran (see harness.verdict_relay)."""
+    """Hand on, with this test's report, every verdict recorded while it ran (see harness.xdist_records)."""
     outcome = yield
-    session = item.config.stash.get(_SESSION_KEY, None)
-    if session is None:
-        return
-    report = outcome.get_result()
-    before = item.stash.get(_ITEM_VERDICTS_KEY, 0)
-    if (report.failed and report.when != "teardown" and not before and len(session.verdicts) == item.config.stash[_RELAYED_KEY]
-            and verdict_relay.uses_a_gate(getattr(item, "fixturenames", ()))):
-        error = call.excinfo.exconly() if call.excinfo is not None else report.longreprtext
-        session.verdicts.append(verdict_relay.failed_before_a_verdict(item.nodeid, error))
-    new = session.verdicts[item.config.stash[_RELAYED_KEY]:]
-    item.stash[_ITEM_VERDICTS_KEY] = before + len(new)
-    item.config.stash[_RELAYED_KEY] = len(session.verdicts)
-    if _is_xdist_worker(item.config):
-        verdict_relay.attach(report.user_properties, new)
-
-
-class _VerdictCollector:
-    """On the controller of an xdist run: the verdicts each worker attached to its test reports, as
-    they arrive, and the tests a crashed worker was running."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self._config = config
-
-    @pytest.hookimpl(tryfirst=True)  # before junitxml, which would write them out as properties
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self._config.stash[_WORKER_QUALITY_KEY].extend(verdict_relay.take(report.user_properties))
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_handlecrashitem(self, crashitem, report, sched) -> None:
-        gateway = getattr(getattr(report, "node", None), "gateway", None)
-        self._config.stash[_WORKER_QUALITY_KEY].append(verdict_relay.crashed(crashitem, getattr(gateway, "id", None)))
+    relay = item.config.stash.get(_RELAY_KEY, None)
+    if relay is not None:
+        relay.after(item, call, outcome.get_result())
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
@@ -373,10 +244,6 @@ def harness(pytestconfig: pytest.Config) -> HarnessSession:
     return pytestconfig.stash[_SESSION_KEY]
 
 
-class HarnessRecipeWarning(pytest.PytestWarning):
-    """A test's ``harness_recipe`` marker names another config than the one it gates."""
-
-
 class QualityGateFixture:
     """``quality_gate.check(config)``: fine-tune (shared, cached), gate, and fail with the table."""
 
@@ -407,25 +274,12 @@ class QualityGateFixture:
     def _warn_if_undeclared(self, config: RunConfig) -> None:
         """Seeds trained ahead for the marker's config are wasted if the test gates another one: say so."""
         target = gate_target(self._node) if self._node is not None else None
-        problem = None if target is None or target.case is not None else _declaration_problem(target, self._session, config)
+        problem = None if target is None or target.case is not None else declaration_problem(target, self._session, config)
         if problem:
             warnings.warn(HarnessRecipeWarning(
                 f"{self._node.nodeid}: {problem}, so runs trained ahead for the marker (--harness-seeds-ahead) are not "
                 "the ones this gate uses; make the marker name the recipe and fields the test checks"
             ), stacklevel=3)
-
-
-def _declaration_problem(target: GateTarget, session: HarnessSession, config: RunConfig) -> str | None:
-    """What is wrong with a ``harness_recipe`` marker on a test that gates ``config``, or None."""
-    try:
-        declared = target.config(session).to_dict()
-    except (ConfigError, TypeError) as error:
-        return f"its marker {target} builds no config ({error})"
-    checked = config.to_dict()
-    differ = sorted(key for key in declared.keys() | checked.keys() if declared.get(key) != checked.get(key))
-    if not differ:
-        return None
-    return f"its marker {target} builds another config than the one it gates (they differ in {', '.join(differ)})"
 
 
 @pytest.fixture
@@ -508,17 +362,12 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """On an xdist worker: hand every verdict and throughput figure to the controller as plain data."""
+    """On an xdist worker: hand the throughput figures to the controller."""
     config = session.config
     harness_session = config.stash.get(_SESSION_KEY, None)
     if harness_session is None or not _is_xdist_worker(config):
         return
-    output = {  # the quality verdicts went with each test's report (harness.verdict_relay)
-        "throughput": [result.to_record() for result in harness_session.throughput],
-        "throughput_skipped": [skip.to_record() for skip in harness_session.throughput_skipped],
-    }
-    # execnet carries only builtin types: a JSON round trip turns anything else (paths, numpy scalars) into them.
-    config.workeroutput[WORKER_OUTPUT_KEY] = json.loads(json.dumps(output, default=str))
+    config.workeroutput[WORKER_OUTPUT_KEY] = xdist_records.worker_output(harness_session)  # verdicts went with each report
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -528,8 +377,9 @@ def pytest_testnodedown(node, error) -> None:
     harness_session = node.config.stash.get(_SESSION_KEY, None)
     if not output or harness_session is None:
         return
-    harness_session.throughput.extend(ThroughputResult.from_record(r) for r in output["throughput"])
-    harness_session.throughput_skipped.extend(ThroughputSkip.from_record(r) for r in output["throughput_skipped"])
+    xdist_records.absorb_worker_output(harness_session, output)
+
+
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's, which raises on --benchmark-compare-fail
@@ -537,47 +387,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     session = config.stash.get(_SESSION_KEY, None)
     if session is None or _is_xdist_worker(config):
         return
-    written: list[Path] = []
-    if session.throughput or session.throughput_skipped:
-        written += _report_throughput(terminalreporter, session)
-    summaries = session.verdicts + config.stash[_WORKER_QUALITY_KEY]
-    if summaries and exitstatus == pytest.ExitCode.INTERRUPTED:
-        summaries.append(verdict_relay.interrupted())
-    if summaries:
-        terminalreporter.section("harness quality gate")
-        for summary in summaries:
-            terminalreporter.write_line(summary.table)
-            if summary.message:
-                terminalreporter.write_line(summary.message)
-            terminalreporter.write_line("")
-        try:
-            paths = write_quality_reports(summaries, session.settings.reports_dir, session.settings.step_summary)
-        except OSError as error:  # the older reports are gone already (write_quality_reports removes them first)
-            paths = []
-            terminalreporter.write_line(f"harness: error: could not write the quality reports to "
-                                        f"{session.settings.reports_dir} ({error}); this run has none, so it fails", red=True)
-            pytest_session = config.stash.get(_PYTEST_SESSION_KEY, None)
-            if pytest_session is not None and pytest_session.exitstatus == pytest.ExitCode.OK:
-                pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        for path in paths:
-            terminalreporter.write_line(f"harness: wrote {path}")
-        written += paths
-    if written or summaries:  # a run that gated anything leaves no older report beside (or instead of) its own
-        for path in remove_stale_reports(session.settings.reports_dir, started=config.stash[_STARTED_KEY], kept=written):
-            terminalreporter.write_line(f"harness: removed {path}, left by an earlier run (this run did not write it)")
-
-
-def _report_throughput(terminalreporter, session: HarnessSession) -> list[Path]:
-    settings = session.settings
-    written = write_throughput_reports(session.throughput, session.throughput_skipped, settings.reports_dir, settings.step_summary)
-    terminalreporter.section("harness training throughput")
-    for result in session.throughput:
-        mfu = "n/a" if result.mfu is None else f"{result.mfu:.1%}"
-        cv = "n/a" if result.round_cv is None else f"{result.round_cv:.1%}"
-        terminalreporter.write_line(
-            f"{result.case.id}: {result.samples_per_second:.3g} samples/s, {result.padded_tokens_per_second:,.0f} padded tokens/s, "
-            f"MFU {mfu}, round CV {cv}"
-        )
-    for path in written:
-        terminalreporter.write_line(f"harness: wrote {path}")
-    return written
+    report_session(terminalreporter, session, worker_verdicts=config.stash[_COLLECTOR_KEY].verdicts, exitstatus=exitstatus,
+                   started=config.stash[_STARTED_KEY], pytest_session=config.stash.get(_PYTEST_SESSION_KEY, None))

@@ -35,15 +35,15 @@ error that names the valid keys or the valid range, before anything trains.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.tasks.metrics import TaskMetrics, builtin_metrics
-from harness.cases import CASE_KEYS, CaseRegistry, build_case
+from harness.tasks.metrics import builtin_metrics
+from harness.cases import CASE_KEYS, CaseRegistry, build_case, task_from_table
 from harness.config import ConfigError, RecipeRegistry, RunConfig, builtin_recipes
 from harness.quality.gate import GatePolicy
 from harness.tasks.registry import TaskRegistry, builtin_tasks
-from harness.tasks.spec import TaskError, TaskSpec
 
 GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "metrics": list, "sigmas": float,
              "floor": float, "effects": dict, "margins": dict, "bootstrap_samples": int, "confidence": float,
@@ -92,7 +92,6 @@ def read_recipes(pyproject: Path) -> RecipeRegistry:
     return recipes
 
 
-TASK_KEYS = ("text_columns", "label_names", "num_labels", "metrics", "evaluation_splits", "label_column", "description")
 
 
 def read_tasks(pyproject: Path) -> TaskRegistry:
@@ -102,35 +101,6 @@ def read_tasks(pyproject: Path) -> TaskRegistry:
     for name, table in _harness_section(pyproject, "tasks").items():
         tasks.register(task_from_table(name, table, f"{pyproject}: [tool.harness.tasks.{name}]", taken=tasks))
     return tasks
-
-
-def task_from_table(name: str, table: Any, where: str, *, taken: TaskRegistry) -> TaskSpec:
-    """A task from a TOML table of :class:`~harness.tasks.spec.TaskSpec` fields.
-
-    ``num_labels`` defaults to the number of ``label_names``; a regression task sets
-    ``num_labels = 1`` and no names. Metrics are checked against the metric registry for the
-    task's number of labels here, so ``f1`` on a three-class task fails when the file is read.
-    """
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table of the task's fields: {', '.join(TASK_KEYS)}")
-    unknown = sorted(set(table) - set(TASK_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(TASK_KEYS)}")
-    fields = dict(table)
-    fields.setdefault("label_names", [])
-    if "num_labels" not in fields:
-        if not fields["label_names"]:
-            raise ConfigError(f"{where}: give label_names (the classes, in class-id order), or num_labels = 1 "
-                              "for a regression task whose label is a score")
-        fields["num_labels"] = len(fields["label_names"])
-    if name in taken:
-        raise ConfigError(f"{where}: task {name!r} already exists; give yours another name (tasks: {', '.join(taken.names())})")
-    try:
-        spec = TaskSpec(name=name, **fields)
-        TaskMetrics(spec.metrics, num_labels=spec.num_labels)  # each metric known, and able to score this task
-    except (TaskError, ValueError, TypeError, KeyError) as error:
-        raise ConfigError(f"{where}: {error}") from error
-    return spec
 
 
 def read_cases(pyproject: Path, *, tasks: TaskRegistry | None = None, recipes: RecipeRegistry | None = None) -> CaseRegistry:
@@ -179,23 +149,57 @@ def _harness_section(pyproject: Path, name: str) -> dict[str, Any]:
     return section
 
 
+def _is_number(value: Any) -> bool:
+    """A TOML integer or float, but not a boolean (Python's bool is an int, TOML's is not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value: Any) -> bool:
+    """A TOML integer, but not a boolean (Python's bool is an int, TOML's is not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_name_list(value: Any) -> bool:
+    """A TOML array of strings (metric names)."""
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _as_is(where: str, value: Any) -> Any:
+    """A value already of the type the gate wants needs no conversion."""
+    return value
+
+
+def _as_float(where: str, value: Any) -> float:
+    """A TOML integer where a float is wanted (``1`` for ``1.0``) is the same number."""
+    return float(value)
+
+
+def _metric_table(where: str, value: dict[str, Any]) -> dict[str, float]:
+    """A table of metric = number: each key must name a built-in metric and each value be a
+    number >= 0 in that metric's units, or the gate would compare against nothing."""
+    for metric, number in value.items():
+        if metric not in builtin_metrics():
+            raise ConfigError(f"{where}: unknown metric {metric!r}; valid: {', '.join(builtin_metrics().names())}")
+        if not _is_number(number) or number < 0:
+            raise ConfigError(f"{where}.{metric}: expected a number >= 0 in the metric's units, got {number!r}")
+    return {metric: float(number) for metric, number in value.items()}
+
+
+# kind -> (accepts the TOML value, converts it (where, value), what to say when it does not).
+_GATE_KINDS: dict[type, tuple[Callable[[Any], bool], Callable[[str, Any], Any], str]] = {
+    float: (_is_number, _as_float, "a number"),
+    int: (_is_integer, _as_is, "an integer"),
+    str: (lambda value: isinstance(value, str), _as_is, "a string"),
+    list: (_is_name_list, _as_is, "a list of metric names"),
+    dict: (lambda value: isinstance(value, dict), _metric_table, "a table of metric = number"),
+}
+
+
 def _typed(pyproject: Path, key: str, value: Any, kind: type) -> Any:
+    """One [tool.harness.gate] value, checked against the type the gate wants and converted to it,
+    or a ConfigError naming the file and key, so a typo fails at load, not mid-gate."""
     where = f"{pyproject}: [tool.harness.gate] {key}"
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind is str and isinstance(value, str):
-        return value
-    if kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    if kind is dict and isinstance(value, dict):
-        for metric, number in value.items():
-            if metric not in builtin_metrics():
-                raise ConfigError(f"{where}: unknown metric {metric!r}; valid: {', '.join(builtin_metrics().names())}")
-            if not isinstance(number, (int, float)) or isinstance(number, bool) or number < 0:
-                raise ConfigError(f"{where}.{metric}: expected a number >= 0 in the metric's units, got {number!r}")
-        return {metric: float(number) for metric, number in value.items()}
-    expected = {float: "a number", int: "an integer", str: "a string", list: "a list of metric names",
-                dict: "a table of metric = number"}[kind]
+    accepts, convert, expected = _GATE_KINDS[kind]
+    if accepts(value):
+        return convert(where, value)
     raise ConfigError(f"{where}: expected {expected}, got {value!r}")

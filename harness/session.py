@@ -21,7 +21,7 @@ from harness.quality.seeds_ahead import candidate_config
 from harness.result import RunResult
 from harness.settings import Settings
 from harness.tasks.registry import TaskRegistry, builtin_tasks
-from harness.throughput.hardware import resolve_precision
+from harness.precision import resolve_precision
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
 from harness.training import fine_tune
 
@@ -33,7 +33,7 @@ class HarnessSession:
     settings: Settings
     baselines_dir: Path
     device: str = "auto"
-    precision: str = "fp32"  # or "auto": what the device trains in natively (harness.throughput.hardware)
+    precision: str = "fp32"  # or "auto": what the device trains in natively (harness.precision)
     policy: GatePolicy = field(default_factory=GatePolicy)
     force_regen: bool = False
     baseline_seeds: int = DEFAULT_BASELINE_SEEDS

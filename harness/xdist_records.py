@@ -11,8 +11,10 @@ verdict travels with the test that produced it, not at the end of the session:
   it finished; the test a worker crashed in is recorded by the controller as an error;
 - a run interrupted before every gate ran says so in its report.
 
-The records are plain data (``QualitySummary.to_record``); the pytest plugin calls these functions
-from its hooks and owns no bookkeeping of its own.
+Throughput figures cross once, at the worker's end (:func:`worker_output`): a benchmark's figures
+are only reported together. The records are plain data (``QualitySummary.to_record``,
+``ThroughputResult.to_record``); the pytest plugin calls these functions from its hooks and owns no
+bookkeeping of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from harness.quality.report import QualitySummary
+from harness.session import HarnessSession
+from harness.throughput.runner import ThroughputResult, ThroughputSkip
 
 PROPERTY = "harness-verdicts"  # the report's user_properties entry that carries them to the controller
 GATE_FIXTURES = ("quality_gate", "harness_case")
@@ -52,6 +58,47 @@ def interrupted() -> QualitySummary:
         "is incomplete"))
 
 
+class VerdictRelay:
+    """In every pytest process: after each phase of a test, the verdicts recorded since the last one
+    are this test's; a gate test that failed with none gets an error record; on a worker, they go
+    onto the report for the controller."""
+
+    def __init__(self, session: HarnessSession, *, on_worker: bool) -> None:
+        self._session, self._on_worker = session, on_worker
+        self._relayed = 0
+        self._per_test: dict[str, int] = {}
+
+    def after(self, item, call, report) -> None:
+        verdicts = self._session.verdicts
+        had = self._per_test.get(item.nodeid, 0)
+        if (report.failed and report.when != "teardown" and not had and len(verdicts) == self._relayed
+                and uses_a_gate(getattr(item, "fixturenames", ()))):
+            error = call.excinfo.exconly() if call.excinfo is not None else report.longreprtext
+            verdicts.append(failed_before_a_verdict(item.nodeid, error))
+        new = verdicts[self._relayed:]
+        self._per_test[item.nodeid] = had + len(new)
+        self._relayed = len(verdicts)
+        if self._on_worker:
+            attach(report.user_properties, new)
+
+
+class VerdictCollector:
+    """A plugin object on the controller of an xdist run: the verdicts each worker attached to its test
+    reports, as they arrive, and the tests a crashed worker was running."""
+
+    def __init__(self) -> None:
+        self.verdicts: list[QualitySummary] = []
+
+    @pytest.hookimpl(tryfirst=True)  # before junitxml, which would write them out as properties
+    def pytest_runtest_logreport(self, report) -> None:
+        self.verdicts.extend(take(report.user_properties))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem, report, sched) -> None:
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
+        self.verdicts.append(crashed(crashitem, getattr(gateway, "id", None)))
+
+
 def attach(user_properties: list, summaries: Sequence[QualitySummary]) -> None:
     """Put ``summaries`` on a test report, for the controller (only builtin types cross execnet)."""
     if summaries:
@@ -73,3 +120,17 @@ def _plain(value: Any) -> Any:
     import json
 
     return json.loads(json.dumps(value, default=str))
+
+
+def worker_output(session: HarnessSession) -> dict[str, Any]:
+    """What an xdist worker measured for the throughput report, as builtin types for execnet."""
+    return _plain({
+        "throughput": [result.to_record() for result in session.throughput],
+        "throughput_skipped": [skip.to_record() for skip in session.throughput_skipped],
+    })
+
+
+def absorb_worker_output(session: HarnessSession, output: dict[str, Any]) -> None:
+    """On the controller: one finished worker's throughput figures, for the one set of reports."""
+    session.throughput.extend(ThroughputResult.from_record(r) for r in output["throughput"])
+    session.throughput_skipped.extend(ThroughputSkip.from_record(r) for r in output["throughput_skipped"])

@@ -93,3 +93,33 @@ def smoke_result(smoke_config: RunConfig) -> RunResult:
     from harness.training import fine_tune
 
     return fine_tune(smoke_config, hub_offline=True, show_progress=False)
+
+
+# --- tiers ----------------------------------------------------------------------------------------
+# `pytest tests` is the fast tier: every module, on the smoke model, in minutes. Tests marked `slow`
+# fine-tune the real MiniLM on real MRPC (minutes each on two cores); they run when asked for by
+# marker (`pytest tests -m slow`, which .ci/run does after the fast tier) or by node id.
+SLOW_TIER = "pytest tests -m slow"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.option.markexpr or any("::" in arg for arg in config.args):
+        return  # a marker expression or a test picked by id chooses for itself
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
+        config.hook.pytest_deselected(items=slow)
+        config.stash[_SLOW_DESELECTED] = len(slow)
+
+
+_SLOW_DESELECTED = pytest.StashKey[int]()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return f"slow tier: real-model fine-tunes run with `{SLOW_TIER}`"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    deselected = config.stash.get(_SLOW_DESELECTED, 0)
+    if deselected:
+        terminalreporter.write_line(f"slow tier: {deselected} test(s) not run here; run them with `{SLOW_TIER}`")

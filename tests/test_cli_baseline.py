@@ -126,7 +126,7 @@ def test_measure_fault_needs_a_baseline_first(smoke_dir, tmp_path, capsys):
 
 def test_auto_precision_records_the_baseline_of_the_precision_it_resolves_to(smoke_cache, smoke_dir, tmp_path, monkeypatch):
     """On a CPU without native bf16, auto is fp32: the recording is the fp32 baseline (from the shared cache)."""
-    from harness.throughput import hardware
+    from harness import precision as hardware
 
     monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2"}))
     baselines = tmp_path / "baselines"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.throughput import hardware
+from harness import precision as hardware
 from harness.config import ConfigError
-from harness.throughput.hardware import (
+from harness.precision import (
     benchmark_devices,
     check_precision,
     cpu_bf16_unavailable_reason,

@@ -8,7 +8,7 @@ import torch
 
 from harness.session import HarnessSession
 from harness.settings import Settings
-from harness.throughput import hardware
+from harness import precision as hardware
 
 
 @pytest.fixture

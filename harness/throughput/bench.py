@@ -9,13 +9,12 @@ the harness figures travel in each benchmark's ``extra_info``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from harness.data import MrpcSource
 from harness.tasks.glue import MRPC
 from harness.models import resolve_model
 from harness.throughput.peaks import PeakFlops, peak_flops_for
-from harness.session import HarnessSession
 from harness.throughput.runner import (
     BATCH_SEED,
     BATCHES_PER_ROUND,
@@ -27,6 +26,9 @@ from harness.throughput.runner import (
     coefficient_of_variation,
 )
 from harness.throughput.batches import TrainingBatches, sample_training_batches
+
+if TYPE_CHECKING:  # it records into the session it is handed; the session layer sits above this one
+    from harness.session import HarnessSession
 
 MAX_LENGTH = 128  # the minilm-cpu recipe's truncation; MRPC pairs rarely reach it
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.files import atomic_write_bytes
 from harness.devices import device_index, device_kind
-from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND
+from harness.precision import PRECISIONS_BY_DEVICE_KIND
 from harness.models import ALIASES
 from harness.provenance import cpu_name
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
@@ -69,38 +69,57 @@ def write_throughput_chart(results: Sequence[ThroughputResult], skipped: Sequenc
     fig, axes = plt.subplots(1, max(len(models), 1), figsize=(max(6.4 * len(models), 9.0), 5.2), squeeze=False)
     rates = [r.samples_per_second for r in results]
     log_scale = bool(rates) and max(rates) / min(rates) > LOG_SCALE_SPREAD
-
     for ax, model in zip(axes[0], models):
         batch_sizes = sorted({c.batch_size for c in cases if c.model == model})
-        width = min(0.8 / max(len(measured_series), 1), 0.3)
-        for s, (device, precision) in enumerate(measured_series):
-            for x, batch_size in enumerate(batch_sizes):
-                position = x + width * (s + 0.5 - len(measured_series) / 2)
-                result = next((r for r in results if (r.case.model, r.case.batch_size, r.case.device, r.case.precision)
-                               == (model, batch_size, device, precision)), None)
-                if result is None:
-                    ax.text(position, 0.02, "not\nmeasured", transform=ax.get_xaxis_transform(),
-                            ha="center", va="bottom", fontsize=7, color="0.4")
-                    continue
-                value = result.samples_per_second
-                low, high = _round_rates(result)
-                ax.bar(position, value, width * 0.92, color=COLOURS[(device_kind(device), precision)],
-                       edgecolor="0.25", linewidth=0.6, label=f"{device} {precision}" if x == 0 else None)
-                ax.errorbar(position, value, yerr=[[max(value - low, 0.0)], [max(high - value, 0.0)]], fmt="none", ecolor="0.2",
-                            elinewidth=0.8, capsize=2.5)
-                ax.annotate(f"{value:.3g}", (position, high), xytext=(0, 2), textcoords="offset points",
-                            ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(range(len(batch_sizes)), [f"batch {b}" for b in batch_sizes])
-        ax.set_title(_model_title(model, results), fontsize=10)
-        ax.set_ylabel("training samples / s" + (" (log scale)" if log_scale else ""))
-        if log_scale:
-            ax.set_yscale("log")
-        else:
-            ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the value labels
-        ax.set_xlim(-0.5, len(batch_sizes) - 0.5)
-        ax.grid(axis="y", alpha=0.3)
-        ax.set_axisbelow(True)
+        _model_panel(ax, model, batch_sizes, results, measured_series, log_scale)
+    _figure_text(fig, axes, results, skipped, measured_series)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
 
+
+def _model_panel(ax, model: str, batch_sizes: list[int], results: Sequence[ThroughputResult],
+                 measured_series: list[tuple[str, str]], log_scale: bool) -> None:
+    """One model's bars: a group per batch size, a bar per measured device and precision."""
+    width = min(0.8 / max(len(measured_series), 1), 0.3)
+    for s, (device, precision) in enumerate(measured_series):
+        for x, batch_size in enumerate(batch_sizes):
+            position = x + width * (s + 0.5 - len(measured_series) / 2)
+            result = next((r for r in results if (r.case.model, r.case.batch_size, r.case.device, r.case.precision)
+                           == (model, batch_size, device, precision)), None)
+            _bar(ax, position, width, result, label=f"{device} {precision}" if x == 0 else None)
+    ax.set_xticks(range(len(batch_sizes)), [f"batch {b}" for b in batch_sizes])
+    ax.set_title(_model_title(model, results), fontsize=10)
+    ax.set_ylabel("training samples / s" + (" (log scale)" if log_scale else ""))
+    if log_scale:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the value labels
+    ax.set_xlim(-0.5, len(batch_sizes) - 0.5)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _bar(ax, position: float, width: float, result: ThroughputResult | None, *, label: str | None) -> None:
+    """A measured case's bar with its slowest-to-fastest-round whisker, or "not measured" in its place."""
+    if result is None:
+        ax.text(position, 0.02, "not\nmeasured", transform=ax.get_xaxis_transform(),
+                ha="center", va="bottom", fontsize=7, color="0.4")
+        return
+    value = result.samples_per_second
+    low, high = _round_rates(result)
+    ax.bar(position, value, width * 0.92, color=COLOURS[(device_kind(result.case.device), result.case.precision)],
+           edgecolor="0.25", linewidth=0.6, label=label)
+    ax.errorbar(position, value, yerr=[[max(value - low, 0.0)], [max(high - value, 0.0)]], fmt="none", ecolor="0.2",
+                elinewidth=0.8, capsize=2.5)
+    ax.annotate(f"{value:.3g}", (position, high), xytext=(0, 2), textcoords="offset points",
+                ha="center", va="bottom", fontsize=8)
+
+
+def _figure_text(fig, axes, results: Sequence[ThroughputResult], skipped: Sequence[ThroughputSkip],
+                 measured_series: list[tuple[str, str]]) -> None:
+    """Title, the machine, one legend over every panel, and why each unmeasured series is missing."""
     gpus = sorted({r.device_name for r in results if device_kind(r.case.device) == "cuda"})
     fig.suptitle("Training throughput: real Trainer steps on MRPC batches (higher is better)", fontsize=12, y=0.985)
     fig.text(0.5, 0.925, f"CPU: {cpu_name()} ({os.cpu_count()} logical cores, {torch_threads()} torch threads)   "
@@ -119,11 +138,6 @@ def write_throughput_chart(results: Sequence[ThroughputResult], skipped: Sequenc
         fig.text(0.01, 0.01, "\n".join(notes), ha="left", va="bottom", fontsize=7.5, color="0.3")
     bottom = (0.02 + 0.035 * len(notes)) if notes else 0.0
     fig.tight_layout(rect=(0, min(bottom, 0.4), 1, 0.89))
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def _not_measured_notes(skipped: Sequence[ThroughputSkip], measured: Sequence[tuple[str, str]], *, width: int) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.files import append_to_step_summary, atomic_write_text
 from harness.devices import device_index, device_kind
-from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND
+from harness.precision import PRECISIONS_BY_DEVICE_KIND
 from harness.provenance import device_info, machine_provenance
 from harness.tables import markdown_table
 from harness.throughput.runner import BATCH_SEED, ThroughputCase, ThroughputResult, ThroughputSkip

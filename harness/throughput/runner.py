@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from harness.devices import device_index, device_kind
-from harness.throughput.hardware import PRECISIONS_BY_DEVICE_KIND, benchmark_devices, unavailable_reason
+from harness.precision import PRECISIONS_BY_DEVICE_KIND, benchmark_devices, unavailable_reason
 from harness.models import ResolvedModel
 from harness.throughput.peaks import PeakFlops
 from harness.throughput.memory import PeakMemory, PeakMemoryMonitor

@@ -146,7 +146,7 @@ def test_no_measured_rounds_is_an_error(tiny_batches):
 
 
 def test_bf16_on_the_cpu_runs_under_the_trainers_autocast(tiny_batches):
-    from harness.throughput.hardware import cpu_bf16_unavailable_reason
+    from harness.precision import cpu_bf16_unavailable_reason
 
     reason = cpu_bf16_unavailable_reason()
     if reason:

@@ -1,0 +1,68 @@
+"""The end of a pytest session: the verdict tables and throughput lines in the terminal, and the
+reports (``quality.*``, ``throughput.*``) written once over the whole run, with what an earlier run
+left removed. The plugin calls :func:`report_session` from its terminal summary on the controller.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import xdist_records
+from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
+from harness.session import HarnessSession
+from harness.throughput.report import write_throughput_reports
+
+
+def report_session(terminalreporter, session: HarnessSession, *, worker_verdicts: list[QualitySummary], exitstatus,
+                   started: float, pytest_session: pytest.Session | None) -> None:
+    """Print every verdict and throughput figure of the run and write its reports, once, on the controller.
+
+    ``worker_verdicts``: what xdist workers handed over (:mod:`harness.xdist_records`); ``started``:
+    when the run began, so reports an earlier run left are told from this run's; ``pytest_session``,
+    whose exit status a report that cannot be written turns into a failure.
+    """
+    written: list[Path] = []
+    if session.throughput or session.throughput_skipped:
+        written += _report_throughput(terminalreporter, session)
+    summaries = session.verdicts + worker_verdicts
+    if summaries and exitstatus == pytest.ExitCode.INTERRUPTED:
+        summaries.append(xdist_records.interrupted())
+    if summaries:
+        terminalreporter.section("harness quality gate")
+        for summary in summaries:
+            terminalreporter.write_line(summary.table)
+            if summary.message:
+                terminalreporter.write_line(summary.message)
+            terminalreporter.write_line("")
+        try:
+            paths = write_quality_reports(summaries, session.settings.reports_dir, session.settings.step_summary)
+        except OSError as error:  # the older reports are gone already (write_quality_reports removes them first)
+            paths = []
+            terminalreporter.write_line(f"harness: error: could not write the quality reports to "
+                                        f"{session.settings.reports_dir} ({error}); this run has none, so it fails", red=True)
+            if pytest_session is not None and pytest_session.exitstatus == pytest.ExitCode.OK:
+                pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        for path in paths:
+            terminalreporter.write_line(f"harness: wrote {path}")
+        written += paths
+    if written or summaries:  # a run that gated anything leaves no older report beside (or instead of) its own
+        for path in remove_stale_reports(session.settings.reports_dir, started=started, kept=written):
+            terminalreporter.write_line(f"harness: removed {path}, left by an earlier run (this run did not write it)")
+
+
+def _report_throughput(terminalreporter, session: HarnessSession) -> list[Path]:
+    settings = session.settings
+    written = write_throughput_reports(session.throughput, session.throughput_skipped, settings.reports_dir, settings.step_summary)
+    terminalreporter.section("harness training throughput")
+    for result in session.throughput:
+        mfu = "n/a" if result.mfu is None else f"{result.mfu:.1%}"
+        cv = "n/a" if result.round_cv is None else f"{result.round_cv:.1%}"
+        terminalreporter.write_line(
+            f"{result.case.id}: {result.samples_per_second:.3g} samples/s, {result.padded_tokens_per_second:,.0f} padded tokens/s, "
+            f"MFU {mfu}, round CV {cv}"
+        )
+    for path in written:
+        terminalreporter.write_line(f"harness: wrote {path}")
+    return written
