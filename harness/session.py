@@ -45,7 +45,6 @@ class HarnessSession:
     cases: CaseRegistry = field(default_factory=CaseRegistry)  # the project's [tool.harness.cases]
     nproc: int = 1  # training processes per fine-tune (DDP on this machine, see harness.distributed)
     run_started: float | None = None  # when the whole run began (the xdist controller's clock for every worker)
-    outcomes: list[QualityOutcome] = field(default_factory=list)
     # Every gate this session ran, in order, as the reports need it: verdicts and errors alike.
     verdicts: list[QualitySummary] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
@@ -129,11 +128,11 @@ class HarnessSession:
             )
         except Exception as error:
             try:
-                name, path = name_for(config), str(self.store.path(name_for(config)))
+                name = name_for(config)
+                path = str(self.store.path(name))
             except Exception:  # the config itself is what failed: name the gate by what it was given
                 name, path = f"recipe {getattr(getattr(config, 'recipe', None), 'name', config)!r}", ""
             self.verdicts.append(QualitySummary.errored(name, error, baseline_path=path))
             raise
-        self.outcomes.append(outcome)
         self.verdicts.append(QualitySummary.of(outcome))
         return outcome

@@ -18,7 +18,7 @@ everything but the seed, the harness's own source and every library's version in
 under another identity would mix two baselines into one, so it is refused with what differs, before
 any seed is trained or taken from the ledger: the identity this run's seeds would be recorded under
 is computed from the config, the model's and the data's files, the library versions and the
-harness's source, without training (:func:`provenance_before_training`). Each held seed's own
+harness's source, without training (:func:`identity_before_training`). Each held seed's own
 record must belong to the ledger's identity too, so a file merged or edited by hand is caught, and a
 code edit or a library upgrade in the middle of a recording is refused, naming it.
 
@@ -67,25 +67,17 @@ def ledger_identity(run: Mapping[str, Any], provenance: Mapping[str, Any]) -> di
     """What every seed of one ledger shares, as JSON data: :meth:`RunIdentity.ledger`.
 
     ``run`` is a config's :meth:`~harness.config.RunConfig.identity` (or a result's stored config,
-    which holds it); ``provenance`` is what its fine-tune records: a finished result's, or
-    :func:`provenance_before_training`'s, which holds the same parts without training.
+    which holds it); ``provenance`` is what its fine-tune recorded. :func:`identity_before_training`
+    gives the same without training.
     """
     return RunIdentity.from_result(run, provenance).ledger()
 
 
-def provenance_before_training(config: RunConfig, *, hub_offline: bool = False) -> dict[str, Any]:
-    """The parts of the provenance :func:`harness.training.fine_tune` records that :func:`ledger_identity`
-    reads, found as the fine-tune finds them (the resolved model's provenance, the data's fingerprint,
-    the library versions, the resolved device, the harness's source) but without training: a ledger
-    is checked against them before a seed is trained or taken from it."""
-    identity = RunIdentity.from_config(config, hub_offline=hub_offline)
-    return {
-        "versions": library_versions(),
-        "device": {"device": identity.device},
-        "model": identity.model,
-        "data": {"sha256": identity.data_sha256},
-        "harness_source_sha256": identity.harness_source_sha256,
-    }
+def identity_before_training(config: RunConfig, *, hub_offline: bool = False) -> dict[str, Any]:
+    """The identity ``config``'s seeds would be recorded under (:func:`ledger_identity` of their
+    results), found without training, as the fine-tune finds its model and data: a ledger is checked
+    against it before a seed is trained or taken from it."""
+    return RunIdentity.from_config(config, hub_offline=hub_offline).ledger()
 
 
 _ABSENT = object()
@@ -196,7 +188,7 @@ class SeedLedger:
 
     def check_resumable(self, identity: dict[str, Any]) -> None:
         """Refuse to resume under ``identity`` (what this run's seeds would be recorded under, see
-        :func:`provenance_before_training`) when the ledger's differs, or when a held seed's own record
+        :func:`identity_before_training`) when the ledger's differs, or when a held seed's own record
         does not belong to the ledger's identity (a file merged or edited by hand)."""
         if self.identity is None:
             if self.seeds:
@@ -348,7 +340,7 @@ def run_seeds(config: RunConfig, fine_tune: Callable[[RunConfig], RunResult], wa
     """
     say = progress or (lambda line: None)
     if ledger is not None and (ledger.identity is not None or ledger.seeds):
-        ledger.check_resumable(ledger_identity(config.identity(), provenance_before_training(config, hub_offline=hub_offline)))
+        ledger.check_resumable(identity_before_training(config, hub_offline=hub_offline))
     done = [seed for seed in wanted if ledger is not None and seed in ledger]
     if done:
         say(f"resuming from {ledger.path}: seeds {seed_ranges(done)} already measured, {len(wanted) - len(done)} to go")

@@ -41,7 +41,8 @@ def test_the_seeds_are_the_gates_own_in_its_order(baseline):
 
 def test_a_measurement_resumes_without_training_a_seed_twice(baseline, tmp_path, monkeypatch):
     # Before training, the faulted config's seeds would be recorded with the fakes' provenance.
-    monkeypatch.setattr(seed_ledger, "provenance_before_training", lambda config, *, hub_offline=False: run_result(config).provenance)
+    monkeypatch.setattr(seed_ledger, "identity_before_training",
+                        lambda config, *, hub_offline=False: seed_ledger.ledger_identity(config.identity(), run_result(config).provenance))
     ledger_path = fault_ledger_path(tmp_path, baseline.name, ("label-noise-10",))
     fine_tune = NoisyFineTune(shift=-0.05, stream=1)
 

@@ -14,7 +14,7 @@ from harness import files
 from harness.quality.baselines import BaselineError
 from harness.quality import seed_ledger
 from harness.quality.regression import record_baseline
-from harness.quality.seed_ledger import SeedLedger, ledger_identity, provenance_before_training
+from harness.quality.seed_ledger import SeedLedger, identity_before_training, ledger_identity
 
 
 class KilledAt(FakeFineTune):
@@ -38,7 +38,8 @@ def ledger_path(tmp_path):
 @pytest.fixture
 def fake_provenance(monkeypatch):
     """Before training, a config's seeds would be recorded with the fakes' provenance (no model or data to read)."""
-    monkeypatch.setattr(seed_ledger, "provenance_before_training", lambda config, *, hub_offline=False: run_result(config).provenance)
+    monkeypatch.setattr(seed_ledger, "identity_before_training",
+                        lambda config, *, hub_offline=False: seed_ledger.ledger_identity(config.identity(), run_result(config).provenance))
 
 
 def other_learning_rate(config, learning_rate: float = 3e-5):
@@ -110,13 +111,8 @@ def test_a_seed_whose_own_record_is_of_another_recipe_is_refused(ledger_path, fa
 def test_the_identity_before_training_is_the_one_a_real_fine_tune_records(smoke_config, smoke_result):
     """A ledger is checked before training against the identity its seeds would be recorded under:
     the parts read without training must be, key for key, what a real fine-tune's result carries."""
-    before = provenance_before_training(smoke_config, hub_offline=True)
     recorded = smoke_result.provenance
-    assert before["model"] == recorded["model"]
-    assert before["data"]["sha256"] == recorded["data"]["sha256"]
-    assert before["versions"] == recorded["versions"]
-    assert before["device"]["device"] == recorded["device"]["device"]
-    assert ledger_identity(smoke_config.identity(), before) == ledger_identity(smoke_config.identity(), recorded)
+    assert identity_before_training(smoke_config, hub_offline=True) == ledger_identity(smoke_config.identity(), recorded)
     assert ledger_identity(smoke_result.config, recorded) == ledger_identity(smoke_config.identity(), recorded)
 
 
@@ -173,8 +169,8 @@ def test_a_code_edit_mid_recording_is_refused_naming_it(ledger_path, monkeypatch
     ledger = SeedLedger.open(ledger_path)
     for seed in (42, 43, 44):
         ledger.add(config, with_source(run_result(config.replace(seed=seed)), "a" * 64))
-    monkeypatch.setattr(seed_ledger, "provenance_before_training",
-                        lambda config, *, hub_offline=False: with_source(run_result(config), "b" * 64).provenance)
+    monkeypatch.setattr(seed_ledger, "identity_before_training", lambda config, *, hub_offline=False:
+                        ledger_identity(config.identity(), with_source(run_result(config), "b" * 64).provenance))
     fine_tune = FakeFineTune()
     with pytest.raises(BaselineError, match=r"harness_source_sha256: 'a{64}' in the ledger, 'b{64}' now.*finish the "
                                             r"recording with the code that measured them, or delete .* to start over"):
