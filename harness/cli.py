@@ -21,12 +21,12 @@ from pathlib import Path
 from harness.arguments import baseline_seeds, column_mapping, fault_name, positive_int, seed_value, split_files
 from harness.quality.baselines import BaselineError
 from harness.config import DEFAULT_TASK, DEVICES, FAULTS, PRECISIONS, RECIPES, ConfigError, RunConfig
-from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
+from harness.project import Project, ProjectFlags
 from harness.data import DataError
 from harness.models import ModelError
 from harness.settings import DATA_DIR_VAR, Settings
 from harness.tables import markdown_table
-from harness.precision import AUTO_PRECISION, resolve_precision
+from harness.precision import AUTO_PRECISION
 from harness.tasks import TaskError, builtin_tasks
 
 USER_ERRORS = (ConfigError, DataError, ModelError, TaskError)
@@ -35,13 +35,29 @@ USER_ERRORS = (ConfigError, DataError, ModelError, TaskError)
 def _recipe_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default="minilm-cpu", metavar="NAME",
                         help=f"a built-in recipe ({', '.join(sorted(RECIPES))}) or one in [tool.harness.recipes] (default: minilm-cpu)")
-    _pyproject_option(parser)
 
 
-def _pyproject_option(parser: argparse.ArgumentParser) -> None:
-    """For the listing commands, which take no --recipe: a flag a command ignores reads as obeyed."""
-    parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
-                        help="where [tool.harness] (recipes, tasks, gate) is read (default: pyproject.toml)")
+PRECISION_CHOICES = (*PRECISIONS, AUTO_PRECISION)
+
+
+def project_parent(*, hardware: bool, baselines: bool) -> argparse.ArgumentParser:
+    """The options every command shares, defined once: where the project is and, for the commands that
+    train or name a baseline, its device, precision and baselines folder. Each defaults to None, so
+    :class:`~harness.project.Project` decides: the flag, else ``[tool.harness]``, else the default.
+    A command gets only the options it uses: a flag a command ignores reads as obeyed."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
+                        help="where [tool.harness] (settings, recipes, tasks, cases, gate) is read (default: pyproject.toml)")
+    if hardware:
+        parent.add_argument("--device", default=None, choices=DEVICES,
+                            help="default: [tool.harness] device, else auto (cuda, then mps, then cpu)")
+        parent.add_argument("--precision", default=None, choices=PRECISION_CHOICES,
+                            help="part of a baseline's name. Default: [tool.harness] precision, else fp32; auto: bf16 where "
+                                 "the device multiplies bf16 natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs), else fp32")
+    if baselines:
+        parent.add_argument("--baselines-dir", type=Path, default=None,
+                            help="default: [tool.harness] baselines_dir, else baselines/ beside pyproject.toml")
+    return parent
 
 
 def _recipe_names(text: str) -> tuple[str, ...]:
@@ -74,20 +90,16 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
                            "(default: the task's own column names)")
 
 
-PRECISION_CHOICES = (*PRECISIONS, AUTO_PRECISION)
-PRECISION_HELP = "default: fp32; auto: bf16 where the device multiplies bf16 natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs), else fp32"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    listing, training, gated = (project_parent(hardware=False, baselines=False), project_parent(hardware=True, baselines=False),
+                                project_parent(hardware=True, baselines=True))
 
-    run = commands.add_parser("run", help="fine-tune one config on a task (default: MRPC) and print its evaluation metrics")
+    run = commands.add_parser("run", parents=[training], help="fine-tune one config on a task (default: MRPC) and print its evaluation metrics")
     _recipe_options(run)
     run.add_argument("--model", help="model spec overriding the recipe's: Hub id, local dir, 'minilm', 'arch:NAME'")
     _data_options(run)
-    run.add_argument("--device", default="auto", choices=DEVICES, help="default: auto (cuda, then mps, then cpu)")
-    run.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     run.add_argument("--seed", type=seed_value, default=42, help="default: 42")
     run.add_argument("--epochs", type=float, help="override the recipe's epochs (a fraction trains whole batches)")
     run.add_argument("--max-train-samples", type=positive_int, help="train on a seeded subset (default: all)")
@@ -105,63 +117,45 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: a free port; required with --nnodes > 1)")
     ddp.add_argument("--threads-per-process", type=positive_int, help="torch threads per process (default: cores / nproc)")
 
-    _pyproject_option(commands.add_parser("recipes", help="list the named recipes (built-in and the project's)"))
-    _pyproject_option(commands.add_parser("tasks", help="list the tasks (built-in and the project's [tool.harness.tasks])"))
-    cases = commands.add_parser("cases", help="list the project's cases ([tool.harness.cases]) and their baselines")
-    _pyproject_option(cases)
-    cases.add_argument("--device", default="auto", choices=DEVICES, help="the device whose baselines are listed (default: auto)")
-    cases.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
-    cases.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
+    commands.add_parser("recipes", parents=[listing], help="list the named recipes (built-in and the project's)")
+    commands.add_parser("tasks", parents=[listing], help="list the tasks (built-in and the project's [tool.harness.tasks])")
+    commands.add_parser("cases", parents=[gated], help="list the project's cases ([tool.harness.cases]) and their baselines "
+                        "(those of the device and precision given)")
 
-    simulate = commands.add_parser("simulate-gate", help="the sequential gate's false-alarm rate, power and run counts "
+    simulate = commands.add_parser("simulate-gate", parents=[gated], help="the sequential gate's false-alarm rate, power and run counts "
                                    "for a recorded baseline, by simulation")
     _recipe_options(simulate)
     _task_option(simulate)
-    simulate.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
-    simulate.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
-    simulate.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     simulate.add_argument("--trials", type=positive_int, default=20_000, help="simulated gate runs per row (default: 20000)")
     simulate.add_argument("--output", type=Path, default=Path("reports") / "gate-simulation.md",
                           help="Markdown report (default: reports/gate-simulation.md)")
 
-    noise = commands.add_parser("noise-study", help="compare the seed-to-seed spread of recipes' measured baselines "
+    noise = commands.add_parser("noise-study", parents=[gated], help="compare the seed-to-seed spread of recipes' measured baselines "
                                 "(a reference and its variance-reduction variants) and recommend one")
     noise.add_argument("--recipes", type=_recipe_names, default=("minilm-cpu", "minilm-cpu-ema", "minilm-cpu-reinit"),
                        metavar="NAME,NAME,...", help="the reference recipe, then its variants "
                        "(default: minilm-cpu,minilm-cpu-ema,minilm-cpu-reinit)")
-    noise.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
-                       help="where [tool.harness] (recipes, tasks, gate) is read (default: pyproject.toml)")
     _task_option(noise)
     noise.add_argument("--data-dir", type=Path, help=f"the data folder the suggested record-baseline commands name "
                        f"(default: ${DATA_DIR_VAR})")
-    noise.add_argument("--device", default="auto", choices=DEVICES, help="the device whose baselines are compared (default: auto)")
-    noise.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
-    noise.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     noise.add_argument("--output", type=Path, default=Path("reports") / "noise-study.md",
                        help="Markdown report (default: reports/noise-study.md)")
 
-    record = commands.add_parser("record-baseline", help="measure a baseline from several seeds and write it to baselines/")
+    record = commands.add_parser("record-baseline", parents=[gated], help="measure a baseline from several seeds and write it to baselines/")
     _recipe_options(record)
     record.add_argument("--case", metavar="NAME", help="record one of the project's cases ([tool.harness.cases.NAME]), "
                         "with its own task, data, model and recipe (default: none; --recipe, --task and the data options)")
     record.add_argument("--seeds", type=baseline_seeds, default=5, help="number of seeds, from --seed on (default: 5)")
     record.add_argument("--seed", type=seed_value, default=42, help="first seed (default: 42)")
     _data_options(record)
-    record.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
-    record.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP + " (part of the baseline's name)")
-    record.add_argument("--baselines-dir", type=Path, default=Path("baselines"), help="default: baselines")
     record.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    fault = commands.add_parser("measure-fault", help="measure a fault's effect over the seeds the gate would run, "
+    fault = commands.add_parser("measure-fault", parents=[gated], help="measure a fault's effect over the seeds the gate would run, "
                                 "resumably, against the recorded baseline")
     _recipe_options(fault)
     fault.add_argument("--fault", required=True, type=fault_name, help="the fault, e.g. label-noise-10")
     fault.add_argument("--seeds", type=baseline_seeds, default=10, help="seeds to measure, in the gate's order (default: 10)")
     _data_options(fault)
-    fault.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
-    fault.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help=PRECISION_HELP)
-    fault.add_argument("--baselines-dir", type=Path, default=Path("baselines"),
-                       help="the baseline, and faults/ where the measurement is kept (default: baselines)")
     fault.add_argument("--output", type=Path, help="Markdown report (default: reports/fault-<fault>.md)")
     fault.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -171,14 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data(args: argparse.Namespace, settings: Settings) -> dict:
-    """The config's data fields from the command line: files, or a folder (the settings' by default)."""
+def _data(args: argparse.Namespace, project: Project) -> dict:
+    """The config's data fields from the command line: files, or a folder (the project's by default)."""
     if args.data_files:
         return {"data_files": args.data_files, "columns": args.columns or {}, "data_dir": args.data_dir}
-    return {"data_dir": args.data_dir or settings.data_dir, "columns": args.columns or {}}
+    return {"data_dir": args.data_dir or project.settings.data_dir, "columns": args.columns or {}}
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
+def _run(args: argparse.Namespace, project: Project) -> int:
     from harness.distributed import Launch, launch_fine_tune
     from harness.run_identity import RunIdentity
     from harness.training import fine_tune, run_name
@@ -192,14 +186,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         overrides["max_train_samples"] = args.max_train_samples
     config = RunConfig.from_recipe(
         args.recipe,
-        recipes=read_recipes(args.pyproject),
-        tasks=read_tasks(args.pyproject),
+        recipes=project.recipes,
+        tasks=project.tasks,
         task=args.task,
         model=args.model,
-        device=args.device,
-        precision=args.precision,
+        device=project.device,
+        precision=project.precision,
         seed=args.seed,
-        **_data(args, settings),
+        **_data(args, project),
         output_dir=args.output_dir,
         faults=tuple(args.fault),
         world_size=launch.world_size,
@@ -208,12 +202,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"harness: fine-tuning {config.model_spec} on {config.task.name} with recipe {config.recipe.name!r}, seed {config.seed}"
           + (f", {launch.world_size} processes" if launch.world_size > 1 else ""), file=sys.stderr)
     if launch.world_size > 1:
-        result = launch_fine_tune(config, launch, hub_offline=settings.hub_offline, show_progress=not args.quiet)
+        result = launch_fine_tune(config, launch, hub_offline=project.settings.hub_offline, show_progress=not args.quiet)
         if result is None:
             print(f"harness: node {launch.node_rank} finished its share; node 0 writes the result", file=sys.stderr)
             return 0
     else:
-        result = fine_tune(config, hub_offline=settings.hub_offline, show_progress=not args.quiet)
+        result = fine_tune(config, hub_offline=project.settings.hub_offline, show_progress=not args.quiet)
     t = result.throughput
     examples = "pairs" if len(config.task.text_columns) == 2 else "texts"
     rows = [
@@ -229,27 +223,22 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
+def _record_baseline(args: argparse.Namespace, project: Project) -> int:
     from harness.quality.baselines import check_recordable
-    from harness.precision import check_precision
     from harness.quality.regression import baseline_diff, name_for, record_baseline
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
-    recipes, tasks = read_recipes(args.pyproject), read_tasks(args.pyproject)
-    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet,
-                             recipes=recipes, tasks=tasks)
+    session = HarnessSession.for_project(project, show_progress=not args.quiet)
     if args.case:
         given = [flag for flag, value in (("--task", args.task != DEFAULT_TASK), ("--data-dir", args.data_dir),
                                           ("--data-files", args.data_files), ("--columns", args.columns)) if value]
         if given:
             raise ConfigError(f"--case {args.case} brings its own task and data; drop {', '.join(given)}")
-        case = read_cases(args.pyproject, tasks=tasks, recipes=recipes).get(args.case)
-        config = session.case_config(case, seed=args.seed, precision=args.precision)
+        config = session.case_config(project.cases.get(args.case), seed=args.seed)
     else:
-        config = session.config(args.recipe, task=args.task, seed=args.seed, precision=args.precision, **_data(args, settings))
+        config = session.config(args.recipe, task=args.task, seed=args.seed, **_data(args, project))
     check_recordable(config)
-    check_precision(config.precision, config.device)
     name = name_for(config)
     old, unreadable = session.store.load_for_replacement(name)
     if unreadable:
@@ -257,7 +246,7 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     with SeedLedger.recording(session.store.partial_path(name)) as ledger:
         print(f"harness: recording {name} from {args.seeds} seeds ({args.seed}..{args.seed + args.seeds - 1}); "
               f"each finished seed is kept in {ledger.path}, so the same command resumes after an interruption", file=sys.stderr)
-        baseline = record_baseline(config, session.fine_tune, seeds=args.seeds, ledger=ledger, hub_offline=settings.hub_offline,
+        baseline = record_baseline(config, session.fine_tune, seeds=args.seeds, ledger=ledger, hub_offline=project.settings.hub_offline,
                                    progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
         path = session.store.save(baseline)
         kept = ledger.finish(baseline.seeds)
@@ -268,7 +257,7 @@ def _record_baseline(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
+def _measure_fault(args: argparse.Namespace, project: Project) -> int:
     import dataclasses
 
     from harness.files import atomic_write_text
@@ -276,23 +265,20 @@ def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
     from harness.quality.regression import name_for, record_command, sequential_designs
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
-    from harness.precision import check_precision
 
-    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, show_progress=not args.quiet,
-                             recipes=read_recipes(args.pyproject), tasks=read_tasks(args.pyproject))
-    config = session.config(args.recipe, task=args.task, precision=args.precision, faults=(args.fault,), **_data(args, settings))
-    check_precision(config.precision, config.device)
+    session = HarnessSession.for_project(project, show_progress=not args.quiet)
+    config = session.config(args.recipe, task=args.task, faults=(args.fault,), **_data(args, project))
     name = name_for(config)
     baseline = session.store.load(name)
     if baseline is None:
         raise BaselineError(f"no baseline at {session.store.path(name)} to measure the fault against; record one with "
                             f"`{record_command(config.replace(faults=()))}`")
-    policy = dataclasses.replace(read_gate_policy(args.pyproject), procedure="auto").for_task(config.task)
+    policy = dataclasses.replace(project.policy, procedure="auto").for_task(config.task)
     designs, why_not = sequential_designs(baseline, policy, session.store.path(name), config)  # fail fast, before training
-    with SeedLedger.recording(fault_ledger_path(args.baselines_dir, name, config.faults)) as ledger:
+    with SeedLedger.recording(fault_ledger_path(project.baselines_dir, name, config.faults)) as ledger:
         print(f"harness: measuring {args.fault} on {name} over {args.seeds} seeds; each finished seed is kept in {ledger.path}, "
               "so the same command resumes after an interruption", file=sys.stderr)
-        results = measure_fault(config, session.fine_tune, baseline, seeds=args.seeds, ledger=ledger, hub_offline=settings.hub_offline,
+        results = measure_fault(config, session.fine_tune, baseline, seeds=args.seeds, ledger=ledger, hub_offline=project.settings.hub_offline,
                                 progress=lambda line: print(f"harness: {line}", file=sys.stderr, flush=True))
     replay = gate_replay(results, config, designs, baseline) if designs else None
     text = effect_markdown(name, config.faults, fault_effects(results, baseline, policy.metrics), replay=replay)
@@ -303,7 +289,7 @@ def _measure_fault(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _simulate_gate(args: argparse.Namespace) -> int:
+def _simulate_gate(args: argparse.Namespace, project: Project) -> int:
     import dataclasses
 
     from harness.quality.baselines import BaselineStore
@@ -311,14 +297,14 @@ def _simulate_gate(args: argparse.Namespace) -> int:
     from harness.quality.regression import name_for, record_command, sequential_designs
     from harness.quality.sequential_check import simulate_check
 
-    config = RunConfig.from_recipe(args.recipe, recipes=read_recipes(args.pyproject), tasks=read_tasks(args.pyproject),
-                                   task=args.task, precision=args.precision, device=args.device)
+    config = RunConfig.from_recipe(args.recipe, recipes=project.recipes, tasks=project.tasks, task=args.task,
+                                   precision=project.precision, device=project.device)
     name = name_for(config)
-    store = BaselineStore(args.baselines_dir)
+    store = BaselineStore(project.baselines_dir)
     baseline = store.load(name)
     if baseline is None:
         raise BaselineError(f"no baseline at {store.path(name)}; record one with `{record_command(config)}`")
-    policy = read_gate_policy(args.pyproject).for_task(config.task)
+    policy = project.policy.for_task(config.task)
     # "sequential": a baseline too small for the policy is an error naming the seeds it needs.
     designs, _ = sequential_designs(baseline, dataclasses.replace(policy, procedure="sequential"), store.path(name), config)
     changes = [(f"every metric {points:+d} points", {m: points / 100 for m in designs}) for points in (0, -1, -2, -3)]
@@ -342,38 +328,36 @@ def _simulate_gate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _noise_study(args: argparse.Namespace, settings: Settings) -> int:
+def _noise_study(args: argparse.Namespace, project: Project) -> int:
     from harness.files import atomic_write_text
     from harness.quality.baselines import BaselineStore
     from harness.quality.noise_study import noise_study_markdown, study_baselines
 
-    recipes, tasks = read_recipes(args.pyproject), read_tasks(args.pyproject)
-    configs = [RunConfig.from_recipe(name, recipes=recipes, tasks=tasks, task=args.task, device=args.device,
-                                     precision=args.precision, data_dir=args.data_dir or settings.data_dir)
+    configs = [RunConfig.from_recipe(name, recipes=project.recipes, tasks=project.tasks, task=args.task, device=project.device,
+                                     precision=project.precision, data_dir=args.data_dir or project.settings.data_dir)
                for name in args.recipes]
-    baselines, notes = study_baselines(configs, BaselineStore(args.baselines_dir))
-    policy = read_gate_policy(args.pyproject).for_task(configs[0].task)
+    baselines, notes = study_baselines(configs, BaselineStore(project.baselines_dir))
+    policy = project.policy.for_task(configs[0].task)
     text = noise_study_markdown(baselines, policy.metrics, max_runs=policy.max_runs, notes=notes)
     print(text)
     print(f"wrote {atomic_write_text(args.output, text)}")
     return 0
 
 
-def _cases(args: argparse.Namespace, settings: Settings) -> int:
+def _cases(args: argparse.Namespace, project: Project) -> int:
     from harness.cases import describe_recipe
     from harness.quality.regression import name_for
     from harness.session import HarnessSession
 
-    recipes, tasks = read_recipes(args.pyproject), read_tasks(args.pyproject)
-    cases = read_cases(args.pyproject, tasks=tasks, recipes=recipes)
+    cases = project.cases
     if not len(cases):
         print(f"no cases in {args.pyproject}; declare one under [tool.harness.cases.NAME] (see `harness cases --help`)")
         return 0
-    session = HarnessSession(settings=settings, baselines_dir=args.baselines_dir, device=args.device, recipes=recipes, tasks=tasks)
-    policy = read_gate_policy(args.pyproject)
+    session = HarnessSession.for_project(project)
+    policy = project.policy
     rows = []
     for case in cases:
-        config = session.case_config(case, precision=args.precision)
+        config = session.case_config(case)
         data = (", ".join(f"{split}={path}" for split, path in case.data_files) if case.data_files
                 else str(config.data_dir) if config.data_dir else "the task's Hub dataset")
         name = name_for(config)
@@ -386,20 +370,20 @@ def _cases(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _tasks(args: argparse.Namespace) -> int:
+def _tasks(args: argparse.Namespace, project: Project) -> int:
     rows = [[t.name, " + ".join(t.text_columns), "score (regression)" if t.is_regression else ", ".join(t.label_names),
-             ", ".join(t.metrics), ", ".join(t.evaluation_splits), t.description or "-"] for t in read_tasks(args.pyproject)]
+             ", ".join(t.metrics), ", ".join(t.evaluation_splits), t.description or "-"] for t in project.tasks]
     print(markdown_table(["task", "text", "labels", "metrics", "evaluated on", "what"], rows))
     return 0
 
 
-def _recipes(args: argparse.Namespace) -> int:
+def _recipes(args: argparse.Namespace, project: Project) -> int:
     def other(r) -> str:
         settings = [f"{k}={v}" for k, v in (("reinit_top_layers", r.reinit_top_layers), ("weight_average", r.weight_average)) if v]
         return ", ".join(settings + [f"{k}={v}" for k, v in r.training_args]) or "-"
 
     rows = [[r.name, r.model, f"{r.epochs:g}", str(r.batch_size), f"{r.learning_rate:g}", other(r), r.description]
-            for r in read_recipes(args.pyproject)]
+            for r in project.recipes]
     print(markdown_table(["recipe", "model", "epochs", "batch", "lr", "other settings (and TrainingArguments overrides)", "what"], rows))
     return 0
 
@@ -412,30 +396,26 @@ def _convert_ledgers(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {"run": _run, "record-baseline": _record_baseline, "measure-fault": _measure_fault, "noise-study": _noise_study,
+            "simulate-gate": _simulate_gate, "tasks": _tasks, "cases": _cases, "recipes": _recipes}
+
+
+def project_for(args: argparse.Namespace, environment: Settings | None = None) -> Project:
+    """The command's :class:`~harness.project.Project`: its flags, then ``--pyproject``'s [tool.harness],
+    then the environment (``environment``: a :class:`Settings` standing in for it), then the defaults."""
+    flags = ProjectFlags(device=getattr(args, "device", None), precision=getattr(args, "precision", None),
+                         baselines_dir=getattr(args, "baselines_dir", None))
+    return Project.load(args.pyproject, flags=flags, environment=environment)
+
+
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    """Run one command. ``settings`` stands in for the environment (tests); None reads ``os.environ``."""
     args = build_parser().parse_args(argv)
-    settings = settings or Settings.from_environ()
     logging.basicConfig(level=logging.INFO, format="harness: %(message)s")
-    if getattr(args, "precision", None) == AUTO_PRECISION:
-        args.precision = resolve_precision(args.precision, args.device)
     try:
-        if args.command == "run":
-            return _run(args, settings)
-        if args.command == "record-baseline":
-            return _record_baseline(args, settings)
-        if args.command == "measure-fault":
-            return _measure_fault(args, settings)
         if args.command == "convert-ledger":
             return _convert_ledgers(args)
-        if args.command == "noise-study":
-            return _noise_study(args, settings)
-        if args.command == "simulate-gate":
-            return _simulate_gate(args)
-        if args.command == "tasks":
-            return _tasks(args)
-        if args.command == "cases":
-            return _cases(args, settings)
-        return _recipes(args)
+        return COMMANDS[args.command](args, project_for(args, settings))
     except USER_ERRORS + (BaselineError,) as error:
         print(f"harness: error: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,6 @@ candidate seeds into the shared run cache, so idle workers train them while the 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -21,20 +20,19 @@ from pathlib import Path
 import pytest
 
 from harness.arguments import baseline_seeds, bootstrap_samples, fault_name, non_negative_float, non_negative_int, positive_int, seed_value
-from harness.config import PRECISIONS, ConfigError, RecipeRegistry, RunConfig
-from harness.tasks.registry import TaskRegistry
+from harness.config import DEVICES, PRECISIONS, ConfigError, RunConfig
 from harness.quality.gate import PROCEDURES, GatePolicy
-from harness.cases import Case, CaseRegistry
-from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
+from harness.cases import Case
+from harness.project import Project, ProjectFlags
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
 from harness.throughput.relative_check import RelativeCheck, assert_relative
 from harness.prefetch_items import HarnessRecipeWarning, declaration_problem, drop_orphans, gate_target, items_ahead
 from harness.session_report import report_session
 from harness.session import HarnessSession
-from harness.settings import DATA_DIR_VAR, Settings
+from harness.settings import DATA_DIR_VAR
 from harness.throughput.runner import ThroughputCase, ThroughputResult
 from harness.throughput.bench import ThroughputBench
-from harness.precision import AUTO_PRECISION, check_precision
+from harness.precision import AUTO_PRECISION
 from harness import xdist_records
 
 MARKERS = {
@@ -60,30 +58,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "fine-tuning evaluation and regression harness")
     group.addoption("--harness-data-dir", type=Path, default=None,
                     help=f"a local folder with the task's GLUE files (MRPC: train.tsv, dev.tsv), for configs that name "
-                         f"no data. Default: ${DATA_DIR_VAR}, else the task's Hub dataset.")
+                         f"no data. Default: [tool.harness] data_dir, else ${DATA_DIR_VAR}, else the task's Hub dataset.")
     group.addoption("--harness-cache-dir", type=Path, default=None,
-                    help="where fine-tunes are cached. Default: $HARNESS_CACHE_DIR, else ~/.cache/harness.")
+                    help="where fine-tunes are cached. Default: [tool.harness] cache_dir, else $HARNESS_CACHE_DIR, "
+                         "else ~/.cache/harness.")
     group.addoption("--harness-reports-dir", type=Path, default=None,
-                    help="where reports are written. Default: $HARNESS_REPORTS_DIR, else reports/ under the rootdir.")
+                    help="where reports are written. Default: [tool.harness] reports_dir, else $HARNESS_REPORTS_DIR, "
+                         "else reports/ under the rootdir.")
     group.addoption("--harness-baselines-dir", type=Path, default=None,
-                    help="the baseline files. Default: baselines/ under the rootdir.")
-    group.addoption("--harness-device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
-                    help="device for fine-tunes. Default: auto (cuda, then mps, then cpu).")
-    group.addoption("--harness-precision", default="fp32", choices=(*PRECISIONS, AUTO_PRECISION),
+                    help="the baseline files. Default: [tool.harness] baselines_dir, else baselines/ under the rootdir.")
+    group.addoption("--harness-device", default=None, choices=DEVICES,
+                    help="device for fine-tunes. Default: [tool.harness] device, else auto (cuda, then mps, then cpu).")
+    group.addoption("--harness-precision", default=None, choices=(*PRECISIONS, AUTO_PRECISION),
                     help="precision of fine-tunes; part of each baseline's name, so a bf16 run is gated against a bf16 "
                          "baseline. auto: bf16 where the device multiplies bf16 natively (AVX512-BF16/AMX CPUs, "
-                         "Ampere+ GPUs), else fp32. Default: fp32.")
+                         "Ampere+ GPUs), else fp32. Default: [tool.harness] precision, else fp32.")
     group.addoption("--harness-force-regen", action="store_true", default=False,
                     help="re-measure the baselines the run touches from several seeds, write them, show the diff, "
                          "and fail. Default: off.")
-    group.addoption("--harness-baseline-seeds", type=baseline_seeds, default=DEFAULT_BASELINE_SEEDS,
+    group.addoption("--harness-baseline-seeds", type=baseline_seeds, default=None,
                     help=f"seeds a regenerated baseline is measured from. Default: {DEFAULT_BASELINE_SEEDS}.")
-    group.addoption("--harness-gate-sigmas", type=non_negative_float, default=GatePolicy.sigmas,
-                    help=f"allowed band in baseline seed standard deviations. Default: {GatePolicy.sigmas:g}.")
-    group.addoption("--harness-gate-floor", type=non_negative_float, default=GatePolicy.floor,
-                    help=f"smallest allowed band, absolute. Default: {GatePolicy.floor:g}.")
-    group.addoption("--harness-bootstrap-samples", type=bootstrap_samples, default=GatePolicy.bootstrap_samples,
-                    help=f"bootstrap resamples for confidence intervals. Default: {GatePolicy.bootstrap_samples}.")
+    group.addoption("--harness-gate-sigmas", type=non_negative_float, default=None,
+                    help=f"allowed band in baseline seed standard deviations. Default: [tool.harness.gate] sigmas, "
+                         f"else {GatePolicy.sigmas:g}.")
+    group.addoption("--harness-gate-floor", type=non_negative_float, default=None,
+                    help=f"smallest allowed band, absolute. Default: [tool.harness.gate] floor, else {GatePolicy.floor:g}.")
+    group.addoption("--harness-bootstrap-samples", type=bootstrap_samples, default=None,
+                    help=f"bootstrap resamples for confidence intervals. Default: [tool.harness.gate] bootstrap_samples, "
+                         f"else {GatePolicy.bootstrap_samples}.")
     group.addoption("--harness-gate-procedure", choices=PROCEDURES, default=None,
                     help="'sequential' (candidate seeds until the evidence decides, stated error rates), 'band' (one run "
                          "against mean - max(sigmas x std, floor)) or 'auto' (sequential when the baseline has enough "
@@ -95,7 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="inject a deliberate regression into every fine-tune the checks ask for, to see what the gate "
                          "catches: shuffled-labels, truncated-inputs, label-noise-N (N from 1 to 50). Repeatable. "
                          "Default: none.")
-    group.addoption("--harness-nproc", type=positive_int, default=1,
+    group.addoption("--harness-nproc", type=positive_int, default=None,
                     help="training processes per fine-tune: DDP through torch's elastic launcher (gloo on CPU, nccl on "
                          "CUDA), each process with cores / N threads. Default: 1.")
     group.addoption("--harness-no-progress", action="store_true", default=False,
@@ -116,30 +118,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STARTED_KEY] = time.time()
     config.stash[_FINISHED_KEY] = set()
     opt = config.option
-    settings = Settings.from_environ()
-    rootdir = Path(config.rootpath)
-    settings = dataclasses.replace(
-        settings,
-        data_dir=opt.harness_data_dir or settings.data_dir,
-        cache_dir=opt.harness_cache_dir or settings.cache_dir,
-        reports_dir=opt.harness_reports_dir or (settings.reports_dir if settings.reports_dir.is_absolute() else rootdir / settings.reports_dir),
-    )
-    recipes, tasks = _project_recipes(rootdir), _project_tasks(rootdir)
-    config.stash[_SESSION_KEY] = HarnessSession(
-        settings=settings,
-        baselines_dir=opt.harness_baselines_dir or rootdir / "baselines",
-        device=opt.harness_device,
-        precision=_precision(opt.harness_precision, opt.harness_device),
-        policy=_gate_policy(config, rootdir),
+    project = _project(config)
+    config.stash[_SESSION_KEY] = HarnessSession.for_project(
+        project,
         force_regen=opt.harness_force_regen,
-        baseline_seeds=opt.harness_baseline_seeds,
+        baseline_seeds=opt.harness_baseline_seeds or DEFAULT_BASELINE_SEEDS,
         show_progress=not opt.harness_no_progress,
         seed=opt.harness_seed,
         faults=tuple(opt.harness_fault),
-        recipes=recipes,
-        tasks=tasks,
-        cases=_project_cases(rootdir, tasks, recipes),
-        nproc=opt.harness_nproc,
+        nproc=opt.harness_nproc or 1,
         # Every worker of an xdist run takes the controller's start: what any of them wrote since is this run's.
         run_started=getattr(config, "workerinput", {}).get("harness_started", config.stash[_STARTED_KEY]),
     )
@@ -149,26 +136,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(config.stash[_COLLECTOR_KEY], "harness-verdict-collector")
 
 
-def _project_recipes(rootdir: Path) -> RecipeRegistry:
-    """The built-in recipes and the project's ``[tool.harness.recipes]``; a bad one is a usage error."""
+def _project(config: pytest.Config) -> Project:
+    """The project at the rootdir, resolved once: the ``--harness-*`` flags given, then pyproject.toml's
+    ``[tool.harness]``, then the environment, then the defaults; a bad value is a usage error."""
+    opt = config.option
+    flags = ProjectFlags(
+        data_dir=opt.harness_data_dir, cache_dir=opt.harness_cache_dir, reports_dir=opt.harness_reports_dir,
+        baselines_dir=opt.harness_baselines_dir, device=opt.harness_device, precision=opt.harness_precision,
+        gate={"procedure": opt.harness_gate_procedure, "sigmas": opt.harness_gate_sigmas, "floor": opt.harness_gate_floor,
+              "bootstrap_samples": opt.harness_bootstrap_samples},
+        prefix="--harness-",
+    )
     try:
-        return read_recipes(rootdir / "pyproject.toml")
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from error
-
-
-def _project_tasks(rootdir: Path) -> TaskRegistry:
-    """The built-in tasks and the project's ``[tool.harness.tasks]``; a bad one is a usage error."""
-    try:
-        return read_tasks(rootdir / "pyproject.toml")
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from error
-
-
-def _project_cases(rootdir: Path, tasks: TaskRegistry, recipes: RecipeRegistry) -> CaseRegistry:
-    """The project's ``[tool.harness.cases]``; a bad one is a usage error."""
-    try:
-        return read_cases(rootdir / "pyproject.toml", tasks=tasks, recipes=recipes)
+        return Project.load(Path(config.rootpath) / "pyproject.toml", flags=flags)
     except ConfigError as error:
         raise pytest.UsageError(str(error)) from error
 
@@ -210,32 +190,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """Remember what this process finished: an item ahead of a gate that already finished here is moot."""
     item.config.stash[_FINISHED_KEY].add(item.nodeid)
-
-
-def _precision(precision: str, device: str) -> str:
-    """``--harness-precision``, refused before anything trains where the device cannot train in it
-    (bf16 on a CPU without native bf16 would be emulated and about 100 times slower; fp16 needs CUDA).
-    ``auto`` is kept as it is: each config resolves it for its own device."""
-    if precision != AUTO_PRECISION:
-        try:
-            check_precision(precision, device)
-        except ConfigError as error:
-            raise pytest.UsageError(f"--harness-precision={precision}: {error}") from None
-    return precision
-
-
-def _gate_policy(config: pytest.Config, rootdir: Path) -> GatePolicy:
-    """``[tool.harness.gate]`` from the project's pyproject.toml, with the command line's options on top."""
-    opt = config.option
-    overrides = {"sigmas": opt.harness_gate_sigmas, "floor": opt.harness_gate_floor, "bootstrap_samples": opt.harness_bootstrap_samples}
-    try:
-        policy = read_gate_policy(rootdir / "pyproject.toml")
-        changes = {k: v for k, v in overrides.items() if v != getattr(GatePolicy, k)}
-        if opt.harness_gate_procedure:
-            changes["procedure"] = opt.harness_gate_procedure
-        return dataclasses.replace(policy, **changes)
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from error
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,9 @@
 """What a team says about its gate in its own ``pyproject.toml``, read and validated in one place.
 
+The file is parsed once into a :class:`HarnessTable`; each ``read_*`` takes that (or a path, parsed
+then). The project-wide settings (``device = "auto"``, ``baselines_dir``, ...) are resolved with the
+command line and the environment by :class:`harness.project.Project`.
+
     [tool.harness.gate]
     procedure = "auto"        # "auto", "sequential" or "band"
     alpha = 0.01              # false alarms on an unchanged recipe, at most (split over the metrics)
@@ -35,7 +39,8 @@ error that names the valid keys or the valid range, before anything trains.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +55,11 @@ GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, 
              "reproduction_tolerance": float}
 
 
-def read_gate_policy(pyproject: Path, **defaults: Any) -> GatePolicy:
+def read_gate_policy(pyproject: Path | HarnessTable, **defaults: Any) -> GatePolicy:
     """The gate policy ``[tool.harness.gate]`` in ``pyproject`` describes (``defaults`` under it);
     a missing file or section is the documented defaults."""
-    section = _gate_section(pyproject)
+    table = _table(pyproject)
+    section, pyproject = table.section("gate"), table.path
     values: dict[str, Any] = dict(defaults)
     for key, value in section.items():
         if key not in GATE_KEYS:
@@ -73,11 +79,12 @@ def read_gate_policy(pyproject: Path, **defaults: Any) -> GatePolicy:
         raise ConfigError(f"{pyproject}: [tool.harness.gate]: {error}") from error
 
 
-def read_recipes(pyproject: Path) -> RecipeRegistry:
+def read_recipes(pyproject: Path | HarnessTable) -> RecipeRegistry:
     """The built-in recipes plus the team's ``[tool.harness.recipes.NAME]`` tables, each a ``base``
     recipe with changed fields; a name may not shadow a built-in."""
-    recipes = builtin_recipes()
-    for name, table in _harness_section(pyproject, "recipes").items():
+    recipes, harness = builtin_recipes(), _table(pyproject)
+    pyproject = harness.path
+    for name, table in harness.section("recipes").items():
         where = f"{pyproject}: [tool.harness.recipes.{name}]"
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table with a `base` recipe and the fields to change")
@@ -94,22 +101,25 @@ def read_recipes(pyproject: Path) -> RecipeRegistry:
 
 
 
-def read_tasks(pyproject: Path) -> TaskRegistry:
+def read_tasks(pyproject: Path | HarnessTable) -> TaskRegistry:
     """The built-in tasks plus the team's ``[tool.harness.tasks.NAME]`` tables, each a
     :class:`~harness.tasks.spec.TaskSpec`'s fields; a name may not shadow a built-in."""
-    tasks = builtin_tasks()
-    for name, table in _harness_section(pyproject, "tasks").items():
+    tasks, harness = builtin_tasks(), _table(pyproject)
+    pyproject = harness.path
+    for name, table in harness.section("tasks").items():
         tasks.register(task_from_table(name, table, f"{pyproject}: [tool.harness.tasks.{name}]", taken=tasks))
     return tasks
 
 
-def read_cases(pyproject: Path, *, tasks: TaskRegistry | None = None, recipes: RecipeRegistry | None = None) -> CaseRegistry:
+def read_cases(pyproject: Path | HarnessTable, *, tasks: TaskRegistry | None = None, recipes: RecipeRegistry | None = None) -> CaseRegistry:
     """The project's ``[tool.harness.cases.NAME]``, each checked as far as it can be without its data:
     its task, recipe, overrides, data splits and column mapping, and its gate's metrics."""
-    tasks = read_tasks(pyproject) if tasks is None else tasks
-    recipes = read_recipes(pyproject) if recipes is None else recipes
+    harness = _table(pyproject)
+    pyproject = harness.path
+    tasks = read_tasks(harness) if tasks is None else tasks
+    recipes = read_recipes(harness) if recipes is None else recipes
     cases = []
-    for name, table in _harness_section(pyproject, "cases").items():
+    for name, table in harness.section("cases").items():
         where = f"{pyproject}: [tool.harness.cases.{name}]"
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table: {', '.join(CASE_KEYS)}")
@@ -123,30 +133,52 @@ def read_cases(pyproject: Path, *, tasks: TaskRegistry | None = None, recipes: R
     return CaseRegistry(tuple(cases))
 
 
-def _gate_section(pyproject: Path) -> dict[str, Any]:
-    return _harness_section(pyproject, "gate")
-
-
 HARNESS_SECTIONS = ("gate", "recipes", "tasks", "cases")
+# [tool.harness] settings of a whole project (see harness.project): each a string.
+PROJECT_KEYS = ("data_dir", "cache_dir", "reports_dir", "baselines_dir", "device", "precision")
 
 
-def _harness_section(pyproject: Path, name: str) -> dict[str, Any]:
-    if not pyproject.is_file():
-        return {}
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{pyproject}: not valid TOML ({error}); fix the file") from error
-    harness = data.get("tool", {}).get("harness", {})
-    if not isinstance(harness, dict):
-        raise ConfigError(f"{pyproject}: [tool.harness] must be a table")
-    unknown = sorted(set(harness) - set(HARNESS_SECTIONS))
-    if unknown:
-        raise ConfigError(f"{pyproject}: unknown key(s) {unknown} in [tool.harness]; valid keys: {', '.join(HARNESS_SECTIONS)}")
-    section = harness.get(name, {})
-    if not isinstance(section, dict):
-        raise ConfigError(f"{pyproject}: [tool.harness.{name}] must be a table")
-    return section
+@dataclass(frozen=True)
+class HarnessTable:
+    """``[tool.harness]`` of one ``pyproject.toml``, parsed and checked once (an absent file is empty),
+    so a session reads the file one time however many sections it needs."""
+
+    path: Path
+    table: Mapping[str, Any]
+
+    @classmethod
+    def read(cls, pyproject: Path) -> HarnessTable:
+        if not pyproject.is_file():
+            return cls(pyproject, {})
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{pyproject}: not valid TOML ({error}); fix the file") from error
+        harness = data.get("tool", {}).get("harness", {})
+        if not isinstance(harness, dict):
+            raise ConfigError(f"{pyproject}: [tool.harness] must be a table")
+        unknown = sorted(set(harness) - set(HARNESS_SECTIONS) - set(PROJECT_KEYS))
+        if unknown:
+            raise ConfigError(f"{pyproject}: unknown key(s) {unknown} in [tool.harness]; valid keys: "
+                              f"{', '.join((*PROJECT_KEYS, *HARNESS_SECTIONS))}")
+        for key in PROJECT_KEYS:
+            if key in harness and not (isinstance(harness[key], str) and harness[key]):
+                raise ConfigError(f"{pyproject}: [tool.harness] {key}: expected a non-empty string, got {harness[key]!r}")
+        for name in HARNESS_SECTIONS:
+            if not isinstance(harness.get(name, {}), dict):
+                raise ConfigError(f"{pyproject}: [tool.harness.{name}] must be a table")
+        return cls(pyproject, harness)
+
+    def section(self, name: str) -> dict[str, Any]:
+        return dict(self.table.get(name, {}))
+
+    def top_level(self) -> dict[str, str]:
+        """The project settings (:data:`PROJECT_KEYS`) the file sets."""
+        return {key: self.table[key] for key in PROJECT_KEYS if key in self.table}
+
+
+def _table(pyproject: Path | HarnessTable) -> HarnessTable:
+    return pyproject if isinstance(pyproject, HarnessTable) else HarnessTable.read(pyproject)
 
 
 def _is_number(value: Any) -> bool:

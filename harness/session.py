@@ -22,6 +22,7 @@ from harness.result import RunResult
 from harness.settings import Settings
 from harness.tasks.registry import TaskRegistry, builtin_tasks
 from harness.precision import resolve_precision
+from harness.project import Project
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
 from harness.training import fine_tune
 
@@ -50,7 +51,16 @@ class HarnessSession:
     throughput: list[ThroughputResult] = field(default_factory=list)
     throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
     regenerated: dict[str, MeasuredBaseline] = field(default_factory=dict)  # baselines re-measured this session
+    project: Project | None = None  # what the settings above were resolved from, where a Project was
     _memo: dict[str, RunResult] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_project(cls, project: Project, **run_options: Any) -> HarnessSession:
+        """A session over a resolved :class:`~harness.project.Project` (its settings, device, precision,
+        gate policy and registries, as they are), with this run's own options (seed, faults, ...)."""
+        return cls(settings=project.settings, baselines_dir=project.baselines_dir, device=project.device,
+                   precision=project.precision, policy=project.policy, recipes=project.recipes, tasks=project.tasks,
+                   cases=project.cases, project=project, **run_options)
 
     @property
     def store(self) -> BaselineStore:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DATA_DIR_VAR = "HARNESS_DATA_DIR"
 CACHE_DIR_VAR = "HARNESS_CACHE_DIR"
@@ -36,14 +37,25 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        data_dir = env.get(DATA_DIR_VAR) or None
-        summary = env.get(STEP_SUMMARY_VAR) or None
+        values = environment_values(environ)
         return cls(
-            data_dir=Path(data_dir).expanduser() if data_dir else None,
-            cache_dir=Path(env.get(CACHE_DIR_VAR) or default_cache_dir()).expanduser(),
-            reports_dir=Path(env.get(REPORTS_DIR_VAR) or "reports").expanduser(),
-            hub_offline=(env.get("HF_HUB_OFFLINE", "").lower() in _TRUTHY)
-            or (env.get("TRANSFORMERS_OFFLINE", "").lower() in _TRUTHY),
-            step_summary=Path(summary) if summary else None,
+            data_dir=values.get("data_dir"),
+            cache_dir=values.get("cache_dir", default_cache_dir()),
+            reports_dir=values.get("reports_dir", Path("reports")),
+            hub_offline=values["hub_offline"],
+            step_summary=values.get("step_summary"),
         )
+
+
+def environment_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the environment itself sets, and nothing it does not: a :class:`harness.project.Project`
+    puts ``pyproject.toml`` before the environment and the environment before the defaults, so it must
+    tell an unset variable from a default. ``hub_offline`` is always there (unset is online)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {"hub_offline": (env.get("HF_HUB_OFFLINE", "").lower() in _TRUTHY)
+                              or (env.get("TRANSFORMERS_OFFLINE", "").lower() in _TRUTHY)}
+    for name, var in (("data_dir", DATA_DIR_VAR), ("cache_dir", CACHE_DIR_VAR), ("reports_dir", REPORTS_DIR_VAR),
+                      ("step_summary", STEP_SUMMARY_VAR)):
+        if env.get(var):
+            values[name] = Path(env[var]).expanduser()
+    return values
