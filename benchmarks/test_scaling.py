@@ -41,7 +41,7 @@ def check_layouts(runs, *, device: str) -> None:
     """Each layout trained as laid out, on ``device``, and was scored on all 408 validation pairs."""
     for run in runs:
         assert run.result.logits.shape == (408, 2)
-        assert run.result.config.get("world_size", 1) == run.layout.processes
+        assert run.result.config.world_size == run.layout.processes
         assert run.result.provenance["device"]["device"].startswith(device)
 
 

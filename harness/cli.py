@@ -217,7 +217,7 @@ def _run(args: argparse.Namespace, project: Project) -> int:
         ["device", result.provenance["device"].get("gpu") or result.provenance["device"]["cpu"]],
         ["data sha256", result.provenance["data"]["sha256"][:16]],
         ["weights sha256", (result.provenance["model"]["weights_sha256"] or "random init")[:16]],
-        ["saved to", str(config.output_dir / run_name(config, RunIdentity.from_result(result.config, result.provenance)))],
+        ["saved to", str(config.output_dir / run_name(config, RunIdentity.of_result(result)))],
     ]
     print(markdown_table([f"{config.task.name.upper()} {config.task.evaluation_splits[0]}", "value"], rows))
     return 0

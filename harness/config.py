@@ -646,6 +646,10 @@ class RunConfig:
             **({"world_size": self.world_size} if self.world_size > 1 else {}),
         }
 
+    def recipe_record(self) -> dict[str, Any]:
+        """The recipe as a baseline file records it (``recipe_config``): JSON data, tuples as lists."""
+        return json.loads(json.dumps(self.recipe.to_dict(), default=str))
+
     @property
     def short_id(self) -> str:
         """Eight hex digits of the identity's sha256: names this config's run folder and obtained file."""

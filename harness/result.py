@@ -1,4 +1,9 @@
-"""What a fine-tune returns, and how it is stored: metrics, predictions, throughput, provenance."""
+"""What a fine-tune returns, and how it is stored: its config, metrics, predictions, throughput, provenance.
+
+A result carries its :class:`~harness.config.RunConfig` typed, as it went down: whoever reads a
+result (the gate, a ledger, a report) asks ``result.config.recipe`` instead of re-parsing a dict, and
+a stored result that no longer parses as a config is an error naming the file, not a KeyError later.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.config import ConfigError, RunConfig
 from harness.files import atomic_write_bytes, atomic_write_json
 
 RESULT_SCHEMA = 1
@@ -38,7 +44,7 @@ class TrainingThroughput:
 
 @dataclass(frozen=True)
 class RunResult:
-    config: dict[str, Any]
+    config: RunConfig
     metrics: dict[str, float]
     logits: np.ndarray = field(repr=False)
     labels: np.ndarray = field(repr=False)
@@ -60,7 +66,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": RESULT_SCHEMA,
-            "config": self.config,
+            "config": self.config.to_dict(),
             "metrics": self.metrics,
             "throughput": asdict(self.throughput),
             "provenance": self.provenance,
@@ -89,7 +95,7 @@ class RunResult:
             raise ResultError(f"{result_file}: schema {schema!r}, expected {RESULT_SCHEMA}; re-run")
         try:
             return cls(
-                config=data["config"],
+                config=RunConfig.from_dict(data["config"]),
                 metrics=data["metrics"],
                 logits=logits,
                 labels=labels,
@@ -99,7 +105,7 @@ class RunResult:
                 idx=idx,
                 data_warnings=_strings(data.get("data_warnings", [])),
             )
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, ConfigError) as error:
             raise ResultError(f"{result_file}: incomplete result ({error!r}); delete {directory} and re-run") from error
 
 

@@ -31,6 +31,7 @@ from harness.data import DataSource
 from harness.devices import device_kind
 from harness.models import resolve_model
 from harness.provenance import harness_source_sha256, library_versions, resolve_device
+from harness.result import RunResult
 
 IDENTITY_SCHEMA = 1
 # Every library whose version can change a number (training, tokenizing, metrics) or how a user's
@@ -95,6 +96,11 @@ class RunIdentity:
         return cls._build(run, task=task, world_size=int(run.get("world_size", 1)), device=device,
                           data_sha256=provenance["data"]["sha256"], model=provenance["model"],
                           versions=provenance.get("versions") or {}, harness_source=provenance.get("harness_source_sha256"))
+
+    @classmethod
+    def of_result(cls, result: RunResult) -> RunIdentity:
+        """A result's identity: its typed config as stored, and its provenance."""
+        return cls.from_result(result.config.to_dict(), result.provenance)
 
     @classmethod
     def _build(cls, run: Mapping[str, Any], *, task: Mapping[str, Any] | None, world_size: int, device: str, data_sha256: str,

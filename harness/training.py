@@ -261,7 +261,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     provenance = _run_provenance(config, device, trainer, model_ref=model_ref, data=data, reinitialised=reinitialised,
                                  averaging=averaging, nodes=nodes)
     result = RunResult(
-        config=config.to_dict(),
+        config=config,
         metrics=metrics,
         logits=logits,
         labels=labels,

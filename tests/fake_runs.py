@@ -74,7 +74,7 @@ def run_result(
     throughput = TrainingThroughput(
         train_seconds=1.0, samples_per_second=48.0, tokens_per_second=2000.0, train_samples=24, epochs=2.0, total_seconds=1.5
     )
-    return RunResult(config.to_dict(), metrics, logits, labels.astype(np.int64), throughput, provenance)
+    return RunResult(config, metrics, logits, labels.astype(np.int64), throughput, provenance)
 
 
 @dataclass

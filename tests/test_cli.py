@@ -71,7 +71,7 @@ def test_run_with_a_fault_records_it_in_the_saved_config(smoke_dir, tmp_path, ca
     assert code == 0, captured.err
     saved = Path(table_rows(captured.out)["saved to"])
     assert "-truncated-inputs-" in saved.name
-    assert RunResult.load(saved).config["faults"] == ["truncated-inputs"]
+    assert RunResult.load(saved).config.faults == ("truncated-inputs",)
 
 
 def test_run_with_a_missing_data_dir_exits_2_with_the_error(tmp_path, capsys):

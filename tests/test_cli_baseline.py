@@ -191,7 +191,7 @@ def test_a_resumed_recording_whose_recipe_changed_is_refused_before_anything_tra
     partial = baselines / f"{name}.partial.json"
     ledger = SeedLedger.open(partial)
     for seed in (600, 601):  # the killed 3-seed recording at lr 1e-3
-        ledger.add(config, dataclasses.replace(seed42, config=config.replace(seed=seed).to_dict(),
+        ledger.add(config, dataclasses.replace(seed42, config=config.replace(seed=seed),
                                                provenance=seed42.provenance | {"seed": seed}))
     before = partial.read_bytes()
     argv = ["record-baseline", "--recipe", "mysmoke", "--seeds", "2", "--seed", "600", "--data-dir", str(smoke_dir),

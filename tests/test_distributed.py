@@ -54,7 +54,7 @@ def _check_gathered_once(result: RunResult, smoke_dir: Path, world_size: int) ->
     assert result.metrics["accuracy"] == pytest.approx(expected["accuracy"]) and result.metrics["f1"] == pytest.approx(expected["f1"])
     assert result.provenance["distributed"]["world_size"] == world_size
     assert result.provenance["distributed"]["backend"] == "gloo"
-    assert result.config["world_size"] == world_size
+    assert result.config.world_size == world_size
 
 
 def test_two_processes_on_one_node_train_with_gloo_and_rank_0_writes_once(smoke_dir, tmp_path):

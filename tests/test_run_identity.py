@@ -21,7 +21,7 @@ def identity() -> RunIdentity:
 def test_before_training_and_after_it_the_identity_is_the_same(smoke_config, smoke_result):
     """The identity a ledger or a folder is checked with before training is the one the result records."""
     before = RunIdentity.from_config(smoke_config, hub_offline=True)
-    assert before == RunIdentity.from_result(smoke_result.config, smoke_result.provenance)
+    assert before == RunIdentity.of_result(smoke_result)
     assert cache_key(smoke_config, hub_offline=True) == before.cache_key()
 
 

@@ -181,7 +181,7 @@ def test_history_has_one_evaluation_per_epoch(smoke_result):
 
 
 def test_config_is_recorded_with_the_result(smoke_result, smoke_config):
-    assert smoke_result.config == smoke_config.to_dict()
+    assert smoke_result.config == smoke_config
 
 
 # --- tokenisation --------------------------------------------------------------------------------
@@ -444,7 +444,7 @@ def test_a_label_noise_run_records_its_fault(smoke_config):
 
     config = smoke_config.replace(faults=("label-noise-10",), recipe=dataclasses.replace(smoke_config.recipe, epochs=0.5))
     result = fine_tune(config, hub_offline=True, show_progress=False)
-    assert result.config["faults"] == ["label-noise-10"]
+    assert result.config.faults == ("label-noise-10",)
 
 
 # --- any task: one text or a pair, any number of classes, scores ------------------------------------

@@ -437,8 +437,8 @@ def _check_runs_comparable(config: RunConfig, results: Sequence[RunResult]) -> N
     not be the seed-to-seed noise the gate's band is made of."""
     first = results[0].provenance
     for result in results:
-        if result.config.get("faults"):
-            raise BaselineError(f"seed {result.provenance['seed']} was run with deliberate faults {result.config['faults']}; "
+        if result.config.faults:
+            raise BaselineError(f"seed {result.provenance['seed']} was run with deliberate faults {list(result.config.faults)}; "
                                 "a baseline is never recorded from a faulted run")
         if result.provenance["data"]["sha256"] != first["data"]["sha256"]:
             raise BaselineError("the runs were measured on different data; record each data set separately")

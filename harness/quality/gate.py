@@ -272,7 +272,7 @@ def _verdict(direction: str, value: float, low: float, high: float) -> str:
 def environment_problems(result: RunResult, baseline: MeasuredBaseline) -> list[str]:
     """Reasons the run and the baseline measured different things, which makes them incomparable: where
     the run's identity differs from the baseline's in :data:`~harness.run_identity.BASELINE_MATCHES`."""
-    run = RunIdentity.from_result(result.config, result.provenance).baseline_parts()
+    run = RunIdentity.of_result(result).baseline_parts()
     base = baseline.identity_parts()
     problems = []
     if run["data_sha256"] != base["data_sha256"]:
@@ -288,7 +288,7 @@ def environment_problems(result: RunResult, baseline: MeasuredBaseline) -> list[
                         f"(the global batch is world size x batch size, so the recipe trains differently); record a "
                         f"baseline with the same number of processes, or run with {base['world_size']}")
     if base["task_spec_sha256"] is not None and run["task_spec_sha256"] != base["task_spec_sha256"]:
-        problems.append(f"task {result.config['task']!r} differs from the baseline's (its columns, labels or metrics: spec "
+        problems.append(f"task {result.config.task.name!r} differs from the baseline's (its columns, labels or metrics: spec "
                         f"sha256 run {run['task_spec_sha256'][:12]}…, baseline {base['task_spec_sha256'][:12]}…); "
                         "record a baseline for the task as it is now")
     return problems
@@ -335,7 +335,7 @@ def reproduced_seed(result: RunResult, baseline: MeasuredBaseline,
     else is left to the statistical check.
     """
     seed = result.provenance.get("seed")
-    if seed not in baseline.seeds or result.config.get("faults") or baseline.recipe_config != result.config["recipe"]:
+    if seed not in baseline.seeds or result.config.faults or baseline.recipe_config != result.config.recipe_record():
         return None
     run_definition = result.provenance["model"].get("definition_sha256")
     if run_definition != baseline.model_provenance.get("definition_sha256", run_definition):
@@ -410,11 +410,11 @@ def check_run(
     if reproduced is not None:
         notes.append(reproduced.note())
     checks = _metric_checks(result, baseline, policy, intervals, problems, reproduced=reproduced is not None)
-    if result.config.get("faults"):
-        notes.append(f"deliberate faults injected in this run: {', '.join(result.config['faults'])}")
+    if result.config.faults:
+        notes.append(f"deliberate faults injected in this run: {', '.join(result.config.faults)}")
     if any(c.verdict == IMPROVED for c in checks):
         notes.append("improved beyond the band: consider updating the baseline")
-    context = tuple(r for r in published if r.task == result.config["task"])
+    context = tuple(r for r in published if r.task == result.config.task.name)
     return GateReport(name, tuple(checks), policy, tuple(problems), context, tuple(notes),
                       reproduction=None if reproduced is None else reproduced.to_json())
 
@@ -448,8 +448,9 @@ def _differences_gated_all_the_same(result: RunResult, baseline: MeasuredBaselin
     """What the run changed that a baseline may differ in (a recipe setting, the model's config files,
     a library upgrade): each gated, and said beside the verdict."""
     notes = []
-    if baseline.recipe_config != result.config["recipe"]:
-        changed = sorted(k for k in baseline.recipe_config if baseline.recipe_config.get(k) != result.config["recipe"].get(k))
+    recipe = result.config.recipe_record()
+    if baseline.recipe_config != recipe:
+        changed = sorted(k for k in baseline.recipe_config if baseline.recipe_config.get(k) != recipe.get(k))
         notes.append(f"recipe settings differ from the baseline's ({', '.join(changed)}): gated all the same")
     run_definition = result.provenance["model"].get("definition_sha256")
     base_definition = baseline.model_provenance.get("definition_sha256")

@@ -120,7 +120,7 @@ def obtained_record(result: RunResult, report: GateReport) -> dict:
     return {
         "kind": "obtained",
         "metrics": result.metrics,
-        "config": result.config,
+        "config": result.config.to_dict(),
         "provenance": result.provenance,
         "gate": report.to_json(),
     }

@@ -245,7 +245,7 @@ class SeedLedger:
         seed = int(result.provenance["seed"])
         self.seeds[seed] = {
             "seed": seed,
-            "config": result.config,
+            "config": result.config.to_dict(),
             "metrics": result.metrics,
             "throughput": asdict(result.throughput),
             "provenance": result.provenance,
@@ -256,7 +256,7 @@ class SeedLedger:
         """The recorded seeds as results (metrics, throughput, provenance; no predictions)."""
         return [
             RunResult(
-                config=record["config"],
+                config=RunConfig.from_dict(record["config"]),
                 metrics=record["metrics"],
                 logits=np.empty((0, 0), dtype=np.float32),
                 labels=np.empty(0, dtype=np.int64),

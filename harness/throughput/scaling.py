@@ -86,14 +86,14 @@ def scaling_markdown(runs: Sequence[ScalingRun], *, machine: str) -> str:
             run.layout.label, f"{t.train_seconds:.1f}", f"{t.samples_per_second:.1f}",
             f"{run.samples_per_second / reference.samples_per_second:.2f}x",
             *(f"{run.result.metrics[name]:.4f}" for name in metrics),
-            str(run.layout.processes * int(run.result.config["recipe"]["batch_size"])),
+            str(run.layout.processes * run.result.config.recipe.batch_size),
         ])
     config = reference.result.config
-    recipe = config["recipe"]
+    recipe = config.recipe
     lines = [
         "# Distributed scaling", "",
-        f"{config['model']} ({recipe['name']}: {recipe.get('max_train_samples') or 'all'} training pairs, "
-        f"{recipe['epochs']:g} epoch(s), batch {recipe['batch_size']} per process, {config['precision']}) on {machine}, "
+        f"{config.model_spec} ({recipe.name}: {recipe.max_train_samples or 'all'} training pairs, "
+        f"{recipe.epochs:g} epoch(s), batch {recipe.batch_size} per process, {config.precision}) on {machine}, "
         "one sitting. Processes x threads: several processes train with DDP (gloo on CPU, nccl on CUDA GPUs, one process "
         "per GPU); speed-up is against the "
         f"first row ({reference.layout.label}). Samples/s count the pairs trained over the Trainer's train_runtime.", "",

@@ -34,7 +34,7 @@ def baseline_for(result: RunResult, *, shift: float = 0.0, std: float = 0.0, **c
         precision="fp32",
         metrics=metrics,
         seeds=(142, 143),  # not the run's seed: these tests are about the band, not the exact-reproduction path
-        recipe_config=result.config["recipe"],
+        recipe_config=result.config.recipe_record(),
         data_sha256=result.provenance["data"]["sha256"],
         model_provenance=result.provenance["model"],
         provenance={"versions": dict(result.provenance["versions"])},
@@ -142,7 +142,7 @@ def test_a_baseline_without_a_gated_metric_is_a_mismatch(result):
 
 def test_other_recipe_settings_are_noted_but_still_gated(result):
     """A recipe change is exactly what the gate exists to judge, so it is shown, not excused."""
-    changed = result.config["recipe"] | {"epochs": 5.0, "learning_rate": 0.01}
+    changed = result.config.recipe_record() | {"epochs": 5.0, "learning_rate": 0.01}
     within = check_run(result, baseline_for(result, recipe_config=changed), name=NAME, policy=POLICY)
     assert within.passed
     assert any("recipe settings differ" in n and "epochs" in n and "learning_rate" in n for n in within.notes)
@@ -246,7 +246,7 @@ def test_any_difference_beyond_rounding_falls_through_to_the_statistical_check(r
     elif change == "another seed":
         baseline = dataclasses.replace(baseline, seeds=(44, 43))
     elif change == "faulted":
-        result = dataclasses.replace(result, config=result.config | {"faults": ["shuffled-labels"]})
+        result = dataclasses.replace(result, config=result.config.replace(faults=("shuffled-labels",)))
     else:
         baseline = dataclasses.replace(baseline, recipe_config=baseline.recipe_config | {"epochs": 9.0})
     report = check_run(result, baseline, name=NAME, policy=policy)

@@ -113,7 +113,7 @@ def test_the_identity_before_training_is_the_one_a_real_fine_tune_records(smoke_
     the parts read without training must be, key for key, what a real fine-tune's result carries."""
     recorded = smoke_result.provenance
     assert identity_before_training(smoke_config, hub_offline=True) == ledger_identity(smoke_config.identity(), recorded)
-    assert ledger_identity(smoke_result.config, recorded) == ledger_identity(smoke_config.identity(), recorded)
+    assert ledger_identity(smoke_result.config.to_dict(), recorded) == ledger_identity(smoke_config.identity(), recorded)
 
 
 def test_a_kept_ledger_names_the_flags_that_record_every_seed_it_holds(ledger_path):
@@ -256,7 +256,7 @@ def test_a_ledger_written_by_an_older_harness_converts_with_one_command(ledger_p
     from harness.provenance import harness_source_sha256, library_versions
 
     config = smoke_run_config()
-    records = [{"seed": seed, "config": result.config, "metrics": result.metrics,
+    records = [{"seed": seed, "config": result.config.to_dict(), "metrics": result.metrics,
                 "throughput": dataclasses.asdict(result.throughput), "provenance": result.provenance}
                for seed, result in ((seed, with_source(run_result(config.replace(seed=seed)), source))
                                     for seed, source in ((42, "a" * 64), (43, "b" * 64)))]

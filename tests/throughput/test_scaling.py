@@ -9,7 +9,7 @@ from harness.throughput.scaling import Layout, ScalingRun, scaling_markdown, tor
 
 def _run(smoke_result, processes: int, threads: int, samples_per_second: float) -> ScalingRun:
     throughput = dataclasses.replace(smoke_result.throughput, samples_per_second=samples_per_second)
-    config = {**smoke_result.config, "world_size": processes}
+    config = smoke_result.config.replace(world_size=processes)
     return ScalingRun(Layout(processes, threads), dataclasses.replace(smoke_result, throughput=throughput, config=config))
 
 
@@ -20,7 +20,7 @@ def test_the_table_states_each_layouts_speed_up_against_the_first(smoke_result):
     row_two = next(line for line in text.splitlines() if line.startswith("| 2 x 1"))
     assert "| 40.0 " in row_one and "| 1.00x " in row_one
     assert "| 50.0 " in row_two and "| 1.25x " in row_two
-    batch = smoke_result.config["recipe"]["batch_size"]
+    batch = smoke_result.config.recipe.batch_size
     assert row_two.rstrip(" |").endswith(str(2 * batch))  # DDP's global batch
     assert "test CPU, 2 cores" in text
 
