@@ -13,6 +13,8 @@ candidate seeds into the shared run cache, so idle workers train them while the 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -134,6 +136,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _is_xdist_worker(config):
         config.stash[_COLLECTOR_KEY] = xdist_records.VerdictCollector()
         config.pluginmanager.register(config.stash[_COLLECTOR_KEY], "harness-verdict-collector")
+        _terminate_as_interrupt(config)
+
+
+def _terminate_as_interrupt(config: pytest.Config) -> None:
+    """SIGTERM (a CI job cancelled or timed out) ends the run as Ctrl-C does, so its report says it is
+    incomplete instead of an earlier run's report staying behind as if it were this one's. Only where
+    nothing else handles SIGTERM, and undone when pytest unconfigures."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
 
 
 def _project(config: pytest.Config) -> Project:

@@ -443,20 +443,27 @@ def test_a_gate_test_that_fails_before_its_gate_is_reported_and_replaces_an_olde
 
 
 INTERRUPTED = """
+import os, signal
+
+
 def test_passes(harness, quality_gate):
     quality_gate.check(harness.config("smoke"))
 
 
 def test_interrupted(harness, quality_gate):
-    raise KeyboardInterrupt  # Ctrl-C in the middle of a fine-tune
+    {interrupt}
 """
+INTERRUPTS = {"ctrl-c": "raise KeyboardInterrupt  # Ctrl-C in the middle of a fine-tune",
+              "sigterm": "os.kill(os.getpid(), signal.SIGTERM)  # a CI job cancelled or timed out"}
 
 
-def test_an_interrupted_run_says_its_report_is_incomplete(gate_run, tmp_path):
-    """Ctrl-C in the second gate wrote a report over the first alone: "passed": true."""
+@pytest.mark.parametrize("interrupt", INTERRUPTS)
+def test_an_interrupted_run_says_its_report_is_incomplete(gate_run, tmp_path, interrupt):
+    """Ctrl-C in the second gate wrote a report over the first alone: "passed": true; SIGTERM killed
+    pytest outright and left the previous run's report as if it were this one's."""
     gate_run = _private_cache(gate_run, tmp_path)
     gate_run("--harness-force-regen").assert_outcomes(failed=1)
-    gate_run.pytester.makepyfile(test_smoke_quality=INTERRUPTED)
+    gate_run.pytester.makepyfile(test_smoke_quality=INTERRUPTED.format(interrupt=INTERRUPTS[interrupt]))
     result = gate_run(subprocess=True)  # in process, pytester hands the interrupt on to this test
     assert result.ret == pytest.ExitCode.INTERRUPTED
     quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
