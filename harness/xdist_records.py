@@ -19,6 +19,7 @@ bookkeeping of its own.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +76,9 @@ class VerdictRelay:
                 and uses_a_gate(getattr(item, "fixturenames", ()))):
             error = call.excinfo.exconly() if call.excinfo is not None else report.longreprtext
             verdicts.append(failed_before_a_verdict(item.nodeid, error))
+        for index in range(self._relayed, len(verdicts)):  # each verdict names the test that ran its gate
+            if not verdicts[index].test_id:
+                verdicts[index] = dataclasses.replace(verdicts[index], test_id=item.nodeid)
         new = verdicts[self._relayed:]
         self._per_test[item.nodeid] = had + len(new)
         self._relayed = len(verdicts)

@@ -365,6 +365,30 @@ def test_every_gate_that_ran_is_in_the_report_errors_as_failed(gate_run, tmp_pat
     assert "2 check(s): 1 passed, 1 failed" in markdown
 
 
+SAME_GATE_TWICE = """
+def test_first(harness, quality_gate):
+    quality_gate.check(harness.config("smoke"))
+
+
+def test_second(harness, quality_gate):
+    quality_gate.check(harness.config("smoke", seed=7))
+"""
+
+
+def test_two_gates_of_one_baseline_are_told_apart_by_their_test(gate_run, tmp_path):
+    """Two gates of one baseline name in one run got two sections only their tables told apart."""
+    gate_run = _private_cache(gate_run, tmp_path)
+    gate_run("--harness-force-regen").assert_outcomes(failed=1)
+    gate_run.pytester.makepyfile(test_smoke_quality=SAME_GATE_TWICE)
+    gate_run()
+    quality = json.loads((gate_run.reports_dir / "quality.json").read_text())
+    assert [check["test"] for check in quality["checks"]] == ["test_smoke_quality.py::test_first",
+                                                              "test_smoke_quality.py::test_second"]
+    markdown = (gate_run.reports_dir / "quality.md").read_text()
+    assert f"## {BASELINE_NAME}: PASSED (`test_smoke_quality.py::test_first`)" in markdown
+    assert "(`test_smoke_quality.py::test_second`)" in markdown
+
+
 def test_a_baseline_without_a_gated_metric_is_reported_and_drawn_never_reproduced(gate_run, tmp_path):
     """Issue 19, 1(c): with "f1" deleted from the baseline the check failed with MISMATCH, the chart
     crashed on its missing mean (so no report was written and a stale "passed" one stayed), and the

@@ -39,6 +39,9 @@ class QualitySummary:
     baseline_path: str
     run_line: str
     record: dict[str, Any]
+    # The pytest node id of the test that ran this gate (set by harness.xdist_records), so two gates of
+    # one baseline in one run are told apart; empty outside pytest.
+    test_id: str = ""
 
     @classmethod
     def of(cls, outcome: QualityOutcome) -> QualitySummary:
@@ -100,7 +103,8 @@ def quality_markdown(summaries: Sequence[QualitySummary], *, written: str | None
         lines += [f"![Baseline seeds, candidate runs and the gate's thresholds]({chart})", ""]
     for summary in summaries:
         verdict = "PASSED" if summary.passed else "FAILED (error)" if summary.error is not None else "FAILED"
-        lines += [f"## {summary.name}: {verdict}", "", summary.table, ""]
+        test = f" (`{summary.test_id}`)" if summary.test_id and summary.test_id != summary.name else ""
+        lines += [f"## {summary.name}: {verdict}{test}", "", summary.table, ""]
         if summary.message:
             lines += [summary.message, ""]
         lines += [summary.run_line, ""]
@@ -113,7 +117,7 @@ def quality_json(summaries: Sequence[QualitySummary], *, written: str | None = N
         "failed": sum(not s.passed for s in summaries),
         "errored": sum(s.error is not None for s in summaries),
         "written": written or _now(),
-        "checks": [s.record for s in summaries],
+        "checks": [s.record | ({"test": s.test_id} if s.test_id else {}) for s in summaries],
     })
 
 
