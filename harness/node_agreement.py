@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from harness.checksums import sha256_json
 from harness.config import ConfigError, RunConfig
+from harness.run_identity import RunIdentity
 
 _SHA256_HEX = 64
 _SHOWN_HEX = 12  # of a sha256 in a message: enough to tell two apart
@@ -29,17 +30,13 @@ class NodesDisagree(ConfigError):
 def rank_identity(config: RunConfig, *, rank: int, node_rank: int, host: str, hub_offline: bool = False) -> dict:
     """What this process would train, as the run cache identifies it, and where the process runs.
 
-    The identity is :func:`harness.cache.cache_key` with each data file's sha256 beside the data's
-    (so that a difference names its file) and without the model's ``source``: where a machine keeps
-    the model's files (its virtualenv, its Hub cache) is its own business, what they hold is in the
-    model's ``definition_sha256`` and ``weights_sha256``.
+    The identity is the run identity's view for the nodes of one run (:meth:`RunIdentity.nodes`), with
+    each data file's sha256 beside the data's, so that a difference names its file.
     """
-    from harness.cache import cache_key
     from harness.data import DataSource
 
     data = DataSource.for_config(config, hub_offline=hub_offline).fingerprint()
-    key = cache_key(config, hub_offline=hub_offline, data_fingerprint=data)
-    key["model"] = {name: value for name, value in key["model"].items() if name != "source"}
+    key = RunIdentity.from_config(config, hub_offline=hub_offline, data_fingerprint=data).nodes()
     return {"rank": rank, "node_rank": node_rank, "host": host, "identity": {**key, "data_files": data["files"]}}
 
 

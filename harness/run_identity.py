@@ -10,6 +10,7 @@ or afterwards from what a result records (:meth:`RunIdentity.from_result`); both
 Each use is a view of it, and what each view leaves out is named once, here:
 
 - the run cache is keyed by all of it (:meth:`RunIdentity.cache_key`);
+- every process of a distributed run must hold all of it, the model by its files (:meth:`RunIdentity.nodes`);
 - a run folder is named by all of it but the software (:data:`NOT_IN_FOLDER`): the same run retrained
   by edited code lands in its own folder again, a run on other data or another world size does not;
 - every seed of one seed ledger shares all of it but the seed (:meth:`RunIdentity.ledger`), so a code
@@ -135,6 +136,11 @@ class RunIdentity:
                 "world_size": self.world_size, "device_kind": device_kind(self.device), "data_sha256": self.data_sha256,
                 "model_files": self._model_files(), "versions": self.versions,
                 "harness_source_sha256": self.harness_source_sha256}
+
+    def nodes(self) -> dict[str, Any]:
+        """What every process of one distributed run must share: everything, the model by its files;
+        where a machine keeps them (its ``source``: a virtualenv, a Hub cache) is its own business."""
+        return {**self.to_json(), "model": self._model_files()}
 
     def baseline_parts(self) -> dict[str, Any]:
         """The parts a run must share with its baseline (:data:`BASELINE_MATCHES`)."""

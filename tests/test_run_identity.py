@@ -63,3 +63,12 @@ def test_where_the_data_and_model_are_kept_is_not_what_the_run_is(identity):
     moved = RunIdentity.from_result({**smoke_run_config().to_dict(), "data_dir": "/elsewhere"},
                                     {**run_result().provenance, "model": {**run_result().provenance["model"], "source": "/x"}})
     assert moved.folder_hash() == identity.folder_hash() and moved.ledger() == identity.ledger()
+    assert moved.nodes() == identity.nodes()  # two nodes of one DDP run may keep the model in other folders
+
+
+def test_the_nodes_of_a_run_share_everything_but_where_the_model_is_kept(identity):
+    nodes = identity.nodes()
+    assert set(nodes) == set(identity.to_json()) and "source" not in nodes["model"]
+    other_weights = RunIdentity.from_result(smoke_run_config().to_dict(), {
+        **run_result().provenance, "model": {**run_result().provenance["model"], "weights_sha256": "0" * 64}})
+    assert other_weights.nodes() != nodes
