@@ -25,7 +25,7 @@ and two cases on one recipe never share one (which is why a case's name keeps to
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from harness.config import ConfigError, Recipe, RecipeRegistry
 from harness.models import ModelError, local_model_dir
 from harness.names import path_name_problem
 from harness.quality.gate import GatePolicy
+from harness.registry import Registry
 from harness.tasks.registry import TaskRegistry
 from harness.tasks.metrics import TaskMetrics
 from harness.tasks.spec import TaskError, TaskSpec
@@ -102,27 +103,14 @@ class Case:
         return self.name
 
 
-class CaseRegistry:
-    """A project's cases by name, in the order its ``pyproject.toml`` declares them."""
+class CaseRegistry(Registry[Case]):
+    """A project's cases by name, in the order its ``pyproject.toml`` declares them (a :class:`harness.registry.Registry`)."""
 
-    def __init__(self, cases: tuple[Case, ...] = ()) -> None:
-        self._cases = {case.name: case for case in cases}
-
-    def get(self, name: str) -> Case:
-        try:
-            return self._cases[name]
-        except KeyError:
-            known = ", ".join(self._cases) or "none (declare one under [tool.harness.cases.NAME] in pyproject.toml)"
-            raise ConfigError(f"unknown case {name!r}; the project's cases: {known}") from None
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._cases)
-
-    def __iter__(self) -> Iterator[Case]:
-        return iter(tuple(self._cases.values()))
-
-    def __len__(self) -> int:
-        return len(self._cases)
+    kind = "case"
+    item_type = Case
+    error = ConfigError
+    path_names = True
+    hint = " (declare one under [tool.harness.cases.NAME] in pyproject.toml)"
 
 
 def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, recipes: RecipeRegistry, root: Path,

@@ -103,7 +103,7 @@ def test_project_recipes_extend_the_built_ins(tmp_path):
         ('[tool.harness.recipes.x]\nlearning_rate = 2e-5\n', "`base` (the recipe it starts from) is required; known recipes: course"),
         ('[tool.harness.recipes.x]\nbase = "nope"\n', "unknown recipe 'nope'; known recipes: course"),
         ('[tool.harness.recipes.x]\nbase = "smoke"\nlearnig_rate = 1\n', "unknown field(s) ['learnig_rate']; valid: batch_size"),
-        ('[tool.harness.recipes.smoke]\nbase = "smoke"\n', "a recipe named 'smoke' already exists"),
+        ('[tool.harness.recipes.smoke]\nbase = "smoke"\n', "recipe 'smoke' is already registered"),
         ('[tool.harness.recipes.x]\nbase = "smoke"\nlearning_rate = 2\n', "learning_rate must be a finite number in (0, 1)"),
         ('[tool.harness.recipes.x]\nbase = "smoke"\ntraining_args = { optim = "sgd", seed = 1 }\n', "training_args.seed cannot be overridden"),
         ('[tool.harness.recipes]\nx = 1\n', "[tool.harness.recipes.x] must be a table"),
