@@ -39,7 +39,7 @@ from harness.settings import DATA_DIR_VAR
 from harness.tasks.glue import MRPC
 from harness.tasks.glue_files import fingerprint as glue_fingerprint
 from harness.tasks.glue_files import glue_files, hub_features, read_glue_file, read_glue_folder
-from harness.tasks.metrics import MetricUndefinedError, builtin_metrics
+from harness.tasks.metrics import MetricRegistry, MetricUndefinedError, builtin_metrics
 from harness.tasks.spec import TaskError, TaskSpec
 from harness.tasks.text_files import DataError
 from harness.tasks.user_files import fingerprint as files_fingerprint
@@ -173,14 +173,16 @@ class DataSource:
                             f"({error}); its columns are {dataset[splits[0]].column_names}") from error
 
 
-def check_evaluation_labels(task: TaskSpec, splits: DatasetDict, where: Callable[[str], str]) -> None:
+def check_evaluation_labels(task: TaskSpec, splits: DatasetDict, where: Callable[[str], str],
+                            metrics: MetricRegistry | None = None) -> None:
     """Refuse, before training, an evaluation split on which one of the task's metrics has no value.
 
     A metric's value on the labels themselves (a perfect prediction) is defined exactly when it is
     defined for any prediction of a metric that needs something of the labels (a positive example,
-    two classes, varying scores), so each metric is tried on (labels, labels).
+    two classes, varying scores), so each metric is tried on (labels, labels). ``metrics`` is the
+    registry the task's metrics are found in (default: the built-ins).
     """
-    metrics = builtin_metrics()
+    metrics = builtin_metrics() if metrics is None else metrics
     for split in task.evaluation_splits:
         labels = np.asarray(splits[split][task.label_column])
         for name in task.metrics:
