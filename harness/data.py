@@ -20,7 +20,7 @@ evaluation split, a training split too small to fine-tune on, and the few empty 
 own files hold. Each is a :class:`DataWarning` when the data loads, and travels with the result
 (``RunResult.data_warnings``) into the gate's report; none changes the data or its fingerprint.
 
-``load_mrpc``, ``MrpcSource`` and ``read_glue_tsv`` are the same reader for GLUE MRPC, kept by name.
+:class:`MrpcSource` is the same reader for GLUE MRPC (``MrpcSource(data_dir).load()``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from harness.checksums import sha256_file, sha256_json
 from harness.settings import DATA_DIR_VAR
 from harness.tasks.glue import MRPC
 from harness.tasks.glue_files import fingerprint as glue_fingerprint
-from harness.tasks.glue_files import glue_files, hub_features, read_glue_file, read_glue_folder
+from harness.tasks.glue_files import glue_files, hub_features, read_glue_folder
 from harness.tasks.metrics import MetricRegistry, MetricUndefinedError, builtin_metrics
 from harness.tasks.spec import TaskError, TaskSpec
 from harness.tasks.text_files import DataError
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from harness.config import RunConfig
 
 __all__ = ["DataError", "DataSource", "DataWarning", "MrpcSource", "check_evaluation_labels", "check_texts",
-           "data_warnings", "load_mrpc", "read_glue_tsv"]
+           "data_warnings"]
 
 # Fewer training rows than this per class (a regression task counts as two) draw a warning; see
 # :func:`data_warnings` for why this many.
@@ -310,30 +310,16 @@ def _row_list(rows: Sequence[int]) -> str:
     return f"row{'' if len(rows) == 1 else 's'} {shown}{more}"
 
 
-# --- GLUE MRPC, by its old names -----------------------------------------------------------------
-
-HUB_DATASET, HUB_CONFIG = MRPC.hub
-LABEL_NAMES = MRPC.label_names
-MRPC_FEATURES = hub_features(MRPC)
+# --- GLUE MRPC ------------------------------------------------------------------------------------
 
 
 class MrpcSource(DataSource):
-    """GLUE MRPC from a local GLUE folder, or from the Hub when ``data_dir`` is None."""
+    """GLUE MRPC from a local GLUE folder, or from the Hub when ``data_dir`` is None.
 
-    def __init__(self, data_dir: str | Path | None = None, hub_offline: bool = False) -> None:
-        super().__init__(task=MRPC, data_dir=Path(data_dir) if data_dir else None, hub_offline=hub_offline)
-
-
-def read_glue_tsv(path: str | Path) -> Dataset:
-    """Read one GLUE MRPC TSV into a Dataset with the Hub schema (see :func:`harness.tasks.glue_files.read_glue_file`)."""
-    return read_glue_file(MRPC, path)
-
-
-def load_mrpc(data_dir: str | Path | None = None, *, hub_offline: bool = False) -> DatasetDict:
-    """Load MRPC's train and validation splits.
-
-    >>> splits = load_mrpc("../shared/data/glue/MRPC")  # doctest: +SKIP
+    >>> splits = MrpcSource("../shared/data/glue/MRPC").load()  # doctest: +SKIP
     >>> splits["train"].num_rows, splits["validation"].num_rows  # doctest: +SKIP
     (3668, 408)
     """
-    return MrpcSource(data_dir, hub_offline).load()
+
+    def __init__(self, data_dir: str | Path | None = None, hub_offline: bool = False) -> None:
+        super().__init__(task=MRPC, data_dir=Path(data_dir) if data_dir else None, hub_offline=hub_offline)
