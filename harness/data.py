@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,7 +78,9 @@ class DataSource:
     """Where a task's data comes from: a GLUE folder (``data_dir``), files (``data_files``), else the Hub.
 
     ``data_files`` holds (split, path) pairs, ``columns`` (task column, file column) pairs; see
-    :class:`harness.config.RunConfig`, which :meth:`for_config` reads them from.
+    :class:`harness.config.RunConfig`, which :meth:`for_config` reads them from. ``metrics`` is the
+    registry the task's metrics are found in, to check each evaluation split has a value for them
+    (default: the built-ins).
     """
 
     task: TaskSpec
@@ -86,11 +88,12 @@ class DataSource:
     data_files: tuple[tuple[str, Path], ...] = ()
     columns: tuple[tuple[str, str], ...] = ()
     hub_offline: bool = False
+    metrics: MetricRegistry | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def for_config(cls, config: RunConfig, *, hub_offline: bool = False) -> DataSource:
+    def for_config(cls, config: RunConfig, *, hub_offline: bool = False, metrics: MetricRegistry | None = None) -> DataSource:
         return cls(task=config.task, data_dir=config.data_dir, data_files=config.data_files, columns=config.columns,
-                   hub_offline=hub_offline)
+                   hub_offline=hub_offline, metrics=metrics)
 
     def load(self, *, cache_dir: str | Path | None = None) -> DatasetDict:
         """Train and the task's evaluation splits, checked; ``cache_dir`` is where ``datasets`` may
@@ -106,7 +109,7 @@ class DataSource:
         else:
             splits = self._load_from_hub()
         check_texts(self.task, splits, self.where)
-        check_evaluation_labels(self.task, splits, self.where)
+        check_evaluation_labels(self.task, splits, self.where, self.metrics)
         found = data_warnings(self.task, splits, self.where)
         for message in found:
             warnings.warn(message, DataWarning, stacklevel=2)

@@ -145,7 +145,7 @@ def _hardware(flags: ProjectFlags, tops: Mapping[str, Any], pyproject: Path) -> 
 
 def _policy(table: HarnessTable, flags: ProjectFlags, metrics: MetricRegistry) -> GatePolicy:
     """``[tool.harness.gate]``, with the gate flags that were given on top."""
-    policy = read_gate_policy(table, metrics=metrics)
+    policy = read_gate_policy(table, metric_registry=metrics)
     given = {key: value for key, value in flags.gate.items() if value is not None}
     try:
         return dataclasses.replace(policy, **given)

@@ -62,13 +62,14 @@ GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, 
              "reproduction_tolerance": float}
 
 
-def read_gate_policy(pyproject: Path | HarnessTable, *, metrics: MetricRegistry | None = None,
+def read_gate_policy(pyproject: Path | HarnessTable, *, metric_registry: MetricRegistry | None = None,
                      **defaults: Any) -> GatePolicy:
     """The gate policy ``[tool.harness.gate]`` in ``pyproject`` describes (``defaults`` under it);
-    a missing file or section is the documented defaults. Metric names are those of ``metrics``
-    (default: the built-ins plus the file's ``[tool.harness.metrics]``), which the policy carries."""
+    a missing file or section is the documented defaults. Metric names are those of
+    ``metric_registry`` (default: the built-ins plus the file's ``[tool.harness.metrics]``), which
+    the policy carries (``defaults`` may hold ``metrics``, the gated metric names, as GatePolicy does)."""
     table = _table(pyproject)
-    metrics = read_metrics(table) if metrics is None else metrics
+    metrics = read_metrics(table) if metric_registry is None else metric_registry
     section, pyproject = table.section("gate"), table.path
     values: dict[str, Any] = dict(defaults)
     for key, value in section.items():

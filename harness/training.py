@@ -221,7 +221,7 @@ def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progre
     started = time.perf_counter()
     task = config.task
     compute_metrics = TaskMetrics(task.metrics, num_labels=task.num_labels, registry=metrics)  # a metric that cannot score the task fails now
-    source = DataSource.for_config(config, hub_offline=hub_offline)
+    source = DataSource.for_config(config, hub_offline=hub_offline, metrics=metrics)
     splits, data_warnings = source.load_with_warnings()
     if task.label_column != LABEL:
         splits = splits.rename_column(task.label_column, LABEL)

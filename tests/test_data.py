@@ -9,6 +9,7 @@ what quoting-off reading must agree with. No MRPC text is written here: rows are
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import warnings
 from collections import Counter
@@ -21,6 +22,7 @@ from harness.settings import DATA_DIR_VAR
 from harness.tasks import TaskSpec, builtin_tasks
 from harness.tasks.glue import MRPC
 from harness.tasks.glue_files import hub_features, read_glue_file
+from harness.tasks.metrics import MetricSpec, MetricUndefinedError, builtin_metrics
 from tests.tasks.glue_formats import WRITERS
 
 # The data README's published sha256s (checksums, not data).
@@ -422,3 +424,17 @@ def test_a_glue_evaluation_file_whose_every_text_is_empty_is_refused(tmp_path):
         MrpcSource(tmp_path).load()
     assert str(error.value).startswith(f"{tmp_path / 'dev.tsv'}: every one of the validation split's 2 rows has an empty "
                                        "'sentence2'")
+
+
+def test_an_evaluation_split_is_checked_against_the_sources_metric_registry(smoke_dir):
+    """A project's metric is checked on the labels as a built-in is, once the source is given its registry."""
+
+    def never(predictions, references):
+        raise MetricUndefinedError("never", "it has no value on any labels", "use another metric")
+
+    metrics = builtin_metrics()
+    metrics.register(MetricSpec("never", "higher", "label", "a metric without a value", function=never))
+    task = dataclasses.replace(MRPC, metrics=("accuracy", "never"))
+    assert DataSource(task=task, data_dir=smoke_dir).load()["validation"].num_rows > 0  # the built-ins leave it to TaskMetrics
+    with pytest.raises(DataError, match="scores its validation split with never, which has no value on these"):
+        DataSource(task=task, data_dir=smoke_dir, metrics=metrics).load()

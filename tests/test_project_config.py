@@ -172,3 +172,12 @@ def test_a_recipe_or_task_name_that_cannot_be_a_file_name_is_refused_when_pyproj
     message = str(error.value)
     assert str(pyproject) in message and "is not a valid name" in message
     assert "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit and never '--'" in message
+
+
+def test_the_gate_defaults_may_name_the_gated_metrics_beside_the_registry(tmp_path):
+    """``metrics`` among the defaults is GatePolicy's (the gated names); the registry has its own keyword."""
+    from harness.tasks.metrics import builtin_metrics
+
+    registry = builtin_metrics()
+    policy = read_gate_policy(tmp_path / "pyproject.toml", metrics=("accuracy",), metric_registry=registry)
+    assert policy.metrics == ("accuracy",) and policy.metric_registry is registry
