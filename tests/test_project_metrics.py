@@ -14,7 +14,7 @@ import pytest
 from fake_runs import run_result, smoke_run_config
 from harness.config import ConfigError
 from harness.project import Project
-from harness.project_config import HarnessTable, read_gate_policy, read_metrics, read_tasks
+from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_metrics, read_tasks
 from harness.quality.baselines import BaselineError, BaselineStore, measured_from_runs
 from harness.quality.gate import FAIL, IMPROVED, PASS, GatePolicy, check_run
 from harness.settings import Settings
@@ -204,3 +204,21 @@ def test_an_open_end_is_written_as_infinity(tmp_path, metric_module):
     pyproject.write_text(f'[tool.harness.metrics.error_rate]\nfunction = "{metric_module}:error_rate"\nbetter = "lower"\n'
                          'bounds = [0, inf]\n', encoding="utf-8")
     assert read_metrics(pyproject).spec("error_rate").bounds == (0.0, None)
+
+
+def test_a_case_gates_a_project_metric_with_its_own_margin(tmp_path, metric_module):
+    pyproject = project_file(tmp_path, metric_module, extra="""
+[tool.harness.cases.pairs-fast]
+task = "pairs"
+recipe = "smoke"
+data_files = { train = "train.csv", validation = "dev.csv" }
+metrics = ["error_rate"]
+margins = { error_rate = 0.015 }
+""")
+    case = read_cases(pyproject).get("pairs-fast")
+    policy = case.policy(read_gate_policy(pyproject))
+    assert policy.metrics == ("error_rate",) and dict(policy.margins) == {"error_rate": 0.015}
+    assert policy.direction("error_rate") == "lower"
+    pyproject.write_text(pyproject.read_text().replace('metrics = ["accuracy", "error_rate"]', 'metrics = ["accuracy"]'))
+    with pytest.raises(ConfigError, match=r"include \['error_rate'\], which task 'pairs' does not report"):
+        read_cases(pyproject)
