@@ -30,8 +30,6 @@ _EXPORTS = {
     "perform_quality_check": "harness.quality.regression",
     "check_run": "harness.quality.gate",
     "resolve_model": "harness.models",
-    "load_mrpc": "harness.data",
-    "compute_metrics": "harness.metrics",
     # a run: what it is, and what it gives back
     "RECIPES": "harness.config",
     "Recipe": "harness.config",
@@ -41,7 +39,9 @@ _EXPORTS = {
     "TrainingThroughput": "harness.result",
     "DataSource": "harness.data",
     "MrpcSource": "harness.data",
-    "MrpcMetrics": "harness.metrics",
+    "TaskMetrics": "harness.tasks.metrics",
+    "MetricSpec": "harness.tasks.metrics",
+    "MetricRegistry": "harness.tasks.metrics",
     "ResolvedModel": "harness.models",
     "Settings": "harness.settings",
     # the gate and its baselines
@@ -77,8 +77,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from harness.config import RECIPES, ConfigError, Recipe, RunConfig
-    from harness.data import DataError, DataSource, MrpcSource, load_mrpc
-    from harness.metrics import MrpcMetrics, compute_metrics
+    from harness.data import DataError, DataSource, MrpcSource
     from harness.models import ModelError, ResolvedModel, resolve_model
     from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
     from harness.quality.gate import GatePolicy, GateReport, check_run
@@ -86,5 +85,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from harness.result import RunResult, TrainingThroughput
     from harness.session import HarnessSession
     from harness.settings import Settings
+    from harness.tasks.metrics import MetricRegistry, MetricSpec, TaskMetrics
     from harness.tasks.spec import TaskError, TaskSpec
     from harness.training import fine_tune

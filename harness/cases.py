@@ -25,7 +25,7 @@ and two cases on one recipe never share one (which is why a case's name keeps to
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,9 @@ from harness.config import ConfigError, Recipe, RecipeRegistry
 from harness.models import ModelError, local_model_dir
 from harness.names import path_name_problem
 from harness.quality.gate import GatePolicy
+from harness.registry import Registry
 from harness.tasks.registry import TaskRegistry
-from harness.tasks.metrics import TaskMetrics
+from harness.tasks.metrics import MetricRegistry, TaskMetrics
 from harness.tasks.spec import TaskError, TaskSpec
 
 CASE_KEYS = ("task", "recipe", "model", "data_dir", "data_files", "columns", "overrides", "metrics", "effects", "margins",
@@ -102,38 +103,26 @@ class Case:
         return self.name
 
 
-class CaseRegistry:
-    """A project's cases by name, in the order its ``pyproject.toml`` declares them."""
+class CaseRegistry(Registry[Case]):
+    """A project's cases by name, in the order its ``pyproject.toml`` declares them (a :class:`harness.registry.Registry`)."""
 
-    def __init__(self, cases: tuple[Case, ...] = ()) -> None:
-        self._cases = {case.name: case for case in cases}
-
-    def get(self, name: str) -> Case:
-        try:
-            return self._cases[name]
-        except KeyError:
-            known = ", ".join(self._cases) or "none (declare one under [tool.harness.cases.NAME] in pyproject.toml)"
-            raise ConfigError(f"unknown case {name!r}; the project's cases: {known}") from None
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._cases)
-
-    def __iter__(self) -> Iterator[Case]:
-        return iter(tuple(self._cases.values()))
-
-    def __len__(self) -> int:
-        return len(self._cases)
+    kind = "case"
+    item_type = Case
+    error = ConfigError
+    path_names = True
+    hint = " (declare one under [tool.harness.cases.NAME] in pyproject.toml)"
 
 
 def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, recipes: RecipeRegistry, root: Path,
-               where: str) -> Case:
+               where: str, metrics: MetricRegistry | None = None) -> Case:
     """A :class:`Case` from its table in ``pyproject.toml``; every mistake names the key and the fix.
 
     ``root`` is the folder relative paths are read from (the one holding ``pyproject.toml``): the
-    data's and the model's (see :func:`harness.models.local_model_dir`).
+    data's and the model's (see :func:`harness.models.local_model_dir`). An inline task's metrics are
+    found in ``metrics`` (default: the built-ins).
     """
     _check_case_name(name, table, recipes, where)
-    task = _task(name, table.get("task"), tasks, where)
+    task = _task(name, table.get("task"), tasks, where, metrics)
     base, overrides, recipe = _case_recipe(name, table, recipes, where)
     data_dir, data_files, columns = _case_data(table, root, where)
     metrics = _metric_names(table, where)
@@ -218,14 +207,14 @@ def _metric_names(table: Mapping[str, Any], where: str) -> list[str]:
     return metrics
 
 
-def _task(case: str, value: Any, tasks: TaskRegistry, where: str) -> TaskSpec:
+def _task(case: str, value: Any, tasks: TaskRegistry, where: str, metrics: MetricRegistry | None) -> TaskSpec:
     if isinstance(value, str):
         try:
             return tasks.get(value)
         except ValueError as error:
             raise ConfigError(f"{where}: {error}") from None
     if isinstance(value, dict):
-        return task_from_table(case, value, f"{where}.task", taken=tasks)
+        return task_from_table(case, value, f"{where}.task", taken=tasks, metrics=metrics)
     raise ConfigError(f"{where}: `task` is required: a task's name ({', '.join(tasks.names())}) or an inline table of "
                       "its fields (text_columns, label_names, metrics)")
 
@@ -275,12 +264,14 @@ def describe_recipe(case: Case) -> str:
 TASK_KEYS = ("text_columns", "label_names", "num_labels", "metrics", "evaluation_splits", "label_column", "description")
 
 
-def task_from_table(name: str, table: Any, where: str, *, taken: TaskRegistry) -> TaskSpec:
+def task_from_table(name: str, table: Any, where: str, *, taken: TaskRegistry,
+                    metrics: MetricRegistry | None = None) -> TaskSpec:
     """A task from a TOML table of :class:`~harness.tasks.spec.TaskSpec` fields.
 
     ``num_labels`` defaults to the number of ``label_names``; a regression task sets
-    ``num_labels = 1`` and no names. Metrics are checked against the metric registry for the
-    task's number of labels here, so ``f1`` on a three-class task fails when the file is read.
+    ``num_labels = 1`` and no names. Metrics are checked against the metric registry ``metrics``
+    (default: the built-ins) for the task's number of labels here, so ``f1`` on a three-class task
+    fails when the file is read.
     """
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table of the task's fields: {', '.join(TASK_KEYS)}")
@@ -298,7 +289,7 @@ def task_from_table(name: str, table: Any, where: str, *, taken: TaskRegistry) -
         raise ConfigError(f"{where}: task {name!r} already exists; give yours another name (tasks: {', '.join(taken.names())})")
     try:
         spec = TaskSpec(name=name, **fields)
-        TaskMetrics(spec.metrics, num_labels=spec.num_labels)  # each metric known, and able to score this task
+        TaskMetrics(spec.metrics, num_labels=spec.num_labels, registry=metrics)  # each metric known, and able to score this task
     except (TaskError, ValueError, TypeError, KeyError) as error:
         raise ConfigError(f"{where}: {error}") from error
     return spec

@@ -207,7 +207,8 @@ def _run(args: argparse.Namespace, project: Project) -> int:
             print(f"harness: node {launch.node_rank} finished its share; node 0 writes the result", file=sys.stderr)
             return 0
     else:
-        result = fine_tune(config, hub_offline=project.settings.hub_offline, show_progress=not args.quiet)
+        result = fine_tune(config, hub_offline=project.settings.hub_offline, show_progress=not args.quiet,
+                           metrics=project.metrics)
     t = result.throughput
     examples = "pairs" if len(config.task.text_columns) == 2 else "texts"
     rows = [
@@ -300,7 +301,7 @@ def _simulate_gate(args: argparse.Namespace, project: Project) -> int:
     config = RunConfig.from_recipe(args.recipe, recipes=project.recipes, tasks=project.tasks, task=args.task,
                                    precision=project.precision, device=project.device)
     name = name_for(config)
-    store = BaselineStore(project.baselines_dir)
+    store = BaselineStore(project.baselines_dir, metrics=project.metrics)
     baseline = store.load(name)
     if baseline is None:
         raise BaselineError(f"no baseline at {store.path(name)}; record one with `{record_command(config)}`")
@@ -336,9 +337,10 @@ def _noise_study(args: argparse.Namespace, project: Project) -> int:
     configs = [RunConfig.from_recipe(name, recipes=project.recipes, tasks=project.tasks, task=args.task, device=project.device,
                                      precision=project.precision, data_dir=args.data_dir or project.settings.data_dir)
                for name in args.recipes]
-    baselines, notes = study_baselines(configs, BaselineStore(project.baselines_dir))
+    baselines, notes = study_baselines(configs, BaselineStore(project.baselines_dir, metrics=project.metrics))
     policy = project.policy.for_task(configs[0].task)
-    text = noise_study_markdown(baselines, policy.metrics, max_runs=policy.max_runs, notes=notes)
+    text = noise_study_markdown(baselines, policy.metrics, max_runs=policy.max_runs, notes=notes,
+                                registry=project.metrics)
     print(text)
     print(f"wrote {atomic_write_text(args.output, text)}")
     return 0

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.checksums import sha256_json
 from harness.names import path_name_problem
+from harness.registry import Registry
 from harness.tasks.registry import TaskRegistry, builtin_tasks
 from harness.tasks.spec import TaskError, TaskSpec
 
@@ -57,9 +58,6 @@ def fault_problem(fault: str) -> str | None:
 
 class ConfigError(ValueError):
     """A run was described in a way that cannot work; the message says which field and why."""
-
-
-WEIGHT_AVERAGES = ("swa", "ema-<decay>")  # and "" for none; see parse_weight_average
 
 
 @dataclass(frozen=True)
@@ -399,24 +397,18 @@ _BUILTIN_RECIPES = (
 )
 
 
-class RecipeRegistry:
+class RecipeRegistry(Registry[Recipe]):
     """Named recipes: the built-ins, plus any a team adds (in Python, or in its pyproject.toml).
 
-    A plain object, not module state: each session builds its own, so one team's recipe never
-    leaks into another's run. A name maps to one recipe; registering a taken name is an error
-    unless ``replace=True``, so a typo cannot silently shadow a built-in.
+    A :class:`harness.registry.Registry`: a plain object, not module state, so one team's recipe
+    never leaks into another's run; registering a taken name is an error unless ``replace=True``,
+    so a typo cannot silently shadow a built-in.
     """
 
-    def __init__(self, recipes: Iterable[Recipe] = ()) -> None:
-        self._recipes: dict[str, Recipe] = {}
-        for recipe in recipes:
-            self.register(recipe)
-
-    def register(self, recipe: Recipe, *, replace: bool = False) -> Recipe:
-        if recipe.name in self._recipes and not replace:
-            raise ConfigError(f"a recipe named {recipe.name!r} already exists; pick another name or pass replace=True")
-        self._recipes[recipe.name] = recipe
-        return recipe
+    kind = "recipe"
+    item_type = Recipe
+    error = ConfigError
+    path_names = True
 
     def derive(self, name: str, *, base: str, description: str = "", **changes: Any) -> Recipe:
         """Register ``name`` as ``base`` with ``changes``; unknown fields are named with the valid ones."""
@@ -426,24 +418,6 @@ class RecipeRegistry:
             raise ConfigError(f"recipe {name!r}: unknown field(s) {unknown}; valid: {', '.join(sorted(fields))}")
         recipe = dataclasses.replace(self.get(base), name=name, description=description or f"{base} with {changes}", **changes)
         return self.register(recipe)
-
-    def get(self, name: str) -> Recipe:
-        try:
-            return self._recipes[name]
-        except KeyError:
-            raise ConfigError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(self._recipes))}") from None
-
-    def names(self) -> list[str]:
-        return sorted(self._recipes)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._recipes
-
-    def __iter__(self) -> Iterator[Recipe]:
-        return iter(self._recipes.values())
-
-    def __len__(self) -> int:
-        return len(self._recipes)
 
 
 def builtin_recipes() -> RecipeRegistry:

@@ -20,14 +20,14 @@ evaluation split, a training split too small to fine-tune on, and the few empty 
 own files hold. Each is a :class:`DataWarning` when the data loads, and travels with the result
 (``RunResult.data_warnings``) into the gate's report; none changes the data or its fingerprint.
 
-``load_mrpc``, ``MrpcSource`` and ``read_glue_tsv`` are the same reader for GLUE MRPC, kept by name.
+:class:`MrpcSource` is the same reader for GLUE MRPC (``MrpcSource(data_dir).load()``).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,8 +38,8 @@ from harness.checksums import sha256_file, sha256_json
 from harness.settings import DATA_DIR_VAR
 from harness.tasks.glue import MRPC
 from harness.tasks.glue_files import fingerprint as glue_fingerprint
-from harness.tasks.glue_files import glue_files, hub_features, read_glue_file, read_glue_folder
-from harness.tasks.metrics import MetricUndefinedError, builtin_metrics
+from harness.tasks.glue_files import glue_files, hub_features, read_glue_folder
+from harness.tasks.metrics import MetricRegistry, MetricUndefinedError, builtin_metrics
 from harness.tasks.spec import TaskError, TaskSpec
 from harness.tasks.text_files import DataError
 from harness.tasks.user_files import fingerprint as files_fingerprint
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from harness.config import RunConfig
 
 __all__ = ["DataError", "DataSource", "DataWarning", "MrpcSource", "check_evaluation_labels", "check_texts",
-           "data_warnings", "load_mrpc", "read_glue_tsv"]
+           "data_warnings"]
 
 # Fewer training rows than this per class (a regression task counts as two) draw a warning; see
 # :func:`data_warnings` for why this many.
@@ -78,7 +78,9 @@ class DataSource:
     """Where a task's data comes from: a GLUE folder (``data_dir``), files (``data_files``), else the Hub.
 
     ``data_files`` holds (split, path) pairs, ``columns`` (task column, file column) pairs; see
-    :class:`harness.config.RunConfig`, which :meth:`for_config` reads them from.
+    :class:`harness.config.RunConfig`, which :meth:`for_config` reads them from. ``metrics`` is the
+    registry the task's metrics are found in, to check each evaluation split has a value for them
+    (default: the built-ins).
     """
 
     task: TaskSpec
@@ -86,11 +88,12 @@ class DataSource:
     data_files: tuple[tuple[str, Path], ...] = ()
     columns: tuple[tuple[str, str], ...] = ()
     hub_offline: bool = False
+    metrics: MetricRegistry | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def for_config(cls, config: RunConfig, *, hub_offline: bool = False) -> DataSource:
+    def for_config(cls, config: RunConfig, *, hub_offline: bool = False, metrics: MetricRegistry | None = None) -> DataSource:
         return cls(task=config.task, data_dir=config.data_dir, data_files=config.data_files, columns=config.columns,
-                   hub_offline=hub_offline)
+                   hub_offline=hub_offline, metrics=metrics)
 
     def load(self, *, cache_dir: str | Path | None = None) -> DatasetDict:
         """Train and the task's evaluation splits, checked; ``cache_dir`` is where ``datasets`` may
@@ -106,7 +109,7 @@ class DataSource:
         else:
             splits = self._load_from_hub()
         check_texts(self.task, splits, self.where)
-        check_evaluation_labels(self.task, splits, self.where)
+        check_evaluation_labels(self.task, splits, self.where, self.metrics)
         found = data_warnings(self.task, splits, self.where)
         for message in found:
             warnings.warn(message, DataWarning, stacklevel=2)
@@ -173,14 +176,16 @@ class DataSource:
                             f"({error}); its columns are {dataset[splits[0]].column_names}") from error
 
 
-def check_evaluation_labels(task: TaskSpec, splits: DatasetDict, where: Callable[[str], str]) -> None:
+def check_evaluation_labels(task: TaskSpec, splits: DatasetDict, where: Callable[[str], str],
+                            metrics: MetricRegistry | None = None) -> None:
     """Refuse, before training, an evaluation split on which one of the task's metrics has no value.
 
     A metric's value on the labels themselves (a perfect prediction) is defined exactly when it is
     defined for any prediction of a metric that needs something of the labels (a positive example,
-    two classes, varying scores), so each metric is tried on (labels, labels).
+    two classes, varying scores), so each metric is tried on (labels, labels). ``metrics`` is the
+    registry the task's metrics are found in (default: the built-ins).
     """
-    metrics = builtin_metrics()
+    metrics = builtin_metrics() if metrics is None else metrics
     for split in task.evaluation_splits:
         labels = np.asarray(splits[split][task.label_column])
         for name in task.metrics:
@@ -308,30 +313,16 @@ def _row_list(rows: Sequence[int]) -> str:
     return f"row{'' if len(rows) == 1 else 's'} {shown}{more}"
 
 
-# --- GLUE MRPC, by its old names -----------------------------------------------------------------
-
-HUB_DATASET, HUB_CONFIG = MRPC.hub
-LABEL_NAMES = MRPC.label_names
-MRPC_FEATURES = hub_features(MRPC)
+# --- GLUE MRPC ------------------------------------------------------------------------------------
 
 
 class MrpcSource(DataSource):
-    """GLUE MRPC from a local GLUE folder, or from the Hub when ``data_dir`` is None."""
+    """GLUE MRPC from a local GLUE folder, or from the Hub when ``data_dir`` is None.
 
-    def __init__(self, data_dir: str | Path | None = None, hub_offline: bool = False) -> None:
-        super().__init__(task=MRPC, data_dir=Path(data_dir) if data_dir else None, hub_offline=hub_offline)
-
-
-def read_glue_tsv(path: str | Path) -> Dataset:
-    """Read one GLUE MRPC TSV into a Dataset with the Hub schema (see :func:`harness.tasks.glue_files.read_glue_file`)."""
-    return read_glue_file(MRPC, path)
-
-
-def load_mrpc(data_dir: str | Path | None = None, *, hub_offline: bool = False) -> DatasetDict:
-    """Load MRPC's train and validation splits.
-
-    >>> splits = load_mrpc("../shared/data/glue/MRPC")  # doctest: +SKIP
+    >>> splits = MrpcSource("../shared/data/glue/MRPC").load()  # doctest: +SKIP
     >>> splits["train"].num_rows, splits["validation"].num_rows  # doctest: +SKIP
     (3668, 408)
     """
-    return MrpcSource(data_dir, hub_offline).load()
+
+    def __init__(self, data_dir: str | Path | None = None, hub_offline: bool = False) -> None:
+        super().__init__(task=MRPC, data_dir=Path(data_dir) if data_dir else None, hub_offline=hub_offline)

@@ -34,10 +34,11 @@ from typing import Any
 from harness.cases import CaseRegistry
 from harness.config import DEVICES, PRECISIONS, ConfigError, RecipeRegistry
 from harness.precision import AUTO_PRECISION, check_precision, resolve_precision
-from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_recipes, read_tasks
+from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_metrics, read_recipes, read_tasks
 from harness.provenance import resolve_device
 from harness.quality.gate import GatePolicy
 from harness.settings import Settings, default_cache_dir, environment_values
+from harness.tasks.metrics import MetricRegistry, builtin_metrics
 from harness.tasks.registry import TaskRegistry
 
 DEFAULT_DEVICE = "auto"
@@ -79,6 +80,7 @@ class Project:
     recipes: RecipeRegistry
     tasks: TaskRegistry
     cases: CaseRegistry
+    metrics: MetricRegistry = field(default_factory=builtin_metrics)  # the built-ins and [tool.harness.metrics]
 
     @classmethod
     def load(cls, pyproject: Path, *, flags: ProjectFlags | None = None, environ: Mapping[str, str] | None = None,
@@ -107,10 +109,11 @@ class Project:
                             reports_dir=path("reports_dir", root / "reports"), hub_offline=env["hub_offline"],
                             step_summary=env.get("step_summary"))
         device, precision = _hardware(flags, tops, pyproject)
-        recipes, tasks = read_recipes(table), read_tasks(table)
+        metrics = read_metrics(table)
+        recipes, tasks = read_recipes(table), read_tasks(table, metrics=metrics)
         return cls(root=root, pyproject=pyproject, settings=settings, baselines_dir=path("baselines_dir", root / "baselines"),
-                   device=device, precision=precision, policy=_policy(table, flags), recipes=recipes, tasks=tasks,
-                   cases=read_cases(table, tasks=tasks, recipes=recipes))
+                   device=device, precision=precision, policy=_policy(table, flags, metrics), recipes=recipes, tasks=tasks,
+                   cases=read_cases(table, tasks=tasks, recipes=recipes, metrics=metrics), metrics=metrics)
 
     def replace(self, **changes: Any) -> Project:
         return dataclasses.replace(self, **changes)
@@ -140,9 +143,9 @@ def _hardware(flags: ProjectFlags, tops: Mapping[str, Any], pyproject: Path) -> 
     return resolve_device(device), precision
 
 
-def _policy(table: HarnessTable, flags: ProjectFlags) -> GatePolicy:
+def _policy(table: HarnessTable, flags: ProjectFlags, metrics: MetricRegistry) -> GatePolicy:
     """``[tool.harness.gate]``, with the gate flags that were given on top."""
-    policy = read_gate_policy(table)
+    policy = read_gate_policy(table, metric_registry=metrics)
     given = {key: value for key, value in flags.gate.items() if value is not None}
     try:
         return dataclasses.replace(policy, **given)

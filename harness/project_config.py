@@ -27,6 +27,12 @@ command line and the environment by :class:`harness.project.Project`.
     label_names = ["bad", "ok", "good"]  # class-id order; leave out (and set num_labels = 1) for a score
     metrics = ["accuracy"]
 
+    [tool.harness.metrics.error_rate]  # a metric of the team's own, gated like the built-ins
+    function = "my_metrics:error_rate"  # module:callable, importable from this file's folder
+    better = "lower"                    # which way is better: "higher" or "lower"
+    kind = "label"                      # computed from predicted classes ("label") or outputs ("score")
+    bounds = [0.0, 1.0]                 # the values it can take (optional; inf for an open end)
+
     [tool.harness.cases.reviews-smoke]  # a fine-tune the project gates (see harness.cases)
     task = "reviews"
     data_files = { train = "data/train.csv", validation = "data/dev.csv" }
@@ -44,10 +50,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.tasks.metrics import builtin_metrics
 from harness.cases import CASE_KEYS, CaseRegistry, build_case, task_from_table
 from harness.config import ConfigError, RecipeRegistry, RunConfig, builtin_recipes
+from harness.project_metrics import metric_from_table
 from harness.quality.gate import GatePolicy
+from harness.tasks.metrics import MetricRegistry, builtin_metrics
 from harness.tasks.registry import TaskRegistry, builtin_tasks
 
 GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "metrics": list, "sigmas": float,
@@ -55,16 +62,20 @@ GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, 
              "reproduction_tolerance": float}
 
 
-def read_gate_policy(pyproject: Path | HarnessTable, **defaults: Any) -> GatePolicy:
+def read_gate_policy(pyproject: Path | HarnessTable, *, metric_registry: MetricRegistry | None = None,
+                     **defaults: Any) -> GatePolicy:
     """The gate policy ``[tool.harness.gate]`` in ``pyproject`` describes (``defaults`` under it);
-    a missing file or section is the documented defaults."""
+    a missing file or section is the documented defaults. Metric names are those of
+    ``metric_registry`` (default: the built-ins plus the file's ``[tool.harness.metrics]``), which
+    the policy carries (``defaults`` may hold ``metrics``, the gated metric names, as GatePolicy does)."""
     table = _table(pyproject)
+    metrics = read_metrics(table) if metric_registry is None else metric_registry
     section, pyproject = table.section("gate"), table.path
     values: dict[str, Any] = dict(defaults)
     for key, value in section.items():
         if key not in GATE_KEYS:
             raise ConfigError(f"{pyproject}: unknown key {key!r} in [tool.harness.gate]; valid keys: {', '.join(GATE_KEYS)}")
-        values[key] = _typed(pyproject, key, value, GATE_KEYS[key])
+        values[key] = _typed(pyproject, key, value, GATE_KEYS[key], metrics)
     for key in ("effects", "margins"):
         if key in values and isinstance(values[key], dict):
             values[key] = tuple(sorted(values[key].items()))
@@ -74,7 +85,7 @@ def read_gate_policy(pyproject: Path | HarnessTable, **defaults: Any) -> GatePol
                               "each once (the false-alarm rate alpha is split over them)")
         values["metrics"] = tuple(values["metrics"])
     try:
-        return GatePolicy(**values)
+        return GatePolicy(**values, metric_registry=metrics)
     except ConfigError as error:
         raise ConfigError(f"{pyproject}: [tool.harness.gate]: {error}") from error
 
@@ -101,39 +112,56 @@ def read_recipes(pyproject: Path | HarnessTable) -> RecipeRegistry:
 
 
 
-def read_tasks(pyproject: Path | HarnessTable) -> TaskRegistry:
+def read_tasks(pyproject: Path | HarnessTable, *, metrics: MetricRegistry | None = None) -> TaskRegistry:
     """The built-in tasks plus the team's ``[tool.harness.tasks.NAME]`` tables, each a
-    :class:`~harness.tasks.spec.TaskSpec`'s fields; a name may not shadow a built-in."""
+    :class:`~harness.tasks.spec.TaskSpec`'s fields; a name may not shadow a built-in. A task's
+    metrics are those of ``metrics`` (default: the built-ins plus the file's ``[tool.harness.metrics]``)."""
     tasks, harness = builtin_tasks(), _table(pyproject)
+    metrics = read_metrics(harness) if metrics is None else metrics
     pyproject = harness.path
     for name, table in harness.section("tasks").items():
-        tasks.register(task_from_table(name, table, f"{pyproject}: [tool.harness.tasks.{name}]", taken=tasks))
+        tasks.register(task_from_table(name, table, f"{pyproject}: [tool.harness.tasks.{name}]", taken=tasks,
+                                       metrics=metrics))
     return tasks
 
 
-def read_cases(pyproject: Path | HarnessTable, *, tasks: TaskRegistry | None = None, recipes: RecipeRegistry | None = None) -> CaseRegistry:
+def read_metrics(pyproject: Path | HarnessTable) -> MetricRegistry:
+    """The built-in metrics plus the team's ``[tool.harness.metrics.NAME]`` tables (see
+    :func:`harness.project_metrics.metric_from_table`); a name may not shadow a built-in."""
+    metrics, harness = builtin_metrics(), _table(pyproject)
+    root = harness.path.resolve().parent
+    for name, table in harness.section("metrics").items():
+        metrics.register(metric_from_table(name, table, f"{harness.path}: [tool.harness.metrics.{name}]", root=root,
+                                           taken=metrics))
+    return metrics
+
+
+def read_cases(pyproject: Path | HarnessTable, *, tasks: TaskRegistry | None = None, recipes: RecipeRegistry | None = None,
+               metrics: MetricRegistry | None = None) -> CaseRegistry:
     """The project's ``[tool.harness.cases.NAME]``, each checked as far as it can be without its data:
     its task, recipe, overrides, data splits and column mapping, and its gate's metrics."""
     harness = _table(pyproject)
     pyproject = harness.path
-    tasks = read_tasks(harness) if tasks is None else tasks
+    metrics = read_metrics(harness) if metrics is None else metrics
+    tasks = read_tasks(harness, metrics=metrics) if tasks is None else tasks
     recipes = read_recipes(harness) if recipes is None else recipes
     cases = []
     for name, table in harness.section("cases").items():
         where = f"{pyproject}: [tool.harness.cases.{name}]"
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table: {', '.join(CASE_KEYS)}")
-        case = build_case(name, table, tasks=tasks, recipes=recipes, root=pyproject.resolve().parent, where=where)
+        case = build_case(name, table, tasks=tasks, recipes=recipes, root=pyproject.resolve().parent, where=where,
+                          metrics=metrics)
         try:
             RunConfig(recipe=case.recipe, **case.config_changes())
-            case.policy(GatePolicy())
+            case.policy(GatePolicy(metric_registry=metrics))
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from error
         cases.append(case)
     return CaseRegistry(tuple(cases))
 
 
-HARNESS_SECTIONS = ("gate", "recipes", "tasks", "cases")
+HARNESS_SECTIONS = ("gate", "recipes", "metrics", "tasks", "cases")
 # [tool.harness] settings of a whole project (see harness.project): each a string.
 PROJECT_KEYS = ("data_dir", "cache_dir", "reports_dir", "baselines_dir", "device", "precision")
 
@@ -196,29 +224,29 @@ def _is_name_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _as_is(where: str, value: Any) -> Any:
+def _as_is(where: str, value: Any, metrics: MetricRegistry) -> Any:
     """A value already of the type the gate wants needs no conversion."""
     return value
 
 
-def _as_float(where: str, value: Any) -> float:
+def _as_float(where: str, value: Any, metrics: MetricRegistry) -> float:
     """A TOML integer where a float is wanted (``1`` for ``1.0``) is the same number."""
     return float(value)
 
 
-def _metric_table(where: str, value: dict[str, Any]) -> dict[str, float]:
-    """A table of metric = number: each key must name a built-in metric and each value be a
+def _metric_table(where: str, value: dict[str, Any], metrics: MetricRegistry) -> dict[str, float]:
+    """A table of metric = number: each key must name a metric of ``metrics`` and each value be a
     number >= 0 in that metric's units, or the gate would compare against nothing."""
     for metric, number in value.items():
-        if metric not in builtin_metrics():
-            raise ConfigError(f"{where}: unknown metric {metric!r}; valid: {', '.join(builtin_metrics().names())}")
+        if metric not in metrics:
+            raise ConfigError(f"{where}: unknown metric {metric!r}; valid: {', '.join(metrics.names())}")
         if not _is_number(number) or number < 0:
             raise ConfigError(f"{where}.{metric}: expected a number >= 0 in the metric's units, got {number!r}")
     return {metric: float(number) for metric, number in value.items()}
 
 
-# kind -> (accepts the TOML value, converts it (where, value), what to say when it does not).
-_GATE_KINDS: dict[type, tuple[Callable[[Any], bool], Callable[[str, Any], Any], str]] = {
+# kind -> (accepts the TOML value, converts it (where, value, metrics), what to say when it does not).
+_GATE_KINDS: dict[type, tuple[Callable[[Any], bool], Callable[[str, Any, MetricRegistry], Any], str]] = {
     float: (_is_number, _as_float, "a number"),
     int: (_is_integer, _as_is, "an integer"),
     str: (lambda value: isinstance(value, str), _as_is, "a string"),
@@ -227,11 +255,11 @@ _GATE_KINDS: dict[type, tuple[Callable[[Any], bool], Callable[[str, Any], Any], 
 }
 
 
-def _typed(pyproject: Path, key: str, value: Any, kind: type) -> Any:
+def _typed(pyproject: Path, key: str, value: Any, kind: type, metrics: MetricRegistry) -> Any:
     """One [tool.harness.gate] value, checked against the type the gate wants and converted to it,
     or a ConfigError naming the file and key, so a typo fails at load, not mid-gate."""
     where = f"{pyproject}: [tool.harness.gate] {key}"
     accepts, convert, expected = _GATE_KINDS[kind]
     if accepts(value):
-        return convert(where, value)
+        return convert(where, value, metrics)
     raise ConfigError(f"{where}: expected {expected}, got {value!r}")

@@ -64,7 +64,7 @@ class HarnessSession:
 
     @property
     def store(self) -> BaselineStore:
-        return BaselineStore(self.baselines_dir)
+        return BaselineStore(self.baselines_dir, metrics=self.policy.metric_registry)
 
     @property
     def cache(self) -> RunCache:
@@ -96,7 +96,8 @@ class HarnessSession:
 
     def _train(self, config: RunConfig) -> RunResult:
         if config.world_size == 1:
-            return fine_tune(config, hub_offline=self.settings.hub_offline, show_progress=self.show_progress)
+            return fine_tune(config, hub_offline=self.settings.hub_offline, show_progress=self.show_progress,
+                             metrics=self.policy.metric_registry)
         from harness.distributed import Launch, launch_fine_tune
 
         return launch_fine_tune(config, Launch(nproc_per_node=config.world_size), hub_offline=self.settings.hub_offline,

@@ -25,7 +25,7 @@ from harness.config import ConfigError, RunConfig
 from harness.data import DataSource
 from harness.devices import path_slug
 from harness.layer_reinit import reinit_problem, reinit_top_layers
-from harness.tasks.metrics import TaskMetrics
+from harness.tasks.metrics import MetricRegistry, TaskMetrics
 from harness.precision import check_precision
 from harness.models import ResolvedModel, resolve_model
 from harness.provenance import machine_provenance, resolve_device
@@ -189,13 +189,15 @@ def _training_arguments(TrainingArguments, config: RunConfig, device: str, outpu
     return args
 
 
-def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bool = True) -> RunResult | None:
+def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bool = True,
+              metrics: MetricRegistry | None = None) -> RunResult | None:
     """Fine-tune ``config``'s model on its task's train split and score it on the task's first evaluation split.
 
     Deterministic for a given config on a given machine: the seed fixes the head's
     initialisation, dropout and batch order. Inside a DDP launch (``config.world_size`` > 1, see
     :mod:`harness.distributed`) every rank trains, and rank 0 alone scores, saves and returns the
-    result; the other ranks return None.
+    result; the other ranks return None. The task's metrics are found in ``metrics`` (default: the
+    built-ins; a project's registry holds its own metrics too).
     """
     device = check_device(config)  # first: a run that cannot work must not read data or build a model
     check_world_size(config)
@@ -207,19 +209,19 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
 
         nodes = agree_on_identity(config, hub_offline=hub_offline)
     with _progress_bars(show_progress):
-        return _fine_tune(config, device, hub_offline=hub_offline, show_progress=show_progress, nodes=nodes)
+        return _fine_tune(config, device, hub_offline=hub_offline, show_progress=show_progress, nodes=nodes, metrics=metrics)
 
 
 def _fine_tune(config: RunConfig, device: str, *, hub_offline: bool, show_progress: bool,
-               nodes: list[dict] | None = None) -> RunResult:
+               nodes: list[dict] | None = None, metrics: MetricRegistry | None = None) -> RunResult:
     """The run itself, once :func:`fine_tune` has checked what can fail early: load, train, score,
     save. The steps are in the order the seed needs them, so a config gives the same result."""
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
 
     started = time.perf_counter()
     task = config.task
-    compute_metrics = TaskMetrics(task.metrics, num_labels=task.num_labels)  # a metric that cannot score the task fails now
-    source = DataSource.for_config(config, hub_offline=hub_offline)
+    compute_metrics = TaskMetrics(task.metrics, num_labels=task.num_labels, registry=metrics)  # a metric that cannot score the task fails now
+    source = DataSource.for_config(config, hub_offline=hub_offline, metrics=metrics)
     splits, data_warnings = source.load_with_warnings()
     if task.label_column != LABEL:
         splits = splits.rename_column(task.label_column, LABEL)

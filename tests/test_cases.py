@@ -107,7 +107,7 @@ def test_a_case_may_not_take_a_recipes_name(tmp_path):
 
 def test_an_unknown_case_lists_the_projects_cases(tmp_path):
     cases = cases_of(tmp_path, '[tool.harness.cases.mrpc-fast]\ntask = "mrpc"\nrecipe = "smoke"\n')
-    with pytest.raises(ConfigError, match="unknown case 'mrpc-slow'; the project's cases: mrpc-fast"):
+    with pytest.raises(ConfigError, match="unknown case 'mrpc-slow'; did you mean 'mrpc-fast'\\? known cases: mrpc-fast"):
         cases.get("mrpc-slow")
     assert isinstance(cases.get("mrpc-fast"), Case) and len(CaseRegistry()) == 0
 

@@ -9,6 +9,7 @@ what quoting-off reading must agree with. No MRPC text is written here: rows are
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import warnings
 from collections import Counter
@@ -16,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import MRPC_FEATURES, DataError, DataSource, DataWarning, MrpcSource, load_mrpc, read_glue_tsv
+from harness.data import DataError, DataSource, DataWarning, MrpcSource
 from harness.settings import DATA_DIR_VAR
 from harness.tasks import TaskSpec, builtin_tasks
+from harness.tasks.glue import MRPC
+from harness.tasks.glue_files import hub_features, read_glue_file
+from harness.tasks.metrics import MetricSpec, MetricUndefinedError, builtin_metrics
 from tests.tasks.glue_formats import WRITERS
 
 # The data README's published sha256s (checksums, not data).
@@ -43,7 +47,7 @@ def has_unbalanced_quote(text: str) -> bool:
 
 @pytest.fixture(scope="module")
 def mrpc(mrpc_dir: Path):
-    return load_mrpc(mrpc_dir)
+    return MrpcSource(mrpc_dir).load()
 
 
 # --- the real GLUE MRPC --------------------------------------------------------------------------
@@ -65,7 +69,7 @@ def test_real_mrpc_schema_is_the_hub_schema(mrpc):
     """Local and Hub data must be interchangeable, so the features must match exactly."""
     for split in ("train", "validation"):
         features = mrpc[split].features
-        assert features == MRPC_FEATURES
+        assert features == hub_features(MRPC)
         assert features["label"].names == ["not_equivalent", "equivalent"]
         assert features["idx"].dtype == "int32"
         assert mrpc[split]["idx"] == list(range(mrpc[split].num_rows))
@@ -118,7 +122,7 @@ def test_smoke_data_loads_with_bom_crlf_and_quotes(smoke_dir):
     """The smoke files carry every trap of the real ones (BOM, CRLF, stray quotes) in 32 rows."""
     raw = (smoke_dir / "train.tsv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
-    splits = load_mrpc(smoke_dir)
+    splits = MrpcSource(smoke_dir).load()
     for split, file in (("train", "train.tsv"), ("validation", "dev.tsv")):
         rows = raw_rows(smoke_dir / file)
         assert splits[split].num_rows == len(rows)
@@ -136,9 +140,9 @@ def test_smoke_fingerprint_is_the_files_sha256(smoke_dir):
     assert fingerprint["files"] == expected
 
 
-def test_load_mrpc_takes_a_string_path(smoke_dir):
+def test_mrpc_source_takes_a_string_path(smoke_dir):
     """Users pass paths as strings; the loader must not require a Path."""
-    assert load_mrpc(str(smoke_dir))["validation"].num_rows == len(raw_rows(smoke_dir / "dev.tsv"))
+    assert MrpcSource(str(smoke_dir)).load()["validation"].num_rows == len(raw_rows(smoke_dir / "dev.tsv"))
 
 
 # --- malformed inputs ----------------------------------------------------------------------------
@@ -152,7 +156,7 @@ def write_tsv(path: Path, *rows: str, bom: bool = True) -> Path:
 def test_missing_file_names_the_file_and_the_fix(tmp_path):
     write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb")
     with pytest.raises(DataError) as error:
-        load_mrpc(tmp_path)
+        MrpcSource(tmp_path).load()
     message = str(error.value)
     assert str(tmp_path / "dev.tsv") in message
     assert "no such file" in message and "train.tsv (train), dev.tsv (validation)" in message
@@ -161,7 +165,7 @@ def test_missing_file_names_the_file_and_the_fix(tmp_path):
 def test_missing_folder_names_the_folder_and_the_fix(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(DataError) as error:
-        load_mrpc(missing)
+        MrpcSource(missing).load()
     message = str(error.value)
     assert str(missing) in message and "does not exist" in message and DATA_DIR_VAR in message
     assert "--data-files train=train.csv,validation=validation.csv" in message
@@ -176,7 +180,7 @@ def test_fingerprint_of_a_missing_folder_is_a_data_error(tmp_path):
 def test_wrong_header_is_reported_with_the_expected_one(tmp_path):
     path = write_tsv(tmp_path / "train.tsv", "label\tsentence1\tsentence2", "1\ta\tb")
     with pytest.raises(DataError) as error:
-        read_glue_tsv(path)
+        read_glue_file(MRPC, path)
     message = str(error.value)
     assert str(path) in message and "header" in message and "Quality" in message
 
@@ -185,13 +189,13 @@ def test_comma_separated_header_is_a_wrong_header(tmp_path):
     """A CSV export of the same columns is a different format, not a GLUE file."""
     path = write_tsv(tmp_path / "train.tsv", HEADER.replace("\t", ","), "1,1,2,a,b")
     with pytest.raises(DataError, match="header"):
-        read_glue_tsv(path)
+        read_glue_file(MRPC, path)
 
 
 def test_wrong_field_count_names_the_line(tmp_path):
     path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb", "0\t3\t4\tonly four fields")
     with pytest.raises(DataError) as error:
-        read_glue_tsv(path)
+        read_glue_file(MRPC, path)
     message = str(error.value)
     assert str(path) in message and "line 3" in message and "4 tab-separated fields" in message
 
@@ -199,14 +203,14 @@ def test_wrong_field_count_names_the_line(tmp_path):
 def test_tab_inside_a_sentence_is_a_field_count_error(tmp_path):
     path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb\textra")
     with pytest.raises(DataError, match="line 2: 6 tab-separated fields"):
-        read_glue_tsv(path)
+        read_glue_file(MRPC, path)
 
 
 @pytest.mark.parametrize("label", ["2", "yes", "", "-1"])
 def test_bad_label_names_the_line_and_the_value(tmp_path, label):
     path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb", f"{label}\t3\t4\tc\td")
     with pytest.raises(DataError) as error:
-        read_glue_tsv(path)
+        read_glue_file(MRPC, path)
     message = str(error.value)
     assert str(path) in message and "line 3" in message and repr(label) in message and "not 0 or 1" in message
 
@@ -216,28 +220,28 @@ def test_empty_file_says_a_header_was_expected(tmp_path, content):
     path = tmp_path / "train.tsv"
     path.write_bytes(content)
     with pytest.raises(DataError) as error:
-        read_glue_tsv(path)
+        read_glue_file(MRPC, path)
     assert str(path) in str(error.value) and "empty" in str(error.value)
 
 
 def test_header_only_file_has_no_rows(tmp_path):
     path = write_tsv(tmp_path / "train.tsv", HEADER)
     with pytest.raises(DataError) as error:
-        read_glue_tsv(path)
+        read_glue_file(MRPC, path)
     assert str(path) in str(error.value) and "no rows" in str(error.value)
 
 
 def test_blank_lines_are_skipped_and_idx_stays_dense(tmp_path):
     """A trailing or stray blank line is not a row; idx must still be the row number."""
     path = write_tsv(tmp_path / "train.tsv", HEADER, "1\t1\t2\ta\tb", "", "0\t3\t4\tc\td", "")
-    dataset = read_glue_tsv(path)
+    dataset = read_glue_file(MRPC, path)
     assert dataset["idx"] == [0, 1]
     assert dataset["label"] == [1, 0]
 
 
 def test_file_without_bom_reads_the_same(tmp_path):
-    with_bom = read_glue_tsv(write_tsv(tmp_path / "a.tsv", HEADER, '1\t1\t2\t"a\tb"', bom=True))
-    without = read_glue_tsv(write_tsv(tmp_path / "b.tsv", HEADER, '1\t1\t2\t"a\tb"', bom=False))
+    with_bom = read_glue_file(MRPC, write_tsv(tmp_path / "a.tsv", HEADER, '1\t1\t2\t"a\tb"', bom=True))
+    without = read_glue_file(MRPC, write_tsv(tmp_path / "b.tsv", HEADER, '1\t1\t2\t"a\tb"', bom=False))
     assert with_bom.to_dict() == without.to_dict() == {
         "sentence1": ['"a'], "sentence2": ['b"'], "label": [1], "idx": [0]
     }
@@ -420,3 +424,17 @@ def test_a_glue_evaluation_file_whose_every_text_is_empty_is_refused(tmp_path):
         MrpcSource(tmp_path).load()
     assert str(error.value).startswith(f"{tmp_path / 'dev.tsv'}: every one of the validation split's 2 rows has an empty "
                                        "'sentence2'")
+
+
+def test_an_evaluation_split_is_checked_against_the_sources_metric_registry(smoke_dir):
+    """A project's metric is checked on the labels as a built-in is, once the source is given its registry."""
+
+    def never(predictions, references):
+        raise MetricUndefinedError("never", "it has no value on any labels", "use another metric")
+
+    metrics = builtin_metrics()
+    metrics.register(MetricSpec("never", "higher", "label", "a metric without a value", function=never))
+    task = dataclasses.replace(MRPC, metrics=("accuracy", "never"))
+    assert DataSource(task=task, data_dir=smoke_dir).load()["validation"].num_rows > 0  # the built-ins leave it to TaskMetrics
+    with pytest.raises(DataError, match="scores its validation split with never, which has no value on these"):
+        DataSource(task=task, data_dir=smoke_dir, metrics=metrics).load()

@@ -42,15 +42,16 @@ def _only_result(output_dir: Path) -> RunResult:
 
 
 def _check_gathered_once(result: RunResult, smoke_dir: Path, world_size: int) -> None:
-    from harness.data import read_glue_tsv
-    from harness.metrics import MrpcMetrics
+    from harness.tasks.glue import MRPC
+    from harness.tasks.glue_files import read_glue_file
+    from harness.tasks.metrics import TaskMetrics
 
-    dev = read_glue_tsv(smoke_dir / "dev.tsv")
+    dev = read_glue_file(MRPC, smoke_dir / "dev.tsv")
     # one row per validation example: no duplicates from the distributed sampler's padding, in split order
     assert result.logits.shape == (dev.num_rows, 2)
     np.testing.assert_array_equal(result.idx, np.arange(dev.num_rows))
     np.testing.assert_array_equal(result.labels, np.asarray(dev["label"]))
-    expected = MrpcMetrics()((result.logits, result.labels))
+    expected = TaskMetrics(MRPC.metrics, num_labels=MRPC.num_labels)((result.logits, result.labels))
     assert result.metrics["accuracy"] == pytest.approx(expected["accuracy"]) and result.metrics["f1"] == pytest.approx(expected["f1"])
     assert result.provenance["distributed"]["world_size"] == world_size
     assert result.provenance["distributed"]["backend"] == "gloo"

@@ -1,4 +1,4 @@
-"""Properties of ``harness.metrics``: compute_metrics agrees with a plain numpy/sklearn reference.
+"""Properties of MRPC's ``TaskMetrics``: compute_metrics agrees with a plain numpy/sklearn reference.
 
 The reference is deliberately independent of the code under test: predictions are
 ``np.argmax(logits, axis=-1)`` on the raw array, F1 is scikit-learn's ``f1_score``, and inputs come
@@ -22,8 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
-from harness.metrics import MrpcMetrics
-from harness.tasks.metrics import MetricUndefinedError
+from harness.tasks.glue import MRPC
+from harness.tasks.metrics import MetricUndefinedError, TaskMetrics
 from tests.strategies import (
     eval_predictions,
     exactly_shifted_logits,
@@ -34,12 +34,12 @@ from tests.strategies import (
 
 
 @pytest.fixture(scope="module")
-def metrics() -> MrpcMetrics:
+def metrics() -> TaskMetrics:
     """One instance for the module, as a Trainer holds one."""
-    return MrpcMetrics()
+    return TaskMetrics(MRPC.metrics, num_labels=MRPC.num_labels)
 
 
-def score(metrics: MrpcMetrics, eval_pred) -> dict[str, float]:
+def score(metrics: TaskMetrics, eval_pred) -> dict[str, float]:
     """Score with every warning raised, so a degenerate batch cannot pass by warning instead; a metric
     without a value is ``{"undefined": <metric>}``."""
     with warnings.catch_warnings():
@@ -97,7 +97,7 @@ def test_scores_ignore_a_constant_added_to_a_row(metrics, data, case):
 
 @given(data=st.data(), batch=scored_batches())
 def test_tied_logits_predict_not_equivalent(metrics, data, batch):
-    # Documented in harness.metrics: a tie goes to the lowest index, 0 ("not_equivalent").
+    # Documented in harness.tasks.metrics (eval_rows): a tie goes to the lowest index, 0 ("not_equivalent").
     tied = data.draw(st.lists(st.booleans(), min_size=len(batch.labels), max_size=len(batch.labels)), label="tied")
     logits = batch.logits.copy()
     logits[tied, 1] = logits[tied, 0]

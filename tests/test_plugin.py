@@ -298,7 +298,7 @@ def test_a_bad_project_recipe_is_a_usage_error(pytester):
     pytester.makefile(".toml", pyproject='[tool.harness.recipes.my-smoke]\nbase = "smok"\n')
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "unknown recipe 'smok'; known recipes: course, minilm-cpu, minilm-cpu-ema, minilm-cpu-reinit, smoke" in result.stderr.str()
+    assert "unknown recipe 'smok'; did you mean 'smoke'? known recipes: course, minilm-cpu, minilm-cpu-ema, minilm-cpu-reinit, smoke" in result.stderr.str()
 
 
 def test_harness_nproc_trains_each_fine_tune_with_ddp(gate_run, tmp_path):

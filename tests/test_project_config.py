@@ -103,7 +103,7 @@ def test_project_recipes_extend_the_built_ins(tmp_path):
         ('[tool.harness.recipes.x]\nlearning_rate = 2e-5\n', "`base` (the recipe it starts from) is required; known recipes: course"),
         ('[tool.harness.recipes.x]\nbase = "nope"\n', "unknown recipe 'nope'; known recipes: course"),
         ('[tool.harness.recipes.x]\nbase = "smoke"\nlearnig_rate = 1\n', "unknown field(s) ['learnig_rate']; valid: batch_size"),
-        ('[tool.harness.recipes.smoke]\nbase = "smoke"\n', "a recipe named 'smoke' already exists"),
+        ('[tool.harness.recipes.smoke]\nbase = "smoke"\n', "recipe 'smoke' is already registered"),
         ('[tool.harness.recipes.x]\nbase = "smoke"\nlearning_rate = 2\n', "learning_rate must be a finite number in (0, 1)"),
         ('[tool.harness.recipes.x]\nbase = "smoke"\ntraining_args = { optim = "sgd", seed = 1 }\n', "training_args.seed cannot be overridden"),
         ('[tool.harness.recipes]\nx = 1\n', "[tool.harness.recipes.x] must be a table"),
@@ -172,3 +172,12 @@ def test_a_recipe_or_task_name_that_cannot_be_a_file_name_is_refused_when_pyproj
     message = str(error.value)
     assert str(pyproject) in message and "is not a valid name" in message
     assert "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit and never '--'" in message
+
+
+def test_the_gate_defaults_may_name_the_gated_metrics_beside_the_registry(tmp_path):
+    """``metrics`` among the defaults is GatePolicy's (the gated names); the registry has its own keyword."""
+    from harness.tasks.metrics import builtin_metrics
+
+    registry = builtin_metrics()
+    policy = read_gate_policy(tmp_path / "pyproject.toml", metrics=("accuracy",), metric_registry=registry)
+    assert policy.metrics == ("accuracy",) and policy.metric_registry is registry

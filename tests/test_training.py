@@ -17,8 +17,9 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from harness.config import RunConfig
-from harness.data import DataWarning, load_mrpc
-from harness.metrics import compute_metrics
+from harness.data import DataWarning, MrpcSource
+from harness.tasks.glue import MRPC
+from harness.tasks.metrics import TaskMetrics
 from harness.models import resolve_model
 from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
 from harness import training
@@ -66,7 +67,7 @@ def test_metrics_agree_with_the_stored_logits(smoke_result):
     labels = smoke_result.labels
     assert smoke_result.metrics["accuracy"] == pytest.approx(accuracy_score(labels, predictions))
     assert smoke_result.metrics["f1"] == pytest.approx(f1_score(labels, predictions))
-    recomputed = compute_metrics((smoke_result.logits, labels))
+    recomputed = TaskMetrics(MRPC.metrics, num_labels=MRPC.num_labels)((smoke_result.logits, labels))
     assert recomputed == pytest.approx({k: smoke_result.metrics[k] for k in ("accuracy", "f1")})
     assert smoke_result.metrics["loss"] == pytest.approx(cross_entropy(smoke_result.logits, labels), rel=1e-5)
 
@@ -77,7 +78,7 @@ def test_throughput_is_consistent(smoke_result, smoke_dir, tokenizer):
     assert t.train_seconds > 0 and t.samples_per_second > 0 and t.tokens_per_second > 0
     assert t.train_samples == 48 and t.epochs == 2.0
     assert t.samples_per_second == pytest.approx(t.train_samples / t.train_seconds)
-    train = tokenize_texts(load_mrpc(smoke_dir)["train"], tokenizer, text_columns=PAIR, max_length=64)
+    train = tokenize_texts(MrpcSource(smoke_dir).load()["train"], tokenizer, text_columns=PAIR, max_length=64)
     real_tokens = sum(len(ids) for ids in train["input_ids"])
     assert t.tokens_per_second * t.train_seconds == pytest.approx(2 * real_tokens)
     assert t.total_seconds >= t.train_seconds
@@ -189,7 +190,7 @@ def test_config_is_recorded_with_the_result(smoke_result, smoke_config):
 
 @pytest.fixture(scope="module")
 def smoke_validation(smoke_dir):
-    return load_mrpc(smoke_dir)["validation"]
+    return MrpcSource(smoke_dir).load()["validation"]
 
 
 @pytest.fixture(scope="module")

@@ -110,11 +110,11 @@ def validation_logits(model, smoke_dir) -> np.ndarray:
     """The model's logits on the smoke validation split, computed here, in the split's order."""
     from transformers import DataCollatorWithPadding
 
-    from harness.data import load_mrpc
+    from harness.data import MrpcSource
     from harness.models import resolve_model
 
     tokenizer = resolve_model("arch:bert-tiny").load_tokenizer()
-    rows = training.tokenize_texts(load_mrpc(smoke_dir)["validation"], tokenizer, text_columns=("sentence1", "sentence2"),
+    rows = training.tokenize_texts(MrpcSource(smoke_dir).load()["validation"], tokenizer, text_columns=("sentence1", "sentence2"),
                                    max_length=64)
     batch = DataCollatorWithPadding(tokenizer)([{k: row[k] for k in ("input_ids", "token_type_ids", "attention_mask")} for row in rows])
     model.eval()

@@ -106,7 +106,9 @@ class MeasuredBaseline:
             return None
         return cpus[self.seeds.index(seed)]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, metrics: MetricRegistry | None = None) -> dict[str, Any]:
+        """The file's contents; each metric's ``better`` is written from ``metrics`` (default: the built-ins)."""
+        metrics = builtin_metrics() if metrics is None else metrics
         return {
             "schema": BASELINE_SCHEMA,
             "kind": "measured",
@@ -117,7 +119,7 @@ class MeasuredBaseline:
             "device_kind": self.device_kind,
             "precision": self.precision,
             "seeds": list(self.seeds),
-            "metrics": {name: stats.to_json() | {"better": _direction(name)} for name, stats in self.metrics.items()},
+            "metrics": {name: stats.to_json() | {"better": _direction(name, metrics)} for name, stats in self.metrics.items()},
             "recipe_config": self.recipe_config,
             "data_sha256": self.data_sha256,
             "model_provenance": self.model_provenance,
@@ -125,9 +127,11 @@ class MeasuredBaseline:
         }
 
     @classmethod
-    def from_json(cls, data: Any, path: Path) -> MeasuredBaseline:
+    def from_json(cls, data: Any, path: Path, metrics: MetricRegistry | None = None) -> MeasuredBaseline:
         """The baseline ``data`` (a parsed file) holds, every field the gate reads checked first, so a
-        tampered file is refused here, naming ``path`` and the fix, never mid-gate after a fine-tune."""
+        tampered file is refused here, naming ``path`` and the fix, never mid-gate after a fine-tune.
+        Each metric's values are checked against its spec in ``metrics`` (default: the built-ins): its
+        direction and its bounds."""
         if not isinstance(data, dict):
             raise BaselineError(f"{path}: expected a JSON object, got {_json_type(data)}; {FIX}")
         schema = data.get("schema")
@@ -137,7 +141,7 @@ class MeasuredBaseline:
                 f"{BASELINE_SCHEMA} (an integer). Re-record it with --harness-force-regen (pytest) or `harness record-baseline`."
             )
         _check_fields(path, data)
-        registry = builtin_metrics()
+        registry = builtin_metrics() if metrics is None else metrics
         try:
             baseline = cls(
                 task=data["task"],
@@ -163,9 +167,8 @@ class MeasuredBaseline:
         return baseline
 
 
-def _direction(metric: str) -> str:
+def _direction(metric: str, metrics: MetricRegistry) -> str:
     """Which way ``metric`` is better, written beside its values for readers of the file (the gate asks the registry)."""
-    metrics = builtin_metrics()
     return metrics.spec(metric).direction if metric in metrics else "higher"
 
 
@@ -526,9 +529,14 @@ class PublishedReference:
 
 @dataclass(frozen=True)
 class BaselineStore:
-    """The ``baselines/`` folder: read, write (atomically), and find the obtained-file beside each."""
+    """The ``baselines/`` folder: read, write (atomically), and find the obtained-file beside each.
+
+    ``metrics`` is the metric registry the files are read and written with (default: the built-ins):
+    a project's own metric is checked against its own direction and bounds.
+    """
 
     root: Path
+    metrics: MetricRegistry = field(default_factory=builtin_metrics, compare=False, repr=False)
 
     def path(self, name: str) -> Path:
         return self.root / f"{name}.json"
@@ -542,7 +550,7 @@ class BaselineStore:
         path = self.path(name)
         if not path.is_file():
             return None
-        return MeasuredBaseline.from_json(_read_json(path), path)
+        return MeasuredBaseline.from_json(_read_json(path), path, self.metrics)
 
     def partial_path(self, name: str) -> Path:
         """The seeds of a recording still in progress (see :mod:`harness.quality.seed_ledger`)."""
@@ -560,7 +568,7 @@ class BaselineStore:
             return None, f"the old baseline could not be read and is replaced: {error}"
 
     def save(self, baseline: MeasuredBaseline) -> Path:
-        return atomic_write_json(self.path(baseline.name), baseline.to_json())
+        return atomic_write_json(self.path(baseline.name), baseline.to_json(self.metrics))
 
     def write_obtained(self, name: str, tag: str, obtained: dict[str, Any]) -> Path:
         return atomic_write_json(self.obtained_path(name, tag), obtained)

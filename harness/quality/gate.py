@@ -1,7 +1,8 @@
 """The metric-regression gate: a run against its measured baseline, metric by metric.
 
 The gated metrics are the task's own unless the policy names others; which way each one is better
-comes from the metric registry (:func:`harness.tasks.metrics.builtin_metrics`). Each gated metric
+comes from the policy's metric registry (``GatePolicy.metric_registry``: the built-ins of
+:func:`harness.tasks.metrics.builtin_metrics` unless a project registers its own). Each gated metric
 gets an allowed band around the baseline mean, ``max(sigmas * seed std, floor)`` wide on the side
 that is worse (below for accuracy, F1 or a correlation, above for loss). Falling outside it on the
 worse side fails; outside it on the better side is reported as an improvement ("consider updating
@@ -29,7 +30,7 @@ from harness.run_identity import NOTED_VERSIONS, RunIdentity
 from harness.quality.sequential_gate import SequentialGateParameters
 from harness.tables import markdown_table
 from harness.tasks.bootstrap import Interval, bootstrap_intervals
-from harness.tasks.metrics import MetricUndefinedError, builtin_metrics
+from harness.tasks.metrics import MetricRegistry, MetricUndefinedError, builtin_metrics
 from harness.tasks.spec import TaskSpec
 
 PASS, FAIL, IMPROVED, MISMATCH, MISSING = "pass", "FAIL", "improved", "MISMATCH", "MISSING"
@@ -47,14 +48,9 @@ DEFAULT_EFFECT = 0.02  # the drop the sequential gate must catch, in the metric'
 LOSS = "loss"
 
 
-def metric_direction(metric: str) -> str:
-    """``"higher"`` or ``"lower"``: which way ``metric`` is better, from the metric registry."""
-    return builtin_metrics().spec(metric).direction
-
-
-def _unknown_metrics(names: Sequence[str]) -> list[str]:
-    known = builtin_metrics()
-    return [name for name in names if name not in known]
+def metric_direction(metric: str, metrics: MetricRegistry | None = None) -> str:
+    """``"higher"`` or ``"lower"``: which way ``metric`` is better, from ``metrics`` (default: the built-ins)."""
+    return (builtin_metrics() if metrics is None else metrics).spec(metric).direction
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,8 @@ class GatePolicy:
     predicted classes must be identical, and on the seed's own CPU model everything must be. 0
     demands bit-for-bit equality everywhere.
     ``metrics`` are the gated metrics; empty (the default) means the task's own, which
-    :meth:`for_task` fills in.
+    :meth:`for_task` fills in. ``metric_registry`` says what each metric is (which way is better,
+    how it is computed for the bootstrap): the built-ins, or a project's registry with its own.
     """
 
     metrics: tuple[str, ...] = ()
@@ -88,6 +85,7 @@ class GatePolicy:
     effects: tuple[tuple[str, float], ...] = ()
     margins: tuple[tuple[str, float], ...] = ()
     reproduction_tolerance: float = REPRODUCTION_TOLERANCE
+    metric_registry: MetricRegistry = field(default_factory=builtin_metrics, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.reproduction_tolerance <= 1e-3:
@@ -106,22 +104,29 @@ class GatePolicy:
         if len(set(self.metrics)) != len(self.metrics):
             raise ConfigError(f"gate metrics {list(self.metrics)} repeat a metric; name each once (alpha is split "
                               "over the gated metrics, so a repeat would spend it on nothing)")
-        unknown = _unknown_metrics(self.metrics)
+        unknown = self._unknown_metrics(self.metrics)
         if unknown:
-            raise ConfigError(f"cannot gate unknown metric(s) {unknown}; known: {', '.join(builtin_metrics().names())}")
+            raise ConfigError(f"cannot gate unknown metric(s) {unknown}; known: {', '.join(self.metric_registry.names())}")
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"gate alpha (the false-alarm rate) must be in (0, 0.5), got {self.alpha!r}")
         if self.procedure not in PROCEDURES:
             raise ConfigError(f"unknown gate procedure {self.procedure!r}; use one of {', '.join(PROCEDURES)}")
         for field_name in ("effects", "margins"):
-            for metric in _unknown_metrics([metric for metric, _ in getattr(self, field_name)]):
-                raise ConfigError(f"gate {field_name} names unknown metric {metric!r}; known: {', '.join(builtin_metrics().names())}")
+            for metric in self._unknown_metrics([metric for metric, _ in getattr(self, field_name)]):
+                raise ConfigError(f"gate {field_name} names unknown metric {metric!r}; known: {', '.join(self.metric_registry.names())}")
         if self.procedure != "band":
             # Validates alpha, power, max_runs, effect and margin now; a policy that gates the task's
             # metrics checks the ones its effects and margins name.
             named = self.metrics or tuple(dict.fromkeys(metric for metric, _ in (*self.effects, *self.margins)))
             for metric in named:
                 self._parameters(metric, len(named))
+
+    def _unknown_metrics(self, names: Sequence[str]) -> list[str]:
+        return [name for name in names if name not in self.metric_registry]
+
+    def direction(self, metric: str) -> str:
+        """``"higher"`` or ``"lower"``: which way ``metric`` is better, by this policy's metric registry."""
+        return metric_direction(metric, self.metric_registry)
 
     def margin(self, std: float) -> float:
         return max(self.sigmas * std, self.floor)
@@ -158,7 +163,7 @@ class GatePolicy:
             effect=dict(self.effects).get(metric, DEFAULT_EFFECT),
             margin=dict(self.margins).get(metric, 0.0),
             max_runs=self.max_runs,
-            direction=metric_direction(metric),
+            direction=self.direction(metric),
         )
 
 
@@ -318,8 +323,8 @@ class Reproduction:
                 "recorded_on": self.recorded_on, "run_on": self.run_on}
 
 
-def reproduced_seed(result: RunResult, baseline: MeasuredBaseline,
-                    tolerance: float = REPRODUCTION_TOLERANCE) -> Reproduction | None:
+def reproduced_seed(result: RunResult, baseline: MeasuredBaseline, tolerance: float = REPRODUCTION_TOLERANCE,
+                    metrics: MetricRegistry | None = None) -> Reproduction | None:
     """The baseline seed this run reproduced, or None.
 
     Training is deterministic for a seed on a given software stack and CPU, so a change that leaves
@@ -332,8 +337,9 @@ def reproduced_seed(result: RunResult, baseline: MeasuredBaseline,
     counted from predicted classes (accuracy, F1, Matthews) must be identical everywhere: one flipped
     prediction is a real difference however many rows there are, and a custom metric is held to
     identity too. On the seed's own CPU model every metric must be identical, bit for bit. Anything
-    else is left to the statistical check.
+    else is left to the statistical check. ``metrics`` says which metric is which kind (default: the built-ins).
     """
+    metrics = builtin_metrics() if metrics is None else metrics
     seed = result.provenance.get("seed")
     if seed not in baseline.seeds or result.config.faults or baseline.recipe_config != result.config.recipe_record():
         return None
@@ -350,20 +356,20 @@ def reproduced_seed(result: RunResult, baseline: MeasuredBaseline,
     differences = {}
     for metric, value in recorded.items():
         differences[metric] = _relative_difference(float(result.metrics[metric]), value)
-        if differences[metric] > (tolerance if _from_scores(metric) else 0.0):
+        if differences[metric] > (tolerance if _from_scores(metric, metrics) else 0.0):
             return None
     worst = max(differences, key=differences.get)
     return Reproduction(seed, differences[worst], worst, tolerance, recorded_on, run_on)
 
 
-def _from_scores(metric: str) -> bool:
+def _from_scores(metric: str, registry: MetricRegistry) -> bool:
     """Whether ``metric`` is computed from real-valued outputs (so rounding moves it a little), not
     counted from predicted classes (where any change is a changed prediction).
 
-    >>> _from_scores("loss"), _from_scores("pearson"), _from_scores("f1"), _from_scores("my_custom_metric")
-    (True, True, False, False)
+    >>> builtins = builtin_metrics()
+    >>> [_from_scores(name, builtins) for name in ("loss", "pearson", "f1", "my_custom_metric")]
+    [True, True, False, False]
     """
-    registry = builtin_metrics()
     return metric in registry and registry.spec(metric).kind == "score"
 
 
@@ -424,7 +430,7 @@ def _reproduction(result: RunResult, baseline: MeasuredBaseline | None, policy: 
     reproduced in it: that check is a MISMATCH, and "passed after one run" beside it would contradict it."""
     if baseline is None or not all(metric in baseline.metrics for metric in policy.metrics):
         return None
-    return reproduced_seed(result, baseline, policy.reproduction_tolerance)
+    return reproduced_seed(result, baseline, policy.reproduction_tolerance, policy.metric_registry)
 
 
 def _metric_checks(result: RunResult, baseline: MeasuredBaseline | None, policy: GatePolicy,
@@ -474,7 +480,7 @@ def _metric_check(metric: str, result: RunResult, baseline: MeasuredBaseline | N
     if stats is None:
         return MetricCheck(metric, measured, low_ci, high_ci, None, None, None, None, MISSING if baseline is None else MISMATCH)
     low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
-    verdict = MISMATCH if mismatch else REPRODUCED if reproduced else _verdict(metric_direction(metric), measured, low, high)
+    verdict = MISMATCH if mismatch else REPRODUCED if reproduced else _verdict(policy.direction(metric), measured, low, high)
     return MetricCheck(metric, measured, low_ci, high_ci, stats.mean, stats.std, low, high, verdict)
 
 
@@ -491,7 +497,7 @@ def _intervals(result: RunResult, policy: GatePolicy, notes: list[str]) -> dict[
         try:
             intervals[metric] = bootstrap_intervals(
                 result.logits, result.labels, metrics=(metric,), num_labels=num_labels,
-                samples=policy.bootstrap_samples, confidence=policy.confidence, seed=0,
+                samples=policy.bootstrap_samples, confidence=policy.confidence, seed=0, registry=policy.metric_registry,
             )[metric]
         except MetricUndefinedError as error:
             intervals[metric] = None

@@ -44,7 +44,7 @@ from harness.config import DEFAULT_TASK, RunConfig
 from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
 from harness.quality.regression import name_for, record_command
 from harness.tables import markdown_table
-from harness.tasks.metrics import builtin_metrics
+from harness.tasks.metrics import MetricRegistry, builtin_metrics
 
 CONFIDENCE = 0.95  # every interval's level; a test is significant at alpha = 1 - CONFIDENCE
 RECOMMENDATION_METRIC = "f1"  # the metric the recommendation is made on, where it is gated (else the first gated one)
@@ -214,13 +214,15 @@ def median_train_seconds(baseline: MeasuredBaseline) -> float | None:
 
 
 def noise_study_markdown(baselines: dict[str, MeasuredBaseline], metrics: Sequence[str], *, max_runs: int,
-                         confidence: float = CONFIDENCE, notes: Sequence[str] = ()) -> str:
+                         confidence: float = CONFIDENCE, notes: Sequence[str] = (),
+                         registry: MetricRegistry | None = None) -> str:
     """The study's report: a table per metric over ``baselines`` (recipe -> baseline; the first is the
-    reference), the recommendation, and how each number was computed."""
+    reference), the recommendation, and how each number was computed; which way each metric is
+    better comes from ``registry`` (default: the built-ins)."""
     names = list(baselines)
     if len(names) < 2:
         raise ValueError("a noise study compares at least two recipes: the reference and a variant")
-    registry = builtin_metrics()
+    registry = builtin_metrics() if registry is None else registry
     reference = baselines[names[0]]
     missing = [f"{name}: {metric}" for name in names for metric in metrics if metric not in baselines[name].metrics]
     if missing:

@@ -34,15 +34,18 @@ the task's classes, logits passed where class labels belong) raise :class:`Metri
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy import stats
 from sklearn.metrics import f1_score, matthews_corrcoef
+
+from harness.registry import Registry
 
 GLUE_METRIC_PATH = str(Path(__file__).parent / "glue_metric" / "glue_metric.py")
 
@@ -371,6 +374,9 @@ class MetricSpec:
     # The values the metric can take, (low, high), either end None where it is open: a stored value
     # outside them (an F1 of 5.0 in a hand-edited baseline) was not measured by this metric.
     bounds: tuple[float | None, float | None] = (None, None)
+    # What computes it, fn(predictions, references) -> float; not part of what the metric is (two
+    # specs that say the same thing are equal), and a registry refuses a spec without one.
+    function: MetricFunction | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -395,7 +401,13 @@ class MetricSpec:
                 f"or 'binary' tasks, not {applies_to!r}"
             )
         object.__setattr__(self, "applies_to", applies_to)
-        low, high = self.bounds
+        bounds = tuple(self.bounds) if isinstance(self.bounds, (tuple, list)) else ()
+        if len(bounds) != 2 or not all(end is None or (isinstance(end, (int, float)) and not isinstance(end, bool)
+                                                       and math.isfinite(end)) for end in bounds):
+            raise ValueError(f"metric {self.name!r}: bounds must be (low, high), each a finite number or None (open), "
+                             f"got {self.bounds!r}")
+        object.__setattr__(self, "bounds", bounds)
+        low, high = bounds
         if low is not None and high is not None and not low < high:
             raise ValueError(f"metric {self.name!r}: bounds must be (low, high) with low < high, got {self.bounds!r}")
 
@@ -430,8 +442,13 @@ def _check_num_labels(num_labels: Any) -> int:
     return int(num_labels)
 
 
-class MetricRegistry:
-    """Metrics by name: each one's :class:`MetricSpec` and the function that computes it.
+class MetricRegistry(Registry[MetricSpec]):
+    """Metrics by name: each one's :class:`MetricSpec`, which carries the function that computes it.
+
+    A :class:`harness.registry.Registry`; a project adds its own metric with :meth:`register` (or a
+    ``[tool.harness.metrics.NAME]`` table, see :func:`harness.project_config.read_metrics`), and the
+    registry is handed to whatever scores or gates that metric (``TaskMetrics``, the gate policy,
+    the baseline store, the bootstrap).
 
     >>> registry = builtin_metrics()
     >>> registry.spec("loss").direction
@@ -439,43 +456,35 @@ class MetricRegistry:
     >>> registry.spec("f2")
     Traceback (most recent call last):
     ...
-    harness.tasks.metrics.UnknownMetricError: unknown metric 'f2' (did you mean 'f1'?); known metrics: accuracy, f1, matthews_correlation, pearson, spearmanr, loss
+    harness.tasks.metrics.UnknownMetricError: unknown metric 'f2'; did you mean 'f1'? known metrics: accuracy, f1, matthews_correlation, pearson, spearmanr, loss
+    >>> spec = registry.register(MetricSpec("error_rate", "lower", "label", "fraction of rows predicted wrongly",
+    ...                                     function=lambda predictions, references: 1 - accuracy(predictions, references)))
+    >>> registry.function("error_rate")([0, 1], [0, 0])
+    0.5
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[MetricSpec, MetricFunction]] = {}
+    kind = "metric"
+    item_type = MetricSpec
+    error = ValueError
+    unknown_error = UnknownMetricError
+    close_cutoff = 0.5
 
-    def register(self, spec: MetricSpec, function: MetricFunction) -> None:
-        """Add a metric; ``function(predictions, references) -> float`` receives what ``spec.kind`` says."""
+    def register(self, spec: MetricSpec, function: MetricFunction | None = None, *, replace: bool = False) -> MetricSpec:
+        """Add a metric and return its spec; ``function(predictions, references) -> float`` (the spec's
+        own ``function`` when not given) receives what ``spec.kind`` says."""
         if not isinstance(spec, MetricSpec):
-            raise TypeError(f"register takes a MetricSpec and its function, got {type(spec).__name__}")
-        if not callable(function):
-            raise TypeError(f"metric {spec.name!r}: its function must be callable, got {type(function).__name__}")
-        if spec.name in self._entries:
-            raise ValueError(f"metric {spec.name!r} is already registered; register a new one under another name")
-        self._entries[spec.name] = (spec, function)
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._entries)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
+            raise TypeError(f"register takes a MetricSpec (and its function), got {type(spec).__name__}")
+        if function is not None:
+            spec = dataclasses.replace(spec, function=function)
+        if not callable(spec.function):
+            raise TypeError(f"metric {spec.name!r}: its function must be callable, got {type(spec.function).__name__}")
+        return super().register(spec, replace=replace)
 
     def spec(self, name: str) -> MetricSpec:
-        return self._entry(name)[0]
+        return self.get(name)
 
     def function(self, name: str) -> MetricFunction:
-        return self._entry(name)[1]
-
-    def _entry(self, name: str) -> tuple[MetricSpec, MetricFunction]:
-        try:
-            return self._entries[name]
-        except (KeyError, TypeError):
-            close = difflib.get_close_matches(str(name), self._entries, n=1, cutoff=0.5)
-            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UnknownMetricError(
-                f"unknown metric {name!r}{suggestion}; known metrics: {', '.join(self._entries) or 'none'}"
-            ) from None
+        return self.get(name).function  # type: ignore[return-value]  # register refuses a spec without one
 
     def resolve(self, names: Sequence[str], *, num_labels: int) -> tuple[MetricSpec, ...]:
         """The specs of ``names``, checked: registered, not repeated, and each able to score a task with ``num_labels``."""
@@ -492,15 +501,12 @@ class MetricRegistry:
         task = "a regression task (num_labels=1)" if num_labels == 1 else f"a {num_labels}-class task"
         for spec in specs:
             if not spec.supports(num_labels):
-                others = [other.name for other in self._entries_for(num_labels)]
+                others = [other.name for other in self if other.supports(num_labels)]
                 raise ValueError(
                     f"metric {spec.name!r} scores {spec.requirement}, not {task}; "
                     f"metrics for such a task: {', '.join(others) or 'none registered'}"
                 )
         return specs
-
-    def _entries_for(self, num_labels: int) -> list[MetricSpec]:
-        return [spec for spec, _ in self._entries.values() if spec.supports(num_labels)]
 
 
 def builtin_metrics() -> MetricRegistry:
@@ -515,10 +521,8 @@ def builtin_metrics() -> MetricRegistry:
         (loss, "lower", "score", "any", "the Trainer's evaluation loss: cross-entropy of logits, squared error of scores",
          non_negative),
     )
-    registry = MetricRegistry()
-    for function, direction, kind, applies_to, description, bounds in builtins:
-        registry.register(MetricSpec(function.__name__, direction, kind, description, applies_to, bounds), function)
-    return registry
+    return MetricRegistry(MetricSpec(function.__name__, direction, kind, description, applies_to, bounds, function=function)
+                          for function, direction, kind, applies_to, description, bounds in builtins)
 
 
 # --- what the Trainer hands over ------------------------------------------------------------------

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.data import DataError, MrpcSource, read_glue_tsv
+from harness.data import DataError, MrpcSource
 from harness.tasks import builtin_tasks, read_glue_folder
-from harness.tasks.glue_files import fingerprint, glue_files, hub_features
+from harness.tasks.glue_files import fingerprint, glue_files, hub_features, read_glue_file
 from harness.tasks.spec import TaskError, TaskSpec
 from tests.strategies import labelled_text_rows, tsv_texts
 from tests.tasks.glue_formats import HUB_SCHEMAS, TASK_NAMES, WRITERS, Row
@@ -277,10 +277,10 @@ MRPC_HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
     ids=["empty", "bom-only", "wrong-header", "short-row", "long-row", "bad-label", "no-rows"],
 )
 def test_malformed_mrpc_fails_alone_as_in_its_folder(tmp_path, content, phrases):
-    """A file read alone (``read_glue_tsv``) is refused as it is in its folder, with the same facts."""
+    """A file read alone (``read_glue_file``) is refused as it is in its folder, with the same facts."""
     path = write_split_file(tmp_path, "mrpc", "train.tsv", content)
     with pytest.raises(DataError) as old:
-        read_glue_tsv(path)
+        read_glue_file(TASKS.get("mrpc"), path)
     new = read_error("mrpc", tmp_path)
     for phrase in phrases:
         assert phrase in str(old.value) and phrase in new

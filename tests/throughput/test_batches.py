@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.data import load_mrpc
+from harness.data import MrpcSource
 from harness.models import resolve_model
 from harness.throughput.batches import sample_training_batches
 
 
 @pytest.fixture(scope="module")
 def train(smoke_dir):
-    return load_mrpc(smoke_dir)["train"]
+    return MrpcSource(smoke_dir).load()["train"]
 
 
 @pytest.fixture(scope="module")

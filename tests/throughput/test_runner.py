@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from harness.data import load_mrpc
+from harness.data import MrpcSource
 from harness.models import resolve_model
 from harness.throughput.peaks import PeakFlops
 from harness.throughput.runner import (
@@ -32,7 +32,7 @@ A_PEAK = PeakFlops(1e12, "a test's peak")
 @pytest.fixture(scope="module")
 def tiny_batches(smoke_dir):
     model_ref = resolve_model(TINY, hub_offline=True)
-    return sample_training_batches(load_mrpc(smoke_dir)["train"], model_ref.load_tokenizer(), text_columns=("sentence1", "sentence2"), batch_size=4, count=2, seed=3)
+    return sample_training_batches(MrpcSource(smoke_dir).load()["train"], model_ref.load_tokenizer(), text_columns=("sentence1", "sentence2"), batch_size=4, count=2, seed=3)
 
 
 def test_the_matrix_lists_each_device_kinds_precisions():

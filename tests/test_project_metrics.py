@@ -1,0 +1,224 @@
+"""A project's own metric, declared in pyproject.toml: read, checked, listed by a task, and gated by its direction."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fake_runs import run_result, smoke_run_config
+from harness.config import ConfigError
+from harness.project import Project
+from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_metrics, read_tasks
+from harness.quality.baselines import BaselineError, BaselineStore, measured_from_runs
+from harness.quality.gate import FAIL, IMPROVED, PASS, GatePolicy, check_run
+from harness.settings import Settings
+from harness.tasks.metrics import MetricSpec, TaskMetrics, builtin_metrics
+
+METRIC_MODULE = '''
+import numpy as np
+
+
+def error_rate(predictions, references):
+    """The fraction of rows predicted wrongly: lower is better."""
+    return float(np.mean(np.asarray(predictions) != np.asarray(references)))
+
+
+not_callable = 3
+'''
+
+
+@pytest.fixture
+def metric_module(tmp_path, monkeypatch) -> str:
+    """A module of the project's own, in the project folder, under a name no other test imports."""
+    name = f"project_metrics_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(METRIC_MODULE, encoding="utf-8")
+    yield name
+    sys.modules.pop(name, None)
+
+
+def project_file(tmp_path: Path, metric_module: str, *, extra: str = "") -> Path:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f"""
+[tool.harness.metrics.error_rate]
+function = "{metric_module}:error_rate"
+better = "lower"
+kind = "label"
+bounds = [0.0, 1.0]
+description = "fraction of rows predicted wrongly"
+
+[tool.harness.tasks.pairs]
+text_columns = ["sentence1", "sentence2"]
+label_names = ["different", "same"]
+metrics = ["accuracy", "error_rate"]
+
+[tool.harness.gate]
+procedure = "band"
+metrics = ["error_rate"]
+
+[tool.harness.gate.margins]
+error_rate = 0.01
+{extra}""", encoding="utf-8")
+    return pyproject
+
+
+def with_error_rate(result):
+    """The fake run with its error rate, computed from its own predictions as a real run's would be."""
+    predictions = np.argmax(result.logits, axis=-1)
+    return dataclasses.replace(result, metrics={**result.metrics, "error_rate": float(np.mean(predictions != result.labels))})
+
+
+def test_a_declared_metric_is_registered_with_its_direction_kind_and_bounds(tmp_path, metric_module):
+    metrics = read_metrics(project_file(tmp_path, metric_module))
+
+    spec = metrics.spec("error_rate")
+    assert (spec.direction, spec.kind, spec.applies_to, spec.bounds) == ("lower", "label", "classification", (0.0, 1.0))
+    assert metrics.function("error_rate")([1, 0, 1, 1], [1, 1, 1, 1]) == 0.25
+    assert metrics.names()[: len(builtin_metrics())] == builtin_metrics().names()  # the built-ins, then the project's
+    assert "error_rate" not in builtin_metrics()
+
+
+def test_a_project_metric_is_gated_by_its_own_direction(tmp_path, metric_module):
+    """End to end: pyproject -> registry -> task -> policy -> baseline file -> gate verdicts, lower being better."""
+    project = Project.load(project_file(tmp_path, metric_module), environment=Settings(cache_dir=tmp_path / "cache"))
+    task = project.tasks.get("pairs")
+    policy = project.policy.for_task(task)
+    assert policy.metrics == ("error_rate",) and policy.direction("error_rate") == "lower"
+    assert TaskMetrics(task.metrics, num_labels=2, registry=project.metrics)(
+        (np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1, 1]))) == {"accuracy": 0.5, "error_rate": 0.5}
+
+    config = smoke_run_config(task=task)
+    seeds = [with_error_rate(run_result(config.replace(seed=seed), accuracy=0.70 + 0.05 * (seed % 3))) for seed in range(42, 47)]
+    store = BaselineStore(tmp_path / "baselines", metrics=project.metrics)
+    path = store.save(measured_from_runs(config, seeds))
+    assert json.loads(path.read_text())["metrics"]["error_rate"]["better"] == "lower"
+    baseline = store.load(path.stem)  # read back, its direction and bounds checked against the project's metric
+
+    def gate(accuracy: float):
+        candidate = with_error_rate(run_result(config.replace(seed=99), accuracy=accuracy))
+        return check_run(candidate, baseline, name="pairs", policy=policy)
+
+    fewer_errors, as_before, more_errors = gate(0.95), gate(0.75), gate(0.40)
+    assert [report.checks[0].verdict for report in (fewer_errors, as_before, more_errors)] == [IMPROVED, PASS, FAIL]
+    assert fewer_errors.passed and not more_errors.passed
+    check = more_errors.checks[0]
+    assert check.measured > check.band_high  # worse is above the band, as for a loss
+    assert check.ci_low is not None and check.ci_low <= check.measured <= check.ci_high  # bootstrapped through the registry
+
+
+def test_the_gate_policy_takes_the_projects_metric_names(tmp_path, metric_module):
+    table = HarnessTable.read(project_file(tmp_path, metric_module, extra="[tool.harness.gate.effects]\nerror_rate = 0.05\n"))
+    policy = read_gate_policy(table)
+    assert dict(policy.effects) == {"error_rate": 0.05} and policy.sequential_parameters("error_rate").direction == "lower"
+    with pytest.raises(ConfigError, match=r"cannot gate unknown metric\(s\) \['error_rate'\]"):
+        GatePolicy(metrics=("error_rate",))  # the built-ins alone do not know it
+
+
+def test_a_baseline_is_checked_against_the_project_metrics_bounds_and_direction(tmp_path, metric_module):
+    metrics = read_metrics(project_file(tmp_path, metric_module))
+    config = smoke_run_config()
+    seeds = [with_error_rate(run_result(config.replace(seed=seed), accuracy=0.7 + 0.05 * i)) for i, seed in enumerate((42, 43))]
+    store = BaselineStore(tmp_path, metrics=metrics)
+    path = store.save(measured_from_runs(config, seeds))
+    data = json.loads(path.read_text())
+
+    data["metrics"]["error_rate"]["better"] = "higher"
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError, match="metric 'error_rate' says better is 'higher', but error_rate is better lower"):
+        store.load(path.stem)
+
+    data["metrics"]["error_rate"] = {"values": [0.3, 1.5], "better": "lower"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError, match=r"metric 'error_rate' has per-seed values outside \[0, 1\]"):
+        store.load(path.stem)
+    assert BaselineStore(tmp_path).load(path.stem).metrics["error_rate"].values == (0.3, 1.5)  # the built-ins cannot tell
+
+
+def test_a_task_may_only_list_a_metric_the_project_declares(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.harness.tasks.pairs]\ntext_columns = ["a", "b"]\nlabel_names = ["n", "y"]\n'
+                         'metrics = ["error_rate"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[tool.harness.tasks.pairs\]: unknown metric 'error_rate'"):
+        read_tasks(pyproject)
+
+
+def test_the_python_api_registers_a_metric_with_its_function():
+    metrics = builtin_metrics()
+    metrics.register(MetricSpec("error_rate", "lower", "label", "fraction wrong", bounds=(0.0, 1.0),
+                                function=lambda predictions, references: float(np.mean(predictions != references))))
+    policy = GatePolicy(metrics=("error_rate",), metric_registry=metrics)
+    assert policy.direction("error_rate") == "lower"
+    with pytest.raises(TypeError, match="its function must be callable"):
+        metrics.register(MetricSpec("no_function", "higher", "label", ""))
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('function = "{m}:error_rate"\nbetter = "lower"\ndirection = "lower"',
+         r"unknown key\(s\) \['direction'\]; valid keys: function, better, kind, applies_to, bounds, description"),
+        ('function = "{m}:error_rate"', r"`better` is required \(which way is better: \"higher\" or \"lower\"\)"),
+        ('better = "lower"', r"`function` is required"),
+        ('function = "{m}:error_rate"\nbetter = "down"', r"better must be one of 'higher', 'lower', got 'down'"),
+        ('function = "{m}:error_rate"\nbetter = "lower"\nkind = "class"', r"kind must be one of 'label', 'score', got 'class'"),
+        ('function = "{m}:error_rate"\nbetter = "lower"\napplies_to = "regression"',
+         r"a 'label' metric needs predicted classes, so it applies to 'classification' or 'binary' tasks, not 'regression'"),
+        ('function = "{m}:error_rate"\nbetter = "lower"\nbounds = [1.0]', r"bounds must be \[low, high\], two numbers"),
+        ('function = "{m}:error_rate"\nbetter = "lower"\nbounds = [1.0, 0.0]', r"bounds must be \(low, high\) with low < high"),
+        ('function = "{m}.error_rate"\nbetter = "lower"', r'function must be "package.module:callable"'),
+        ('function = 3\nbetter = "lower"', r'function must be "package.module:callable"'),
+        ('function = "no_such_module_here:f"\nbetter = "lower"',
+         r"function: cannot import module 'no_such_module_here' from .*ModuleNotFoundError.*put no_such_module_here.py in the project folder"),
+        ('function = "{m}:missing"\nbetter = "lower"', r"module '.*' has no callable 'missing' \(found nothing\); define def missing"),
+        ('function = "{m}:not_callable"\nbetter = "lower"', r"has no callable 'not_callable' \(found int\)"),
+        ('function = "{m}:error_rate"\nbetter = "lower"\ndescription = 3', r"description must be a string, got 3"),
+    ],
+)
+def test_a_mistake_in_a_metric_table_names_the_file_the_table_and_the_fix(tmp_path, metric_module, table, message):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.harness.metrics.error_rate]\n" + table.replace("{m}", metric_module) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as error:
+        read_metrics(pyproject)
+    assert str(error.value).startswith(f"{pyproject}: [tool.harness.metrics.error_rate]")
+
+
+def test_a_metric_may_not_shadow_a_builtin_or_be_no_identifier(tmp_path, metric_module):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f'[tool.harness.metrics.accuracy]\nfunction = "{metric_module}:error_rate"\nbetter = "lower"\n',
+                         encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[tool.harness.metrics.accuracy\]: 'accuracy' is already a metric .*another name"):
+        read_metrics(pyproject)
+    pyproject.write_text(f'[tool.harness.metrics.error-rate]\nfunction = "{metric_module}:error_rate"\nbetter = "lower"\n',
+                         encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"a metric name must be an identifier"):
+        read_metrics(pyproject)
+
+
+def test_an_open_end_is_written_as_infinity(tmp_path, metric_module):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f'[tool.harness.metrics.error_rate]\nfunction = "{metric_module}:error_rate"\nbetter = "lower"\n'
+                         'bounds = [0, inf]\n', encoding="utf-8")
+    assert read_metrics(pyproject).spec("error_rate").bounds == (0.0, None)
+
+
+def test_a_case_gates_a_project_metric_with_its_own_margin(tmp_path, metric_module):
+    pyproject = project_file(tmp_path, metric_module, extra="""
+[tool.harness.cases.pairs-fast]
+task = "pairs"
+recipe = "smoke"
+data_files = { train = "train.csv", validation = "dev.csv" }
+metrics = ["error_rate"]
+margins = { error_rate = 0.015 }
+""")
+    case = read_cases(pyproject).get("pairs-fast")
+    policy = case.policy(read_gate_policy(pyproject))
+    assert policy.metrics == ("error_rate",) and dict(policy.margins) == {"error_rate": 0.015}
+    assert policy.direction("error_rate") == "lower"
+    pyproject.write_text(pyproject.read_text().replace('metrics = ["accuracy", "error_rate"]', 'metrics = ["accuracy"]'))
+    with pytest.raises(ConfigError, match=r"include \['error_rate'\], which task 'pairs' does not report"):
+        read_cases(pyproject)
