@@ -263,7 +263,8 @@ def _measure_fault(args: argparse.Namespace, project: Project) -> int:
 
     from harness.files import atomic_write_text
     from harness.quality.fault_effect import effect_markdown, fault_effects, fault_ledger_path, gate_replay, measure_fault
-    from harness.quality.regression import name_for, record_command, sequential_designs
+    from harness.quality.procedures import SequentialProcedure
+    from harness.quality.regression import GatePlan, name_for, procedure_for, record_command
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
@@ -274,8 +275,10 @@ def _measure_fault(args: argparse.Namespace, project: Project) -> int:
     if baseline is None:
         raise BaselineError(f"no baseline at {session.store.path(name)} to measure the fault against; record one with "
                             f"`{record_command(config.replace(faults=()))}`")
-    policy = dataclasses.replace(project.policy, procedure="auto").for_task(config.task)
-    designs, why_not = sequential_designs(baseline, policy, session.store.path(name), config)  # fail fast, before training
+    plan = GatePlan.of(config, dataclasses.replace(project.policy, procedure="auto"))
+    procedure = procedure_for(plan, baseline, session.store)  # fail fast, before training
+    designs = procedure.designs if isinstance(procedure, SequentialProcedure) else None
+    why_not, policy = procedure.note, plan.policy
     with SeedLedger.recording(fault_ledger_path(project.baselines_dir, name, config.faults)) as ledger:
         print(f"harness: measuring {args.fault} on {name} over {args.seeds} seeds; each finished seed is kept in {ledger.path}, "
               "so the same command resumes after an interruption", file=sys.stderr)
@@ -295,7 +298,7 @@ def _simulate_gate(args: argparse.Namespace, project: Project) -> int:
 
     from harness.quality.baselines import BaselineStore
     from harness.files import atomic_write_text
-    from harness.quality.regression import name_for, record_command, sequential_designs
+    from harness.quality.regression import GatePlan, name_for, procedure_for, record_command
     from harness.quality.sequential_check import simulate_check
 
     config = RunConfig.from_recipe(args.recipe, recipes=project.recipes, tasks=project.tasks, task=args.task,
@@ -305,9 +308,9 @@ def _simulate_gate(args: argparse.Namespace, project: Project) -> int:
     baseline = store.load(name)
     if baseline is None:
         raise BaselineError(f"no baseline at {store.path(name)}; record one with `{record_command(config)}`")
-    policy = project.policy.for_task(config.task)
     # "sequential": a baseline too small for the policy is an error naming the seeds it needs.
-    designs, _ = sequential_designs(baseline, dataclasses.replace(policy, procedure="sequential"), store.path(name), config)
+    plan = GatePlan.of(config, dataclasses.replace(project.policy, procedure="sequential"))
+    designs, policy = procedure_for(plan, baseline, store).designs, plan.policy
     changes = [(f"every metric {points:+d} points", {m: points / 100 for m in designs}) for points in (0, -1, -2, -3)]
     if "f1" in designs:
         changes += [(f"f1 {points:+d} points", {"f1": points / 100}) for points in (-1, -2, -3)]

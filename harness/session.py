@@ -15,7 +15,7 @@ from harness.cache import RunCache
 from harness.cases import Case, CaseRegistry
 from harness.config import Recipe, RecipeRegistry, RunConfig, builtin_recipes
 from harness.quality.gate import GatePolicy
-from harness.quality.regression import DEFAULT_BASELINE_SEEDS, QualityOutcome, name_for, perform_quality_check
+from harness.quality.regression import DEFAULT_BASELINE_SEEDS, GatePlan, QualityOutcome, name_for, perform_quality_check
 from harness.quality.report import QualitySummary
 from harness.quality.seeds_ahead import candidate_config
 from harness.result import RunResult
@@ -126,12 +126,11 @@ class HarnessSession:
     def check_quality(self, config: RunConfig, *, policy: GatePolicy | None = None, case: str | None = None) -> QualityOutcome:
         """Gate ``config``; a gate that raises is recorded as FAILED, with its error, before the error propagates."""
         try:
+            plan = GatePlan.of(config, self.policy if policy is None else policy, case=case)  # resolved once, here
             outcome = perform_quality_check(
-                config,
+                plan,
                 fine_tune=self.fine_tune,
                 store=self.store,
-                policy=self.policy if policy is None else policy,
-                case=case,
                 force_regen=self.force_regen,
                 seeds=self.baseline_seeds,
                 regenerated=self.regenerated,

@@ -27,12 +27,11 @@ from harness.quality.baselines import (
 )
 from harness.config import DEFAULT_TASK, RunConfig
 from harness.devices import device_kind
-from harness.quality.gate import REPRODUCED, GatePolicy, GateReport, check_run
+from harness.quality.gate import GatePolicy, GateReport, check_run
 from harness.provenance import resolve_device
 from harness.result import RunResult
 from harness.quality.seed_ledger import SeedLedger, run_seeds
-from harness.quality.sequential_check import designs_for, run_sequential, sequential_report
-from harness.quality.sequential_gate import DesignError
+from harness.quality.procedures import Procedure, choose_procedure
 from harness.tables import markdown_table
 
 FineTune = Callable[[RunConfig], RunResult]
@@ -126,8 +125,33 @@ def obtained_record(result: RunResult, report: GateReport) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class GatePlan:
+    """One gate, resolved once: the config (its device and precision concrete, as a session builds it),
+    the policy resolved for the config's task, the baseline's name and the project's case it came
+    from. Everything below takes these as they are; nothing re-resolves them."""
+
+    config: RunConfig
+    policy: GatePolicy
+    baseline: str
+    case: str | None = None
+
+    @classmethod
+    def of(cls, config: RunConfig, policy: GatePolicy = GatePolicy(), *, case: str | None = None) -> GatePlan:
+        """``policy`` resolved for ``config``'s task (its metrics, or an error naming them, before anything trains)."""
+        return cls(config, policy.for_task(config.task), name_for(config), case)
+
+    def record_command(self, seeds: int | None = None) -> str:
+        return record_command(self.config, seeds, case=self.case)
+
+
+def procedure_for(plan: GatePlan, baseline: MeasuredBaseline | None, store: BaselineStore) -> Procedure:
+    """The procedure ``plan``'s gate runs against ``baseline`` (see :func:`choose_procedure`)."""
+    return choose_procedure(baseline, plan.policy, store.path(plan.baseline), plan.config, record_command=plan.record_command)
+
+
 def perform_quality_check(
-    config: RunConfig,
+    config: RunConfig | GatePlan,
     *,
     fine_tune: FineTune,
     store: BaselineStore,
@@ -140,51 +164,31 @@ def perform_quality_check(
 ) -> QualityOutcome:
     """Fine-tune ``config`` and gate it against its baseline (``force_regen``: re-measure it first).
 
+    ``config`` is a :class:`GatePlan`, or a config that ``policy`` and ``case`` make one.
     ``regenerated`` is the session's record of the baselines it has already re-measured: a second
     check of the same recipe reuses that baseline instead of measuring it again, and a check of a
     different recipe that maps to the same baseline file is refused rather than overwriting it.
     ``case`` names the project's case ``config`` was built from, so messages say how to record it.
     ``run_started``: when the whole run began (see :func:`_regenerate`).
     """
-    policy = policy.for_task(config.task)  # the task's metrics, or an error naming them, before anything trains
-    name, tag = name_for(config), config.short_id
+    plan = config if isinstance(config, GatePlan) else GatePlan.of(config, policy, case=case)
     regenerated = {} if regenerated is None else regenerated
     if force_regen:
-        return _regenerate(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds, regenerated=regenerated,
-                           run_started=run_started)
-    old = store.load(name)  # fail fast: a corrupt baseline is reported before minutes of training
-    designs, note = sequential_designs(old, policy, store.path(name), config, case=case)  # and so is one too small for the gate
-    result = fine_tune(config)
-    return _gate(config, result, old, name, tag, store=store, policy=policy, seeds=seeds, designs=designs, note=note,
-                 fine_tune=fine_tune, case=case)
+        return _regenerate(plan, fine_tune=fine_tune, store=store, seeds=seeds, regenerated=regenerated, run_started=run_started)
+    old = store.load(plan.baseline)  # fail fast: a corrupt baseline is reported before minutes of training
+    procedure = procedure_for(plan, old, store)  # and so is one too small for the gate
+    result = fine_tune(plan.config)
+    return _gate(plan, result, old, store=store, seeds=seeds, procedure=procedure, fine_tune=fine_tune)
 
 
-def sequential_designs(baseline: MeasuredBaseline | None, policy: GatePolicy, path, config: RunConfig, *,
-                       case: str | None = None):
-    """The sequential gate's designs for this baseline, or None and why not (``auto`` falls back to the
-    band; an explicit ``sequential`` policy makes a baseline too small for it an error, before training)."""
-    if baseline is None or policy.procedure == "band":
-        return None, None
-    policy = policy.for_task(config.task)
-    try:
-        return designs_for(baseline, policy), None
-    except DesignError as error:
-        fix = f"record a larger baseline: `{record_command(config, error.seeds_needed, case=case)}`"
-        if policy.procedure == "sequential":
-            raise BaselineError(f"{path}: too few seeds for the sequential gate: {error}; {fix}") from error
-        return None, (f"the sequential gate cannot run on this baseline ({error}), so this is the one-run band check, "
-                      f"whose false-alarm rate and power are not stated; {fix}")
-
-
-def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | None, name: str, tag: str, *,
-          store: BaselineStore, policy: GatePolicy, seeds: int, prefix: str = "", designs=None, note: str | None = None,
-          fine_tune: FineTune | None = None, case: str | None = None) -> QualityOutcome:
-    report = check_run(result, baseline, name=name, policy=policy, published=tuple(store.published()))
-    if designs and not report.problems and not any(c.verdict == REPRODUCED for c in report.checks):
-        run = run_sequential(result, config, designs, fine_tune, baseline)
-        report = sequential_report(report, run, designs)
-    if note:
-        report = dataclasses.replace(report, notes=report.notes + (note,))
+def _gate(plan: GatePlan, result: RunResult, baseline: MeasuredBaseline | None, *, store: BaselineStore, seeds: int,
+          prefix: str = "", procedure: Procedure | None = None, fine_tune: FineTune | None = None) -> QualityOutcome:
+    name = plan.baseline
+    report = check_run(result, baseline, name=name, policy=plan.policy, published=tuple(store.published()))
+    if procedure is not None:
+        report = procedure.decide(report, result, plan.config, fine_tune=fine_tune, baseline=baseline)
+        if procedure.note:
+            report = dataclasses.replace(report, notes=report.notes + (procedure.note,))
     messages = [prefix] if prefix else []
     # What the data check found when the splits loaded (overlap with training, duplicated rows, a tiny
     # training split): it does not change the verdict, but a reader of the verdict must see it.
@@ -192,38 +196,38 @@ def _gate(config: RunConfig, result: RunResult, baseline: MeasuredBaseline | Non
     if baseline is None:
         messages.append(
             f"no baseline at {store.path(name)}. Record one from {seeds} seeds with "
-            f"`pytest --harness-force-regen` or `{record_command(config, seeds, case=case)}`, "
+            f"`pytest --harness-force-regen` or `{plan.record_command(seeds)}`, "
             "review it, and commit it."
         )
     if report.passed:
-        store.clear_obtained(name, tag)
+        store.clear_obtained(name, plan.config.short_id)
     else:
-        obtained = store.write_obtained(name, tag, obtained_record(result, report))
+        obtained = store.write_obtained(name, plan.config.short_id, obtained_record(result, report))
         messages.append(f"obtained values written to {obtained}")
     return QualityOutcome(result, report, str(store.path(name)), "\n".join(messages))
 
 
-def _regenerate(config: RunConfig, name: str, tag: str, *, fine_tune: FineTune, store: BaselineStore, policy: GatePolicy,
-                seeds: int, regenerated: dict[str, MeasuredBaseline], run_started: float | None = None) -> QualityOutcome:
+def _regenerate(plan: GatePlan, *, fine_tune: FineTune, store: BaselineStore, seeds: int,
+                regenerated: dict[str, MeasuredBaseline], run_started: float | None = None) -> QualityOutcome:
     """Re-measure the baseline, under the lock ``record-baseline`` holds, so two writers never race.
 
     ``regenerated`` holds what this process re-measured; ``run_started`` (when this run began, the
     same for every xdist worker) finds what another process of the run wrote since, so a second
     config that maps to the same file is refused across workers as it is within one."""
+    config, name = plan.config, plan.baseline
     if config.faults:
         old = store.load(name)
         refusal = (
             f"NOT REGENERATED {store.path(name)}: this config injects deliberate faults ({', '.join(config.faults)}), "
             "and a baseline is never recorded from a faulted config; gated against the existing baseline instead."
         )
-        return _gate(config, fine_tune(config), old, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
+        return _gate(plan, fine_tune(config), old, store=store, seeds=seeds, prefix=refusal)
     with SeedLedger.recording(store.partial_path(name), wait=True):  # one writer of a baseline at a time, across processes
         if name not in regenerated and run_started is not None:
             earlier = _written_since(store, name, run_started)
             if earlier is not None:  # another process of this run (an xdist worker) re-measured it already
                 regenerated[name] = earlier
-        return _regenerate_locked(config, name, tag, fine_tune=fine_tune, store=store, policy=policy, seeds=seeds,
-                                  regenerated=regenerated)
+        return _regenerate_locked(plan, fine_tune=fine_tune, store=store, seeds=seeds, regenerated=regenerated)
 
 
 def _written_since(store: BaselineStore, name: str, started: float) -> MeasuredBaseline | None:
@@ -233,18 +237,20 @@ def _written_since(store: BaselineStore, name: str, started: float) -> MeasuredB
     return store.load_for_replacement(name)[0]
 
 
-def _regenerate_locked(config: RunConfig, name: str, tag: str, *, fine_tune: FineTune, store: BaselineStore,
-                       policy: GatePolicy, seeds: int, regenerated: dict[str, MeasuredBaseline]) -> QualityOutcome:
+def _regenerate_locked(plan: GatePlan, *, fine_tune: FineTune, store: BaselineStore, seeds: int,
+                       regenerated: dict[str, MeasuredBaseline]) -> QualityOutcome:
+    config, name, policy = plan.config, plan.baseline, plan.policy
     if name in regenerated:
         new = regenerated[name]
-        if new.recipe_config != config.identity()["recipe"]:
+        recipe = config.recipe_record()
+        if new.recipe_config != recipe:
             # Two recipes sharing one baseline file would each overwrite the other: last writer wins.
-            changed = sorted(k for k in new.recipe_config if new.recipe_config.get(k) != config.identity()["recipe"].get(k))
+            changed = sorted(k for k in new.recipe_config if new.recipe_config.get(k) != recipe.get(k))
             refusal = (
                 f"NOT REGENERATED {store.path(name)}: this run already re-measured it from a config whose recipe "
                 f"differs in {', '.join(changed)}; one baseline file cannot describe both. Give the variant its own recipe name."
             )
-            return _gate(config, fine_tune(config), new, name, tag, store=store, policy=policy, seeds=seeds, prefix=refusal)
+            return _gate(plan, fine_tune(config), new, store=store, seeds=seeds, prefix=refusal)
         result = fine_tune(config)
         report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
         message = f"REGENERATED {store.path(name)} earlier in this run from seeds {list(new.seeds)}; this run fails on purpose."
@@ -254,7 +260,7 @@ def _regenerate_locked(config: RunConfig, name: str, tag: str, *, fine_tune: Fin
     new = record_baseline(config, fine_tune, seeds=seeds)
     path = store.save(new)
     regenerated[name] = new
-    store.clear_obtained(name, tag)
+    store.clear_obtained(name, config.short_id)
     report = check_run(result, new, name=name, policy=policy, published=tuple(store.published()))
     message = (
         f"REGENERATED {path} from seeds {list(new.seeds)}; this run fails on purpose. "

@@ -1,6 +1,6 @@
 """The sequential gate's later candidate runs, named before the gate runs, so they can be trained ahead.
 
-The sequential gate (:func:`harness.quality.sequential_check.run_sequential`) fine-tunes its candidate
+The sequential gate (:class:`harness.quality.procedures.SequentialProcedure`) fine-tunes its candidate
 seeds one at a time: the config's own seed, then, unless that run reproduces a baseline seed (see
 :func:`harness.quality.gate.reproduced_seed`),
 fresh seeds after the baseline's, until every gated metric decides. Which seeds those are depends only
@@ -9,8 +9,8 @@ gate trains its first: the gate then finds them in the cache, or waits on an ent
 another process finishes it. ``pytest -n N --harness-seeds-ahead=K`` does this through pytest-xdist
 (see :mod:`harness.plugin`).
 
-:func:`candidate_config` is the config of the gate's ``run``-th candidate run, built as
-``run_sequential`` builds it, or :class:`NothingAhead` saying why the gate will never ask for that run.
+:func:`candidate_config` is the config of the gate's ``run``-th candidate run, as the gate's own
+procedure names it, or :class:`NothingAhead` saying why the gate will never ask for that run.
 
 No deadlock is possible between a gate and the processes training ahead of it: a process holds the
 lock of at most one cache entry at a time, the one it is training (``RunCache.get_or_run``), and
@@ -24,7 +24,7 @@ import itertools
 from harness.config import ConfigError, RunConfig
 from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
 from harness.quality.gate import GatePolicy
-from harness.quality.regression import name_for, sequential_designs
+from harness.quality.regression import GatePlan, name_for, procedure_for
 from harness.quality.sequential_check import candidate_seeds
 
 
@@ -46,39 +46,34 @@ def candidate_seed(config: RunConfig, baseline: MeasuredBaseline, run: int) -> i
     return next(itertools.islice(candidate_seeds(config, baseline), run - 1, None))
 
 
-def candidate_config(config: RunConfig, *, run: int, store: BaselineStore, policy: GatePolicy, force_regen: bool = False,
-                     case: str | None = None) -> RunConfig:
-    """The config the sequential gate of ``config`` fine-tunes as its ``run``-th candidate run (2 is the
-    first after the config's own); raises :class:`NothingAhead` when the gate will not ask for it.
+def candidate_config(config: RunConfig | GatePlan, *, run: int, store: BaselineStore, policy: GatePolicy = GatePolicy(),
+                     force_regen: bool = False, case: str | None = None) -> RunConfig:
+    """The config the gate of ``config`` (a :class:`GatePlan`, or a config ``policy`` and ``case`` make
+    one) fine-tunes as its ``run``-th candidate run (2 is the first after the config's own); raises
+    :class:`NothingAhead` when the gate will not ask for it.
 
-    The gate asks for a later run only when it runs the sequential test: not with
-    ``force_regen`` (it re-measures the baseline instead), not without a baseline (it fails after
-    one run), not as the one-run band check (the ``band`` procedure, or ``auto`` on a baseline too
-    small for the sequential design), and never past the design's last look. Problems the gate
-    itself reports before training (an unreadable baseline, metrics the task lacks) are reasons too.
+    Which seeds a gate asks for is its procedure's to say (:func:`procedure_for`, the one the gate
+    itself runs): the band check asks for one, the sequential gate for up to its cap. With
+    ``force_regen`` the gate re-measures the baseline instead; problems the gate itself reports
+    before training (an unreadable baseline, metrics the task lacks) are reasons too.
     """
     if run < 2:
         raise ValueError(f"run 1 is the gate's own first run; runs ahead count from 2, got {run}")
     if force_regen:
         raise NothingAhead("--harness-force-regen re-measures the baseline instead of running the sequential gate")
     try:
-        policy = policy.for_task(config.task)
-        name = name_for(config)
-        baseline = store.load(name)
+        plan = config if isinstance(config, GatePlan) else GatePlan.of(config, policy, case=case)
+        baseline = store.load(plan.baseline)
         if baseline is None:
-            raise NothingAhead(f"no baseline at {store.path(name)}: the gate trains only its first seed ({config.seed}) "
-                               "and fails, so there is nothing to train ahead of it")
-        designs, why_not = sequential_designs(baseline, policy, store.path(name), config, case=case)
+            raise NothingAhead(f"no baseline at {store.path(plan.baseline)}: the gate trains only its first seed "
+                               f"({plan.config.seed}) and fails, so there is nothing to train ahead of it")
+        procedure = procedure_for(plan, baseline, store)
     except (ConfigError, BaselineError) as error:
         raise NothingAhead(f"the gate stops before it trains: {error}") from error
-    if designs is None:
-        how = (f"procedure {policy.procedure!r}" if policy.procedure == "band"
-               else "its baseline is too small for the sequential gate")
-        raise NothingAhead(f"the gate is the one-run band check here ({how}), so it trains only its first seed ({config.seed})")
-    cap = max(design.max_runs for design in designs.values())
-    if run > cap:
-        raise NothingAhead(f"the gate decides within {cap} run{'s' if cap > 1 else ''}, so it never asks for run {run}")
-    return config.replace(seed=candidate_seed(config, baseline, run))
+    seeds = procedure.seeds(plan.config, baseline)
+    if run > len(seeds):
+        raise NothingAhead(procedure.why_not(plan.config, run))
+    return plan.config.replace(seed=seeds[run - 1])
 
 
 def planned_seeds(config: RunConfig, store: BaselineStore, runs: int) -> tuple[int, ...] | None:

@@ -33,6 +33,7 @@ from harness.quality.sequential_gate import (
     SequentialDesign,
     decide,
     design_gate,
+    simulate_runs,
 )
 
 
@@ -175,64 +176,10 @@ class CheckCharacteristics:
 
 def simulate_check(designs: dict[str, SequentialDesign], shifts: dict[str, float], *, mode: str = "resample",
                    trials: int = 20_000, seed: int = 0) -> CheckCharacteristics:
-    """Run the whole multi-metric check ``trials`` times at true changes ``shifts`` (metric units, candidate
-    minus reference; -0.02 is a 2-point drop of a higher-is-better metric).
-
-    ``resample`` draws whole seeds, so a seed's accuracy and F1 move together as they really do: the
-    reference's n seeds and the candidates' runs are drawn with replacement from the recorded seeds
-    (each metric's deviations scaled by sqrt(n/(n-1)), so the pool's variance is the sample
-    variance), the candidates then moved by ``shifts``. ``normal`` draws each metric independently
-    from N(mean, sd). Every trial re-estimates the reference mean and sd, as a newly recorded
-    baseline would, and applies the designs' standardized boundaries with the check's stopping rule:
-    fail as soon as one metric fails, pass once every metric has passed.
-    """
-    if mode not in ("resample", "normal"):
-        raise ValueError(f"mode must be 'resample' or 'normal', got {mode!r}")
-    metrics = list(designs)
-    n = designs[metrics[0]].n_reference
-    if any(d.n_reference != n for d in designs.values()):
-        raise ValueError("every metric's design must come from the same reference seeds")
-    runs = max(d.max_runs for d in designs.values())
-    rng = np.random.default_rng(seed)
-    pool = np.column_stack([np.asarray(designs[m].reference_values) for m in metrics])  # seeds x metrics
-    centre = pool.mean(axis=0)
-    pool = centre + (pool - centre) * np.sqrt(n / (n - 1))
-    if mode == "resample":
-        reference = pool[rng.integers(0, n, size=(trials, n))]
-        candidates = pool[rng.integers(0, n, size=(trials, runs))]
-    else:
-        sd = np.array([designs[m].reference_sd for m in metrics])
-        reference = centre + sd * rng.standard_normal((trials, n, len(metrics)))
-        candidates = centre + sd * rng.standard_normal((trials, runs, len(metrics)))
-    candidates = candidates + np.array([shifts.get(m, 0.0) for m in metrics])
-    ref_mean, ref_sd = reference.mean(axis=1), reference.std(axis=1, ddof=1)  # trials x metrics
-    cand_mean = np.cumsum(candidates, axis=1) / np.arange(1, runs + 1)[None, :, None]  # trials x runs x metrics
-    failed = np.zeros(trials, dtype=bool)
-    decided = np.zeros(trials, dtype=bool)
-    used = np.full(trials, runs)
-    passed_metric = np.zeros((trials, len(metrics)), dtype=bool)
-    for k in range(1, runs + 1):
-        fails_now = np.zeros(trials, dtype=bool)
-        for j, metric in enumerate(metrics):
-            design = designs[metric]
-            if k > design.max_runs:
-                continue
-            p = design.parameters
-            sign = 1.0 if p.direction == "higher" else -1.0
-            worsening = sign * (ref_mean[:, j] - cand_mean[:, k - 1, j])
-            statistic = (worsening - p.margin) / (ref_sd[:, j] * np.sqrt(1 / n + 1 / k))
-            look = design.looks[k - 1]
-            last = k == design.max_runs
-            fails = statistic >= look.fail_boundary
-            passes = ~fails if last else statistic <= look.pass_boundary
-            live = ~passed_metric[:, j]
-            fails_now |= live & fails
-            passed_metric[:, j] |= live & passes & ~fails
-        newly_failed = ~decided & fails_now
-        newly_passed = ~decided & ~fails_now & passed_metric.all(axis=1)
-        failed |= newly_failed
-        used[newly_failed | newly_passed] = k
-        decided |= newly_failed | newly_passed
+    """The whole multi-metric check run ``trials`` times at true changes ``shifts`` (metric units,
+    candidate minus reference; -0.02 is a 2-point drop of a higher-is-better metric), summarised.
+    The simulation itself is :func:`harness.quality.sequential_gate.simulate_runs`, the one simulator."""
+    failed, used = simulate_runs(designs, shifts, mode=mode, trials=trials, seed=seed)
     rate = float(failed.mean())
     return CheckCharacteristics(dict(shifts), mode, trials, rate, float(np.sqrt(rate * (1 - rate) / trials)),
                                 float(used.mean()), int(used.max()))

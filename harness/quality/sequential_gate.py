@@ -380,42 +380,12 @@ def simulate(
     """Run the whole procedure ``trials`` times at a true ``shift`` (candidate minus reference mean).
 
     ``shift`` is in the metric's raw units: -0.02 is a 2-point F1 drop, +0.02 a loss rise of 0.02.
-    Each trial redraws the reference set as well as the candidates, then recomputes the reference
-    mean and sd and applies the design's standardized boundaries, because the baseline is itself a
-    sample and the false-alarm rate is a statement over baselines too.
-
-    * ``"normal"``: reference ~ N(mean, sd) (n values), candidates ~ N(mean + shift, sd), with the
-      design's reference mean and sd.
-    * ``"resample"``: the recorded reference values, with their deviations from the mean scaled by
-      sqrt(n / (n - 1)) so the pool's variance equals the sample variance, form a pool. The n
-      reference values and the K candidate values are drawn from it with replacement, the
-      candidates then moved by ``shift``. This keeps the observed shape (skew, heavy tails, ties).
+    One metric's gate is the multi-metric check of :func:`simulate_runs` with one design, so there
+    is one simulator: see it for the two modes.
     """
-    if mode not in SIMULATION_MODES:
-        raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}")
-    if not (_is_int(trials) and trials >= 100):
-        raise ValueError(f"trials must be an integer >= 100, got {trials!r}")
     if not (_is_real(shift) and math.isfinite(shift)):
         raise ValueError(f"shift must be a finite number, got {shift!r}")
-    rng = np.random.default_rng(seed)
-    n, runs = design.n_reference, design.max_runs
-    if mode == "normal":
-        reference = rng.normal(design.reference_mean, design.reference_sd, size=(trials, n))
-        candidates = rng.normal(design.reference_mean + shift, design.reference_sd, size=(trials, runs))
-    else:
-        recorded = np.asarray(design.reference_values)
-        pool = design.reference_mean + (recorded - design.reference_mean) * math.sqrt(n / (n - 1))
-        reference = rng.choice(pool, size=(trials, n), replace=True)
-        candidates = rng.choice(pool, size=(trials, runs), replace=True) + shift
-    k = np.arange(1, runs + 1)
-    difference = reference.mean(axis=1)[:, None] - np.cumsum(candidates, axis=1) / k
-    worsening = difference if design.parameters.direction == "higher" else -difference
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sd = reference.std(axis=1, ddof=1)[:, None]
-        statistic = (worsening - design.parameters.margin) / (sd * np.sqrt(1 / n + 1 / k))
-    fail_boundary = np.array([look.fail_boundary for look in design.looks])
-    pass_boundary = np.array([look.pass_boundary for look in design.looks])
-    failed, used = _run_looks(statistic.T, fail_boundary, pass_boundary)
+    failed, used = simulate_runs({"metric": design}, {"metric": shift}, mode=mode, trials=trials, seed=seed)
     rate = float(failed.mean())
     return OperatingCharacteristics(
         shift=float(shift),
@@ -427,6 +397,87 @@ def simulate(
         expected_runs_se=float(used.std(ddof=1) / math.sqrt(trials)),
         worst_case_runs=int(used.max()),
     )
+
+
+def simulate_runs(designs: dict[str, SequentialDesign], shifts: dict[str, float], *, mode: str = "resample",
+                  trials: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The check over every design (one per metric) run ``trials`` times at true changes ``shifts``
+    (metric units, candidate minus reference): which trials failed, and after how many runs each stopped.
+
+    Each trial redraws the reference set as well as the candidates, then re-estimates the reference
+    mean and sd and applies the designs' standardized boundaries with the check's stopping rule (fail
+    as soon as one metric fails, pass once every metric has passed), because the baseline is itself a
+    sample and the false-alarm rate is a statement over baselines too.
+
+    * ``"resample"`` draws whole seeds, so a seed's metrics move together as they really do: the
+      recorded seeds, each metric's deviations from its mean scaled by sqrt(n / (n - 1)) so the pool's
+      variance is the sample variance, form a pool; the n reference seeds and the candidate runs are
+      drawn from it with replacement, the candidates then moved by ``shifts``. This keeps the
+      observed shape (skew, heavy tails, ties).
+    * ``"normal"`` draws each metric independently from N(mean, sd) of its design.
+    """
+    if mode not in SIMULATION_MODES:
+        raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}")
+    if not (_is_int(trials) and trials >= 100):
+        raise ValueError(f"trials must be an integer >= 100, got {trials!r}")
+    metrics = list(designs)
+    n = designs[metrics[0]].n_reference
+    if any(d.n_reference != n for d in designs.values()):
+        raise ValueError("every metric's design must come from the same reference seeds")
+    runs = max(d.max_runs for d in designs.values())
+    reference, candidates = _draws(designs, metrics, mode=mode, trials=trials, runs=runs, seed=seed)
+    candidates = candidates + np.array([shifts.get(m, 0.0) for m in metrics])
+    ref_mean, ref_sd = reference.mean(axis=1), reference.std(axis=1, ddof=1)  # trials x metrics
+    cand_mean = np.cumsum(candidates, axis=1) / np.arange(1, runs + 1)[None, :, None]  # trials x runs x metrics
+    return _stopping_rule([designs[m] for m in metrics], ref_mean, ref_sd, cand_mean)
+
+
+def _draws(designs: dict[str, SequentialDesign], metrics: list[str], *, mode: str, trials: int, runs: int,
+           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated reference seeds (trials x n x metrics) and candidate runs (trials x runs x metrics)."""
+    rng = np.random.default_rng(seed)
+    n = designs[metrics[0]].n_reference
+    pool = np.column_stack([np.asarray(designs[m].reference_values) for m in metrics])  # seeds x metrics
+    centre = pool.mean(axis=0)
+    if mode == "resample":
+        pool = centre + (pool - centre) * np.sqrt(n / (n - 1))
+        return pool[rng.integers(0, n, size=(trials, n))], pool[rng.integers(0, n, size=(trials, runs))]
+    sd = np.array([designs[m].reference_sd for m in metrics])
+    return (centre + sd * rng.standard_normal((trials, n, len(metrics))),
+            centre + sd * rng.standard_normal((trials, runs, len(metrics))))
+
+
+def _stopping_rule(designs: list[SequentialDesign], ref_mean: np.ndarray, ref_sd: np.ndarray,
+                   cand_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply every design's boundaries look by look: a trial fails when one metric fails, passes
+    once every metric has passed (a metric past its own cap has passed at its last look)."""
+    trials, runs, _ = cand_mean.shape
+    n = designs[0].n_reference
+    failed, decided = np.zeros(trials, dtype=bool), np.zeros(trials, dtype=bool)
+    used = np.full(trials, runs)
+    passed_metric = np.zeros((trials, len(designs)), dtype=bool)
+    for k in range(1, runs + 1):
+        fails_now = np.zeros(trials, dtype=bool)
+        for j, design in enumerate(designs):
+            if k > design.max_runs:
+                continue
+            p = design.parameters
+            sign = 1.0 if p.direction == "higher" else -1.0
+            worsening = sign * (ref_mean[:, j] - cand_mean[:, k - 1, j])
+            with np.errstate(divide="ignore", invalid="ignore"):  # a resampled reference of one repeated seed
+                statistic = (worsening - p.margin) / (ref_sd[:, j] * np.sqrt(1 / n + 1 / k))
+            look = design.looks[k - 1]
+            fails = statistic >= look.fail_boundary
+            passes = ~fails if k == design.max_runs else statistic <= look.pass_boundary
+            live = ~passed_metric[:, j]
+            fails_now |= live & fails
+            passed_metric[:, j] |= live & passes & ~fails
+        newly_failed = ~decided & fails_now
+        newly_passed = ~decided & ~fails_now & passed_metric.all(axis=1)
+        failed |= newly_failed
+        used[newly_failed | newly_passed] = k
+        decided |= newly_failed | newly_passed
+    return failed, used
 
 
 def operating_table(results: Sequence[OperatingCharacteristics]) -> str:
@@ -561,22 +612,6 @@ def _fail_shifts(null: np.ndarray, scale: np.ndarray, fail: np.ndarray, passing:
         to_stay = (passing[:, None] - null) / scale
     stayed = np.vstack([np.full((1, null.shape[1]), -np.inf), np.maximum.accumulate(to_stay, axis=0)[:-1]])
     return np.maximum(to_fail, stayed).min(axis=0)
-
-
-def _run_looks(statistic: np.ndarray, fail: np.ndarray, passing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply the boundaries to simulated statistics (looks x trials): who failed, after how many runs."""
-    trials = statistic.shape[1]
-    alive = np.ones(trials, dtype=bool)
-    failed = np.zeros(trials, dtype=bool)
-    used = np.zeros(trials, dtype=int)
-    last = len(fail) - 1
-    for i in range(len(fail)):
-        crossed = alive & (statistic[i] >= fail[i])
-        stopped = crossed | (alive & (statistic[i] <= passing[i])) if i < last else alive
-        failed |= crossed
-        used[stopped] = i + 1
-        alive &= ~stopped
-    return failed, used
 
 
 def _fixed_sample_power(n: float, runs: float, shift: float, alpha: float) -> float:

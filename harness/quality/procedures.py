@@ -1,0 +1,112 @@
+"""How a quality check decides, as one object per procedure, chosen in one place.
+
+A check's flow (:func:`harness.quality.regression.perform_quality_check`) takes its procedure as
+pytest-regressions' check flow takes its comparison. Each procedure says which candidate seeds it
+may ask for, in order, and decides on the results:
+
+- :class:`SequentialProcedure`: the config's own seed first (on unchanged code it reproduces the
+  baseline's seed, and one run decides), then fresh seeds after the baseline's, until every gated
+  metric decides, at most the designs' cap; error rates stated (:mod:`harness.quality.sequential_gate`).
+- :class:`BandProcedure`: one run against ``mean - max(sigmas x std, floor)``; no stated error rates.
+
+:func:`choose_procedure` is the only place that decides which one a gate runs: ``band`` when asked
+for by name, when there is no baseline (the check fails after one run), or under ``auto`` on a
+baseline too small for the sequential design (with a note saying so); an explicit ``sequential`` on
+such a baseline is an error naming the seeds it needs, before anything trains. The gate and the
+runs trained ahead of it (:mod:`harness.quality.seeds_ahead`) both ask the chosen procedure, so they
+cannot disagree about which seeds a gate will fine-tune.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import RunConfig
+from harness.quality.baselines import BaselineError, MeasuredBaseline
+from harness.quality.gate import REPRODUCED, GatePolicy, GateReport
+from harness.quality.sequential_check import candidate_seeds, designs_for, run_sequential, sequential_report
+from harness.quality.sequential_gate import DesignError, SequentialDesign
+from harness.result import RunResult
+
+FineTune = Callable[[RunConfig], RunResult]
+
+
+@dataclass(frozen=True)
+class BandProcedure:
+    """One run, against the band; ``reason``: why this gate is the band check (for messages)."""
+
+    reason: str = "procedure 'band'"
+    note: str | None = None  # said beside the verdict (``auto`` fell back: the rates are not stated)
+
+    @property
+    def max_runs(self) -> int:
+        return 1
+
+    def seeds(self, config: RunConfig, baseline: MeasuredBaseline | None) -> tuple[int, ...]:
+        """The one seed it fine-tunes: the config's own."""
+        return (config.seed,)
+
+    def why_not(self, config: RunConfig, run: int) -> str:
+        """Why it never asks for candidate run ``run`` (> 1)."""
+        return f"the gate is the one-run band check here ({self.reason}), so it trains only its first seed ({config.seed})"
+
+    def decide(self, first: GateReport, result: RunResult, config: RunConfig, *, fine_tune: FineTune | None,
+               baseline: MeasuredBaseline | None) -> GateReport:
+        """The band check's report is the first run's."""
+        return first
+
+
+@dataclass(frozen=True)
+class SequentialProcedure:
+    """Candidate seeds until every gated metric decides, one calibrated design per metric."""
+
+    designs: dict[str, SequentialDesign]
+    note: str | None = None
+
+    @property
+    def max_runs(self) -> int:
+        return max(design.max_runs for design in self.designs.values())
+
+    def seeds(self, config: RunConfig, baseline: MeasuredBaseline | None) -> tuple[int, ...]:
+        """Every seed it may fine-tune, in order: the config's own, then seeds after the baseline's."""
+        return tuple(itertools.islice(candidate_seeds(config, baseline), self.max_runs))
+
+    def why_not(self, config: RunConfig, run: int) -> str:
+        cap = self.max_runs
+        return f"the gate decides within {cap} run{'s' if cap > 1 else ''}, so it never asks for run {run}"
+
+    def decide(self, first: GateReport, result: RunResult, config: RunConfig, *, fine_tune: FineTune | None,
+               baseline: MeasuredBaseline | None) -> GateReport:
+        """One run decides when it reproduces a baseline seed or cannot be gated (its problems say why);
+        otherwise more seeds run until the designs decide."""
+        if first.problems or any(check.verdict == REPRODUCED for check in first.checks):
+            return first
+        if fine_tune is None or baseline is None:
+            raise ValueError("the sequential procedure needs the fine-tune and the baseline to run more seeds")
+        return sequential_report(first, run_sequential(result, config, self.designs, fine_tune, baseline), self.designs)
+
+
+Procedure = BandProcedure | SequentialProcedure
+
+
+def choose_procedure(baseline: MeasuredBaseline | None, policy: GatePolicy, path: Path | str, config: RunConfig, *,
+                     record_command: Callable[[int | None], str]) -> Procedure:
+    """The procedure a gate of ``config`` runs against ``baseline`` under ``policy`` (resolved for the
+    task); ``record_command(seeds)`` is the command that records a baseline of that many seeds."""
+    if baseline is None:
+        return BandProcedure(reason=f"no baseline at {path}")
+    if policy.procedure == "band":
+        return BandProcedure()
+    try:
+        return SequentialProcedure(designs_for(baseline, policy))
+    except DesignError as error:
+        fix = f"record a larger baseline: `{record_command(error.seeds_needed)}`"
+        if policy.procedure == "sequential":
+            raise BaselineError(f"{path}: too few seeds for the sequential gate: {error}; {fix}") from error
+        return BandProcedure(
+            reason="its baseline is too small for the sequential gate",
+            note=(f"the sequential gate cannot run on this baseline ({error}), so this is the one-run band check, "
+                  f"whose false-alarm rate and power are not stated; {fix}"))
