@@ -1,0 +1,63 @@
+"""``harness simulate-gate``: the sequential gate's error rates and run counts, by simulation."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.arguments import positive_int
+from harness.cli.options import Parents, recipe_options, task_option
+from harness.config import RunConfig
+from harness.project import Project
+from harness.quality.baselines import BaselineError
+from harness.tables import markdown_table
+
+
+def add_parser(commands, parents: Parents) -> None:
+    simulate = commands.add_parser("simulate-gate", parents=[parents.gated], help="the sequential gate's false-alarm rate, power and run counts "
+                                   "for a recorded baseline, by simulation")
+    recipe_options(simulate)
+    task_option(simulate)
+    simulate.add_argument("--trials", type=positive_int, default=20_000, help="simulated gate runs per row (default: 20000)")
+    simulate.add_argument("--output", type=Path, default=Path("reports") / "gate-simulation.md",
+                          help="Markdown report (default: reports/gate-simulation.md)")
+    simulate.set_defaults(handler=command)
+
+
+def command(args: argparse.Namespace, project: Project) -> int:
+    import dataclasses
+
+    from harness.quality.baselines import BaselineStore
+    from harness.files import atomic_write_text
+    from harness.quality.regression import GatePlan, name_for, procedure_for, record_command
+    from harness.quality.sequential_check import simulate_check
+
+    config = RunConfig.from_recipe(args.recipe, recipes=project.recipes, tasks=project.tasks, task=args.task,
+                                   precision=project.precision, device=project.device)
+    name = name_for(config)
+    store = BaselineStore(project.baselines_dir, metrics=project.metrics)
+    baseline = store.load(name)
+    if baseline is None:
+        raise BaselineError(f"no baseline at {store.path(name)}; record one with `{record_command(config)}`")
+    # "sequential": a baseline too small for the policy is an error naming the seeds it needs.
+    plan = GatePlan.of(config, dataclasses.replace(project.policy, procedure="sequential"))
+    designs, policy = procedure_for(plan, baseline, store).designs, plan.policy
+    changes = [(f"every metric {points:+d} points", {m: points / 100 for m in designs}) for points in (0, -1, -2, -3)]
+    if "f1" in designs:
+        changes += [(f"f1 {points:+d} points", {"f1": points / 100}) for points in (-1, -2, -3)]
+    rows = []
+    for label, shifts in changes:
+        for mode in ("resample", "normal"):
+            r = simulate_check(designs, shifts, mode=mode, trials=args.trials)
+            rows.append([label, mode, f"{r.fail_rate:.4f} ± {r.fail_rate_se:.4f}", f"{r.expected_runs:.2f}", str(r.worst_case_runs)])
+    lines = [f"# Sequential gate: {name}", "",
+             f"{next(iter(designs.values())).n_reference} reference seeds; alpha {policy.alpha:g} over "
+             f"{len(designs)} metric(s), power {policy.power:g}, at most {policy.max_runs} candidate runs; "
+             f"{args.trials} simulated gate runs per row (resample: whole seeds drawn from the recorded ones; "
+             "normal: independent normal draws).", ""]
+    lines += [design.explain() + "\n" for design in designs.values()]
+    lines += [markdown_table(["true change", "simulation", "P(fail)", "expected runs", "worst-case runs"], rows), ""]
+    text = "\n".join(lines)
+    print(text)
+    print(f"wrote {atomic_write_text(args.output, text)}")
+    return 0
