@@ -97,7 +97,8 @@ def smoke_result(smoke_config: RunConfig) -> RunResult:
 
 # --- tiers ----------------------------------------------------------------------------------------
 # `pytest tests` is the fast tier: every module, on the smoke model, in minutes. Tests marked `slow`
-# fine-tune the real MiniLM on real MRPC (minutes each on two cores); they run when asked for by
+# fine-tune the real MiniLM on real MRPC (minutes each on two cores), or are the costliest smoke-tier
+# end-to-ends (xdist, multi-node DDP) of paths a fast test also takes; they run when asked for by
 # marker (`pytest tests -m slow`, which .ci/run does after the fast tier) or by node id.
 SLOW_TIER = "pytest tests -m slow"
 

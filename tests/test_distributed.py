@@ -67,6 +67,7 @@ def test_two_processes_on_one_node_train_with_gloo_and_rank_0_writes_once(smoke_
     assert result.provenance["distributed"]["threads_per_process"] == max(1, (os.cpu_count() or 1) // 2)
 
 
+@pytest.mark.slow  # ~11 s; the fast tier keeps two nodes' rendezvous (a node on other data) and DDP on one node
 def test_two_nodes_on_localhost_form_one_job_and_node_0_writes(smoke_dir, tmp_path):
     port = str(free_port())
     nodes = [_harness_run(smoke_dir, tmp_path / f"node{rank}", "--nnodes", "2", "--node-rank", str(rank), "--master-port", port)

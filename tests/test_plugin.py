@@ -261,6 +261,7 @@ def test_fails(harness, quality_gate):
 """
 
 
+@pytest.mark.slow  # ~14 s; the fast tier's xdist report test is the crashed-worker one below
 def test_under_xdist_the_controller_reports_every_check(gate_run, smoke_dir, tmp_path):
     """Each worker used to write its own report, the last one winning: a failed run read "passed"."""
     pytest.importorskip("xdist")
@@ -301,6 +302,7 @@ def test_a_bad_project_recipe_is_a_usage_error(pytester):
     assert "unknown recipe 'smok'; did you mean 'smoke'? known recipes: course, minilm-cpu, minilm-cpu-ema, minilm-cpu-reinit, smoke" in result.stderr.str()
 
 
+@pytest.mark.slow  # ~11 s; DDP training stays fast in tests/test_distributed.py (two processes on one node)
 def test_harness_nproc_trains_each_fine_tune_with_ddp(gate_run, tmp_path):
     gate_run = _private_cache(gate_run, tmp_path)
     before = set(_cache_entries(gate_run.cache_dir))

@@ -60,9 +60,10 @@ def test_no_benchmark_selected_writes_no_json_and_no_warning(inner):
 
 
 def test_compare_fail_against_a_saved_run_fails_a_regression(inner, monkeypatch):
-    # In a subprocess: pytest-benchmark raises its regression out of the terminal summary, which an
-    # in-process run would pass on to this test instead of turning it into the exit status.
-    inner.runpytest_subprocess("-p", "no:cacheprovider", "--benchmark-save=baseline").assert_outcomes(passed=2)
+    # Saving runs in process; the comparing run in a subprocess: pytest-benchmark raises its regression
+    # out of the terminal summary, which an in-process run would pass on to this test instead of
+    # turning it into the exit status.
+    inner.runpytest("-p", "no:cacheprovider", "--benchmark-save=baseline").assert_outcomes(passed=2)
     assert list(inner.path.glob(".benchmarks/*/0001_baseline.json"))
     monkeypatch.setenv("INNER_DELAY", "0.05")
     result = inner.runpytest_subprocess("-p", "no:cacheprovider", "--benchmark-compare=0001", "--benchmark-compare-fail=min:50%")

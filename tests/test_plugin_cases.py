@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from review_project import REVIEWS, THE_READMES_TEST, write_reviews
+from harness.cli import main
+from harness.settings import Settings
 
 pytest_plugins = ["pytester"]
 
@@ -51,12 +53,16 @@ def harness(project: pytest.Pytester, cache: Path, *argv: str) -> subprocess.Com
                           cwd=project.path, env=env, capture_output=True, text=True, timeout=1200)
 
 
-def test_a_csv_case_goes_from_declaration_to_a_verdict(project, tmp_path):
+def test_a_csv_case_goes_from_declaration_to_a_verdict(project, tmp_path, capsys):
     cache, baselines = tmp_path / "cache", project.path / "baselines"
 
-    listing = harness(project, cache, "cases", "--device", "cpu", "--baselines-dir", str(baselines))
-    assert listing.returncode == 0, listing.stderr
-    listed = listing.stdout
+    # Listing trains and imports nothing heavy: in this process (the ``python -m harness`` entry point
+    # itself is tests/test_cli.py's).
+    code = main(["cases", "--device", "cpu", "--baselines-dir", str(baselines), "--pyproject", str(project.path / "pyproject.toml")],
+                settings=Settings(hub_offline=True, cache_dir=cache))
+    listing = capsys.readouterr()
+    assert code == 0, listing.err
+    listed = listing.out
     assert "| reviews " in listed and "| reviews-no-f1 " in listed and "accuracy, f1" in listed
     assert "`harness record-baseline --case reviews`" in listed
 

@@ -235,6 +235,7 @@ def cache_entries(cache: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text())["config"] for p in (cache / "runs").glob("*/key.json")}
 
 
+@pytest.mark.slow  # ~30 s of xdist fine-tunes; the fast tier keeps the ids, selection, skips and failures above and tests/quality/test_seeds_ahead.py
 def test_under_xdist_the_gates_later_seeds_train_once_on_other_workers_and_the_verdict_is_unchanged(
         pytester, tmp_path, monkeypatch):
     pytest.importorskip("xdist")
