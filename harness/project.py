@@ -115,9 +115,6 @@ class Project:
                    device=device, precision=precision, policy=_policy(table, flags, metrics), recipes=recipes, tasks=tasks,
                    cases=read_cases(table, tasks=tasks, recipes=recipes, metrics=metrics), metrics=metrics)
 
-    def replace(self, **changes: Any) -> Project:
-        return dataclasses.replace(self, **changes)
-
 
 def _as_environment(settings: Settings) -> dict[str, Any]:
     return {key: value for key, value in dataclasses.asdict(settings).items() if value is not None}
@@ -129,7 +126,8 @@ def _hardware(flags: ProjectFlags, tops: Mapping[str, Any], pyproject: Path) -> 
     device = flags.device if flags.device is not None else tops.get("device", DEFAULT_DEVICE)
     precision = flags.precision if flags.precision is not None else tops.get("precision", DEFAULT_PRECISION)
     said = {name: (f"{flags.prefix}{name}={value}" if getattr(flags, name) is not None
-                   else f"{pyproject}: [tool.harness] {name} = {value!r}")
+                   else f"{pyproject}: [tool.harness] {name} = {value!r}" if name in tops
+                   else f"the default {name} {value!r}")
             for name, value in (("device", device), ("precision", precision))}
     if device not in DEVICES:
         raise ConfigError(f"{said['device']}: unknown device; use one of {', '.join(DEVICES)}")
