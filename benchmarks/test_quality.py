@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.models import ModelError, resolve_model
+from harness.run.models import ModelError, resolve_model
 
 
 @pytest.mark.quality

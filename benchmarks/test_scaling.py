@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from harness.provenance import cpu_name
+from harness.run.provenance import cpu_name
 from harness.throughput.scaling import Layout, measure_layouts, write_scaling_report
 
 SLICE = {"max_train_samples": 512, "epochs": 1.0}

@@ -25,24 +25,24 @@ __version__ = "0.1.0"
 # name -> the module that defines it. One place, so a module that moves changes one line.
 _EXPORTS = {
     # verbs
-    "fine_tune": "harness.training",
+    "fine_tune": "harness.run.training",
     "record_baseline": "harness.quality.regression",
     "perform_quality_check": "harness.quality.regression",
     "check_run": "harness.quality.gate",
-    "resolve_model": "harness.models",
+    "resolve_model": "harness.run.models",
     # a run: what it is, and what it gives back
-    "RECIPES": "harness.config",
-    "Recipe": "harness.config",
-    "RunConfig": "harness.config",
+    "RECIPES": "harness.run.config",
+    "Recipe": "harness.run.config",
+    "RunConfig": "harness.run.config",
     "TaskSpec": "harness.tasks.spec",
-    "RunResult": "harness.result",
-    "TrainingThroughput": "harness.result",
-    "DataSource": "harness.data",
-    "MrpcSource": "harness.data",
+    "RunResult": "harness.run.result",
+    "TrainingThroughput": "harness.run.result",
+    "DataSource": "harness.run.data",
+    "MrpcSource": "harness.run.data",
     "TaskMetrics": "harness.tasks.metrics",
     "MetricSpec": "harness.tasks.metrics",
     "MetricRegistry": "harness.tasks.metrics",
-    "ResolvedModel": "harness.models",
+    "ResolvedModel": "harness.run.models",
     "Settings": "harness.settings",
     # the gate and its baselines
     "GatePolicy": "harness.quality.gate",
@@ -52,9 +52,9 @@ _EXPORTS = {
     "BaselineStore": "harness.quality.baselines",
     "HarnessSession": "harness.session",
     # errors a user can meet, each naming the fix
-    "ConfigError": "harness.config",
-    "DataError": "harness.data",
-    "ModelError": "harness.models",
+    "ConfigError": "harness.run.config",
+    "DataError": "harness.run.data",
+    "ModelError": "harness.run.models",
     "TaskError": "harness.tasks.spec",
     "BaselineError": "harness.quality.baselines",
 }
@@ -64,7 +64,7 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
-    if module is None:  # an AttributeError lets `from harness import training` import the submodule
+    if module is None:  # an AttributeError lets `from harness import run` import the sub-package
         raise AttributeError(f"module 'harness' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
@@ -76,15 +76,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from harness.config import RECIPES, ConfigError, Recipe, RunConfig
-    from harness.data import DataError, DataSource, MrpcSource
-    from harness.models import ModelError, ResolvedModel, resolve_model
+    from harness.run.config import RECIPES, ConfigError, Recipe, RunConfig
+    from harness.run.data import DataError, DataSource, MrpcSource
+    from harness.run.models import ModelError, ResolvedModel, resolve_model
     from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
     from harness.quality.gate import GatePolicy, GateReport, check_run
     from harness.quality.regression import QualityOutcome, perform_quality_check, record_baseline
-    from harness.result import RunResult, TrainingThroughput
+    from harness.run.result import RunResult, TrainingThroughput
     from harness.session import HarnessSession
     from harness.settings import Settings
     from harness.tasks.metrics import MetricRegistry, MetricSpec, TaskMetrics
     from harness.tasks.spec import TaskError, TaskSpec
-    from harness.training import fine_tune
+    from harness.run.training import fine_tune

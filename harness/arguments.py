@@ -51,7 +51,7 @@ def bootstrap_samples(text: str) -> int:
 
 
 def fault_name(text: str) -> str:
-    from harness.config import fault_problem
+    from harness.run.config import fault_problem
 
     problem = fault_problem(text)
     if problem:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import ConfigError, Recipe, RecipeRegistry
-from harness.models import ModelError, local_model_dir
+from harness.run.config import ConfigError, Recipe, RecipeRegistry
+from harness.run.models import ModelError, local_model_dir
 from harness.names import path_name_problem
 from harness.quality.gate import GatePolicy
 from harness.registry import Registry
@@ -118,7 +118,7 @@ def build_case(name: str, table: Mapping[str, Any], *, tasks: TaskRegistry, reci
     """A :class:`Case` from its table in ``pyproject.toml``; every mistake names the key and the fix.
 
     ``root`` is the folder relative paths are read from (the one holding ``pyproject.toml``): the
-    data's and the model's (see :func:`harness.models.local_model_dir`). An inline task's metrics are
+    data's and the model's (see :func:`harness.run.models.local_model_dir`). An inline task's metrics are
     found in ``metrics`` (default: the built-ins).
     """
     _check_case_name(name, table, recipes, where)
@@ -235,7 +235,7 @@ def _numbers(table: Mapping[str, Any], key: str, where: str) -> tuple[tuple[str,
 
 
 def _model(root: Path, value: Any, where: str) -> str | None:
-    """The case's model spec, a folder resolved from ``root`` as its data is; see :func:`harness.models.local_model_dir`."""
+    """The case's model spec, a folder resolved from ``root`` as its data is; see :func:`harness.run.models.local_model_dir`."""
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():

@@ -3,7 +3,7 @@
 A task's, a recipe's and a case's name (a case is a recipe named after it) and an evaluation split's
 name are written into a baseline's file name (``<task>--<recipe>--<model>--<split>--<device>-<precision>.json``)
 and into a run's folder in the cache, so each is a path component and is checked as one where it
-enters (a ``pyproject.toml`` table, a :class:`~harness.config.Recipe`, a
+enters (a ``pyproject.toml`` table, a :class:`~harness.run.config.Recipe`, a
 :class:`~harness.tasks.spec.TaskSpec`), never where a file is first written. The rule:
 
 - lowercase letters, digits, ``.``, ``_`` and ``-``: no separator (``/``, ``\\``), no control

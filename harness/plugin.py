@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness.arguments import baseline_seeds, bootstrap_samples, fault_name, non_negative_float, non_negative_int, positive_int, seed_value
-from harness.config import DEVICES, PRECISIONS, ConfigError, RunConfig
+from harness.run.config import DEVICES, PRECISIONS, ConfigError, RunConfig
 from harness.quality.gate import PROCEDURES, GatePolicy
 from harness.cases import Case
 from harness.project import Project, ProjectFlags
@@ -34,7 +34,7 @@ from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR
 from harness.throughput.runner import ThroughputCase, ThroughputResult
 from harness.throughput.bench import ThroughputBench
-from harness.precision import AUTO_PRECISION
+from harness.run.precision import AUTO_PRECISION
 from harness import xdist_records
 
 MARKERS = {
@@ -121,7 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_FINISHED_KEY] = set()
     opt = config.option
     project = _project(config)
-    config.stash[_SESSION_KEY] = HarnessSession.for_project(
+    config.stash[_SESSION_KEY] = HarnessSession(
         project,
         force_regen=opt.harness_force_regen,
         baseline_seeds=opt.harness_baseline_seeds or DEFAULT_BASELINE_SEEDS,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.cases import Case
-from harness.config import ConfigError, RunConfig
+from harness.run.config import ConfigError, RunConfig
 from harness.quality.seeds_ahead import NothingAhead, planned_seeds
 from harness.session import HarnessSession
 

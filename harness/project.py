@@ -20,7 +20,9 @@ equal the library's default (``--harness-gate-sigmas=3``) still overrides the pr
 
 Paths in ``pyproject.toml`` are relative to its folder; a flag's or the environment's to the working
 folder. The device and precision come out concrete (``cpu``, ``bf16``), checked against this
-machine, so nothing below resolves ``auto`` again; ``pyproject.toml`` is parsed once, here.
+machine, so nothing below resolves ``auto`` again for the project's device (a recipe that asks for
+another device gets ``auto`` resolved for that device, by :meth:`Project.precision_on`);
+``pyproject.toml`` is parsed once, here.
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.cases import CaseRegistry
-from harness.config import DEVICES, PRECISIONS, ConfigError, RecipeRegistry
-from harness.precision import AUTO_PRECISION, check_precision, resolve_precision
+from harness.run.config import DEVICES, PRECISIONS, ConfigError, RecipeRegistry, builtin_recipes
+from harness.run.precision import AUTO_PRECISION, check_precision, resolve_precision
 from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_metrics, read_recipes, read_tasks
-from harness.provenance import resolve_device
+from harness.run.provenance import resolve_device
 from harness.quality.gate import GatePolicy
 from harness.settings import Settings, default_cache_dir, environment_values
 from harness.tasks.metrics import MetricRegistry, builtin_metrics
-from harness.tasks.registry import TaskRegistry
+from harness.tasks.registry import TaskRegistry, builtin_tasks
 
 DEFAULT_DEVICE = "auto"
 DEFAULT_PRECISION = "fp32"
@@ -71,7 +73,7 @@ class Project:
     """The resolved settings of one project; built by :meth:`load`, never re-read below it."""
 
     root: Path
-    pyproject: Path
+    pyproject: Path | None  # None: built in code (:meth:`of`), from no pyproject.toml
     settings: Settings
     baselines_dir: Path
     device: str  # concrete: cpu, cuda, cuda:N or mps
@@ -81,6 +83,31 @@ class Project:
     tasks: TaskRegistry
     cases: CaseRegistry
     metrics: MetricRegistry = field(default_factory=builtin_metrics)  # the built-ins and [tool.harness.metrics]
+    # What was asked for (``auto`` or a precision): a config on another device than the project's (a
+    # recipe that asks for cuda) resolves ``auto`` for its own device, from this.
+    asked_precision: str | None = None
+
+    def precision_on(self, device: str) -> str:
+        """The precision a config on ``device`` trains in: :attr:`precision` on the project's own device."""
+        if self.asked_precision is None or resolve_device(device) == self.device:
+            return self.precision
+        return resolve_precision(self.asked_precision, device)
+
+    @classmethod
+    def of(cls, settings: Settings, baselines_dir: Path, *, device: str = DEFAULT_DEVICE, precision: str = DEFAULT_PRECISION,
+           policy: GatePolicy | None = None, recipes: RecipeRegistry | None = None, tasks: TaskRegistry | None = None,
+           cases: CaseRegistry | None = None, metrics: MetricRegistry | None = None) -> Project:
+        """A project built in code, from no ``pyproject.toml``: the given values, the built-ins for the rest.
+
+        The device and precision are resolved and checked as :meth:`load` resolves a flag's."""
+        flags = ProjectFlags(device=device, precision=precision, prefix="")
+        asked, (device, precision) = precision, _hardware(flags, {}, None)
+        policy = GatePolicy() if policy is None else policy
+        metrics = policy.metric_registry if metrics is None else metrics
+        return cls(root=Path("."), pyproject=None, settings=settings, baselines_dir=Path(baselines_dir), device=device,
+                   precision=precision, policy=policy, recipes=builtin_recipes() if recipes is None else recipes,
+                   tasks=builtin_tasks() if tasks is None else tasks, cases=CaseRegistry() if cases is None else cases,
+                   metrics=metrics, asked_precision=asked)
 
     @classmethod
     def load(cls, pyproject: Path, *, flags: ProjectFlags | None = None, environ: Mapping[str, str] | None = None,
@@ -113,14 +140,15 @@ class Project:
         recipes, tasks = read_recipes(table), read_tasks(table, metrics=metrics)
         return cls(root=root, pyproject=pyproject, settings=settings, baselines_dir=path("baselines_dir", root / "baselines"),
                    device=device, precision=precision, policy=_policy(table, flags, metrics), recipes=recipes, tasks=tasks,
-                   cases=read_cases(table, tasks=tasks, recipes=recipes, metrics=metrics), metrics=metrics)
+                   cases=read_cases(table, tasks=tasks, recipes=recipes, metrics=metrics), metrics=metrics,
+                   asked_precision=flags.precision if flags.precision is not None else tops.get("precision", DEFAULT_PRECISION))
 
 
 def _as_environment(settings: Settings) -> dict[str, Any]:
     return {key: value for key, value in dataclasses.asdict(settings).items() if value is not None}
 
 
-def _hardware(flags: ProjectFlags, tops: Mapping[str, Any], pyproject: Path) -> tuple[str, str]:
+def _hardware(flags: ProjectFlags, tops: Mapping[str, Any], pyproject: Path | None) -> tuple[str, str]:
     """The concrete device and precision, the precision refused where the device cannot train in it
     (bf16 on a CPU without native bf16 would be emulated and about 100 times slower; fp16 needs CUDA)."""
     device = flags.device if flags.device is not None else tops.get("device", DEFAULT_DEVICE)

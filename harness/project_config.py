@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cases import CASE_KEYS, CaseRegistry, build_case, task_from_table
-from harness.config import ConfigError, RecipeRegistry, RunConfig, builtin_recipes
+from harness.run.config import ConfigError, RecipeRegistry, RunConfig, builtin_recipes
 from harness.project_metrics import metric_from_table
 from harness.quality.gate import GatePolicy
 from harness.tasks.metrics import MetricRegistry, builtin_metrics

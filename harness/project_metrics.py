@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 from harness.tasks.metrics import APPLIES_TO, DIRECTIONS, KINDS, MetricFunction, MetricRegistry, MetricSpec
 
 METRIC_KEYS = ("function", "better", "kind", "applies_to", "bounds", "description")

@@ -1,6 +1,6 @@
-"""What one pytest (or CLI) session shares: settings, the run cache, the baseline store, the gate
-policy, and the verdicts collected for the end-of-session reports. A plain object; the pytest
-plugin only builds it from options and hands it to fixtures.
+"""What one pytest (or CLI) session shares: its Project (settings, device, precision, gate policy,
+registries), the run cache, the baseline store, and the verdicts collected for the end-of-session
+reports. A plain object; the pytest plugin only builds it from options and hands it to fixtures.
 """
 
 from __future__ import annotations
@@ -11,56 +11,75 @@ from pathlib import Path
 from typing import Any
 
 from harness.quality.baselines import BaselineStore, MeasuredBaseline
-from harness.cache import RunCache
+from harness.run.cache import RunCache
 from harness.cases import Case, CaseRegistry
-from harness.config import Recipe, RecipeRegistry, RunConfig, builtin_recipes
+from harness.run.config import Recipe, RecipeRegistry, RunConfig
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS, GatePlan, QualityOutcome, name_for, perform_quality_check
 from harness.quality.report import QualitySummary
 from harness.quality.seeds_ahead import candidate_config
-from harness.result import RunResult
+from harness.run.result import RunResult
 from harness.settings import Settings
-from harness.tasks.registry import TaskRegistry, builtin_tasks
-from harness.precision import resolve_precision
+from harness.tasks.registry import TaskRegistry
+from harness.run.precision import resolve_precision
 from harness.project import Project
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
-from harness.training import fine_tune
+from harness.run.training import fine_tune
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class HarnessSession:
-    settings: Settings
-    baselines_dir: Path
-    device: str = "auto"
-    precision: str = "fp32"  # or "auto": what the device trains in natively (harness.precision)
-    policy: GatePolicy = field(default_factory=GatePolicy)
+    """One session's run options and what it collects, over a :class:`~harness.project.Project` it
+    reads its settings, device, precision, gate policy and registries from, and never re-resolves."""
+
+    project: Project
     force_regen: bool = False
     baseline_seeds: int = DEFAULT_BASELINE_SEEDS
     show_progress: bool = True
     seed: int | None = None  # None: the recipe's
     faults: tuple[str, ...] = ()  # injected into every config this session builds
-    recipes: RecipeRegistry = field(default_factory=builtin_recipes)
-    tasks: TaskRegistry = field(default_factory=builtin_tasks)
-    cases: CaseRegistry = field(default_factory=CaseRegistry)  # the project's [tool.harness.cases]
-    nproc: int = 1  # training processes per fine-tune (DDP on this machine, see harness.distributed)
+    nproc: int = 1  # training processes per fine-tune (DDP on this machine, see harness.run.distributed)
     run_started: float | None = None  # when the whole run began (the xdist controller's clock for every worker)
     # Every gate this session ran, in order, as the reports need it: verdicts and errors alike.
     verdicts: list[QualitySummary] = field(default_factory=list)
     throughput: list[ThroughputResult] = field(default_factory=list)
     throughput_skipped: list[ThroughputSkip] = field(default_factory=list)
     regenerated: dict[str, MeasuredBaseline] = field(default_factory=dict)  # baselines re-measured this session
-    project: Project | None = None  # what the settings above were resolved from, where a Project was
     _memo: dict[str, RunResult] = field(default_factory=dict, repr=False)
 
-    @classmethod
-    def for_project(cls, project: Project, **run_options: Any) -> HarnessSession:
-        """A session over a resolved :class:`~harness.project.Project` (its settings, device, precision,
-        gate policy and registries, as they are), with this run's own options (seed, faults, ...)."""
-        return cls(settings=project.settings, baselines_dir=project.baselines_dir, device=project.device,
-                   precision=project.precision, policy=project.policy, recipes=project.recipes, tasks=project.tasks,
-                   cases=project.cases, project=project, **run_options)
+    @property
+    def settings(self) -> Settings:
+        return self.project.settings
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.project.baselines_dir
+
+    @property
+    def device(self) -> str:
+        return self.project.device
+
+    @property
+    def precision(self) -> str:
+        return self.project.precision
+
+    @property
+    def policy(self) -> GatePolicy:
+        return self.project.policy
+
+    @property
+    def recipes(self) -> RecipeRegistry:
+        return self.project.recipes
+
+    @property
+    def tasks(self) -> TaskRegistry:
+        return self.project.tasks
+
+    @property
+    def cases(self) -> CaseRegistry:
+        return self.project.cases
 
     @property
     def store(self) -> BaselineStore:
@@ -83,7 +102,10 @@ class HarnessSession:
         if not changes.get("data_files"):
             changes.setdefault("data_dir", self.settings.data_dir)
         changes.setdefault("device", self.device)
-        changes["precision"] = resolve_precision(changes.get("precision", self.precision), changes["device"])
+        if "precision" in changes:
+            changes["precision"] = resolve_precision(changes["precision"], changes["device"])
+        else:
+            changes["precision"] = self.project.precision_on(changes["device"])
         changes.setdefault("output_dir", self.settings.cache_dir / "work")
         return RunConfig.from_recipe(recipe, recipes=self.recipes, tasks=self.tasks, **changes)
 
@@ -98,7 +120,7 @@ class HarnessSession:
         if config.world_size == 1:
             return fine_tune(config, hub_offline=self.settings.hub_offline, show_progress=self.show_progress,
                              metrics=self.policy.metric_registry)
-        from harness.distributed import Launch, launch_fine_tune
+        from harness.run.distributed import Launch, launch_fine_tune
 
         return launch_fine_tune(config, Launch(nproc_per_node=config.world_size), hub_offline=self.settings.hub_offline,
                                 show_progress=self.show_progress)
@@ -127,22 +149,23 @@ class HarnessSession:
         """Gate ``config``; a gate that raises is recorded as FAILED, with its error, before the error propagates."""
         try:
             plan = GatePlan.of(config, self.policy if policy is None else policy, case=case)  # resolved once, here
-            outcome = perform_quality_check(
-                plan,
-                fine_tune=self.fine_tune,
-                store=self.store,
-                force_regen=self.force_regen,
-                seeds=self.baseline_seeds,
-                regenerated=self.regenerated,
-                run_started=self.run_started,
-            )
+        except Exception as error:  # no plan: name the gate by its baseline where the config has one, else its recipe
+            self.verdicts.append(self._unplanned(config, error))
+            raise
+        try:
+            outcome = perform_quality_check(plan, fine_tune=self.fine_tune, store=self.store, force_regen=self.force_regen,
+                                            seeds=self.baseline_seeds, regenerated=self.regenerated,
+                                            run_started=self.run_started)
         except Exception as error:
-            try:
-                name = name_for(config)
-                path = str(self.store.path(name))
-            except Exception:  # the config itself is what failed: name the gate by what it was given
-                name, path = f"recipe {getattr(getattr(config, 'recipe', None), 'name', config)!r}", ""
-            self.verdicts.append(QualitySummary.errored(name, error, baseline_path=path))
+            self.verdicts.append(QualitySummary.errored(plan.baseline, error, baseline_path=str(self.store.path(plan.baseline))))
             raise
         self.verdicts.append(QualitySummary.of(outcome))
         return outcome
+
+    def _unplanned(self, config: RunConfig, error: BaseException) -> QualitySummary:
+        """The FAILED verdict of a gate whose plan could not be made (an unknown metric, a bad config)."""
+        try:
+            name = name_for(config)
+        except Exception:  # the config itself is what failed
+            return QualitySummary.errored(f"recipe {getattr(getattr(config, 'recipe', None), 'name', config)!r}", error)
+        return QualitySummary.errored(name, error, baseline_path=str(self.store.path(name)))

@@ -20,8 +20,8 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402,F401
 
-from harness.config import RunConfig
-from harness.result import RunResult
+from harness.run.config import RunConfig
+from harness.run.result import RunResult
 from harness.session import HarnessSession
 from harness.settings import CACHE_DIR_VAR
 
@@ -52,7 +52,7 @@ def cache_in_a_temp_dir(harness: HarnessSession, tmp_path_factory: pytest.TempPa
     """
     cache_dir = tmp_path_factory.mktemp("harness-cache")
     hf_home = tmp_path_factory.mktemp("hf-home")
-    harness.settings = dataclasses.replace(harness.settings, cache_dir=cache_dir)
+    harness.project = dataclasses.replace(harness.project, settings=dataclasses.replace(harness.settings, cache_dir=cache_dir))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_DIR_VAR, str(cache_dir))
         patch.setenv("HF_HOME", str(hf_home))
@@ -90,7 +90,7 @@ def smoke_config(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
 @pytest.fixture(scope="session")
 def smoke_result(smoke_config: RunConfig) -> RunResult:
     """One smoke fine-tune (tiny random BERT, smoke data, CPU, offline) shared by the session."""
-    from harness.training import fine_tune
+    from harness.run.training import fine_tune
 
     return fine_tune(smoke_config, hub_offline=True, show_progress=False)
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from harness.tasks.metrics import per_row_loss
-from harness.config import RunConfig
-from harness.result import RunResult, TrainingThroughput
+from harness.run.config import RunConfig
+from harness.run.result import RunResult, TrainingThroughput
 
 DATA_SHA256 = "d" * 64
 ARCHITECTURE_SHA256 = "a" * 64

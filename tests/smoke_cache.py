@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import RunCache
-from harness.config import RunConfig
-from harness.training import fine_tune
+from harness.run.cache import RunCache
+from harness.run.config import RunConfig
+from harness.run.training import fine_tune
 
 SMOKE_SEEDS = (42, 43)
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from harness.cases import Case, CaseRegistry
-from harness.config import ConfigError, RunConfig
-from harness.models import local_model_dir
+from harness.run.config import ConfigError, RunConfig
+from harness.run.models import local_model_dir
 from harness.project_config import read_cases
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import name_for
+from harness.project import Project
 from harness.session import HarnessSession
 from harness.settings import Settings
 
@@ -48,7 +49,7 @@ margins = { f1 = 0.005 }
     assert case.data_files == (("train", tmp_path / "data" / "train.csv"), ("validation", Path("/abs/dev.csv")))
     assert case.recipe.name == "reviews-fast" and case.recipe.epochs == 1.0 and case.recipe.batch_size == 4
     assert dict(case.recipe.training_args) == {"max_grad_norm": 0.5}
-    session = HarnessSession(settings=Settings(hub_offline=True), baselines_dir=tmp_path, device="cpu")
+    session = HarnessSession(Project.of(Settings(hub_offline=True), tmp_path, device="cpu"))
     config = session.case_config(case)
     assert (config.task, config.model_spec, config.columns) == (case.task, "minilm", (("text", "review"),))
     assert name_for(config) == "reviews--reviews-fast--minilm--validation--cpu-fp32"  # its own baseline
@@ -169,7 +170,7 @@ def test_a_cases_model_folder_is_read_from_beside_pyproject_not_the_working_fold
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     case = read_cases(Path("../proj/pyproject.toml")).get("mine")
-    session = HarnessSession(settings=Settings(hub_offline=True), baselines_dir=tmp_path, device="cpu")
+    session = HarnessSession(Project.of(Settings(hub_offline=True), tmp_path, device="cpu"))
     config = session.case_config(case)
     assert config.model_spec == "mymodels/mini"  # as written: the baseline's name must not depend on the checkout's folder
     assert local_model_dir(config.model_spec, config.model_root).resolve() == (project / "mymodels" / "mini").resolve()

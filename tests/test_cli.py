@@ -12,8 +12,8 @@ import pytest
 
 from harness.checksums import sha256_json
 from harness.cli import main
-from harness.config import RECIPES
-from harness.result import RESULT_FILE, RunResult
+from harness.run.config import RECIPES
+from harness.run.result import RESULT_FILE, RunResult
 from harness.settings import Settings
 
 OFFLINE = Settings(hub_offline=True)
@@ -105,7 +105,7 @@ def test_run_fp16_on_auto_without_a_gpu_exits_2_before_training(smoke_dir, tmp_p
     """`auto` resolves to the CPU here: fp16 must be refused up front, not trained in fp32 and labelled fp16."""
     import torch
 
-    from harness import training
+    from harness.run import training
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
@@ -122,7 +122,7 @@ def test_run_fp16_on_auto_without_a_gpu_exits_2_before_training(smoke_dir, tmp_p
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_run_with_non_finite_epochs_exits_2_naming_the_field(smoke_dir, tmp_path, capsys, monkeypatch, value):
     """`--epochs nan` used to pass validation and crash inside the Trainer."""
-    from harness import training
+    from harness.run import training
 
     monkeypatch.setattr(training, "fine_tune", lambda *args, **kwargs: pytest.fail("it trained"))
     code = main(["run", "--recipe", "smoke", "--data-dir", str(smoke_dir), "--device", "cpu", "--epochs", value,

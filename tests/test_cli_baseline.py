@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import RunCache
+from harness.run.cache import RunCache
 from harness.cli import main
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.quality.seed_ledger import SeedLedger
 from harness.settings import Settings
 
@@ -126,7 +126,7 @@ def test_measure_fault_needs_a_baseline_first(smoke_dir, tmp_path, capsys):
 
 def test_auto_precision_records_the_baseline_of_the_precision_it_resolves_to(smoke_cache, smoke_dir, tmp_path, monkeypatch):
     """On a CPU without native bf16, auto is fp32: the recording is the fp32 baseline (from the shared cache)."""
-    from harness import precision as hardware
+    from harness.run import precision as hardware
 
     monkeypatch.setattr(hardware, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2"}))
     baselines = tmp_path / "baselines"

@@ -1,6 +1,6 @@
 """Properties of the pipeline's input side: pair tokenization and per-batch padding.
 
-``harness.training`` tokenizes pairs unpadded (``tokenize_texts``) and lets
+``harness.run.training`` tokenizes pairs unpadded (``tokenize_texts``) and lets
 ``DataCollatorWithPadding`` pad each batch. Both are checked with the real packaged uncased
 WordPiece tokenizer and with a tiny one whose pad token is not id 0, so a collator that pads with a
 hard-coded 0 (or on the wrong side) fails here rather than silently in training.
@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import BertTokenizerFast, DataCollatorWithPadding
 
-from harness.models import resolve_model
-from harness.training import tokenize_texts
+from harness.run.models import resolve_model
+from harness.run.training import tokenize_texts
 from tests.strategies import (
     MODEL_MAX_LENGTH,
     pad_multiples,

@@ -25,5 +25,5 @@ def test_docstring_examples_run(name):
 
 def test_the_package_has_runnable_examples():
     """The test above would pass vacuously if module discovery broke."""
-    attempted = sum(doctest.testmod(importlib.import_module(n), verbose=False).attempted for n in ("harness.devices", "harness.tasks.metrics"))
+    attempted = sum(doctest.testmod(importlib.import_module(n), verbose=False).attempted for n in ("harness.run.devices", "harness.tasks.metrics"))
     assert attempted >= 3

@@ -16,6 +16,7 @@ import pytest
 from harness.quality.baselines import BaselineStore
 from harness.quality.gate import FAIL, REPRODUCED
 from harness.quality.regression import record_baseline
+from harness.project import Project
 from harness.session import HarnessSession
 
 pytestmark = pytest.mark.slow
@@ -29,9 +30,7 @@ def gate_session(harness: HarnessSession, mrpc_dir, tmp_path_factory) -> Harness
     """The session's settings and cache, with a baseline folder of its own and a fixed device."""
     settings = dataclasses.replace(harness.settings, data_dir=mrpc_dir)
     return HarnessSession(
-        settings=settings,
-        baselines_dir=tmp_path_factory.mktemp("fault-baselines"),
-        device="cpu",
+        Project.of(settings, tmp_path_factory.mktemp("fault-baselines"), device="cpu"),
         baseline_seeds=BASELINE_SEEDS,
         show_progress=False,
     )

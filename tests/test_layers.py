@@ -16,10 +16,10 @@ DEV = "the dev tools: pip install -e '.[dev]' (.ci/setup does)"
 def test_imports_run_one_way_through_the_layers():
     pytest.importorskip("importlinter", reason=f"import-linter is not installed; {DEV}")
     lint = Path(sys.executable).with_name("lint-imports")
-    run = subprocess.run([str(lint), "--config", str(REPO_ROOT / "pyproject.toml")], cwd=REPO_ROOT,
+    run = subprocess.run([str(lint), str(REPO_ROOT / "pyproject.toml")], cwd=REPO_ROOT,
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "1 kept, 0 broken" in run.stdout
+    assert "2 kept, 0 broken" in run.stdout
 
 
 def test_no_function_is_above_radon_grade_c():

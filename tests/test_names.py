@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import RECIPES
+from harness.run.config import RECIPES
 from harness.names import MAX_NAME_LENGTH, path_name_problem
 from harness.tasks import builtin_tasks
 

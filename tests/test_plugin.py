@@ -302,7 +302,7 @@ def test_a_bad_project_recipe_is_a_usage_error(pytester):
     assert "unknown recipe 'smok'; did you mean 'smoke'? known recipes: course, minilm-cpu, minilm-cpu-ema, minilm-cpu-reinit, smoke" in result.stderr.str()
 
 
-@pytest.mark.slow  # ~11 s; DDP training stays fast in tests/test_distributed.py (two processes on one node)
+@pytest.mark.slow  # ~11 s; DDP training stays fast in tests/run/test_distributed.py (two processes on one node)
 def test_harness_nproc_trains_each_fine_tune_with_ddp(gate_run, tmp_path):
     gate_run = _private_cache(gate_run, tmp_path)
     before = set(_cache_entries(gate_run.cache_dir))

@@ -33,6 +33,7 @@ from harness.quality.baselines import BaselineStore, MeasuredBaseline, MetricSta
 from harness.quality.regression import name_for
 from harness.quality.sequential_check import designs_for
 from harness.quality.sequential_gate import CONTINUE, decide
+from harness.project import Project
 from harness.session import HarnessSession
 from harness.settings import Settings
 
@@ -216,7 +217,7 @@ class Node:
 
 
 def test_a_harness_recipe_marker_that_misnames_the_gated_config_is_warned_about(tmp_path, monkeypatch):
-    session = HarnessSession(settings=Settings(cache_dir=tmp_path), baselines_dir=tmp_path, device="cpu")
+    session = HarnessSession(Project.of(Settings(cache_dir=tmp_path), tmp_path, device="cpu"))
     monkeypatch.setattr(session, "check_quality", lambda config: SimpleNamespace(passed=True))
     node = Node("benchmarks/test_quality.py::test_gate", pytest.mark.harness_recipe("smoke").mark)
     gate = QualityGateFixture(session, None, node)
@@ -256,10 +257,10 @@ def test_under_xdist_the_gates_later_seeds_train_once_on_other_workers_and_the_v
     _, probe = gate(tmp_path / "alone-cache", tmp_path / "probe-reports")
     first, provenance = probe["metrics"]["accuracy"], probe["provenance"]
     tasks, recipes = read_tasks(pyproject), read_recipes(pyproject)
-    session = HarnessSession(settings=Settings(cache_dir=tmp_path / "alone-cache", hub_offline=True),
-                             baselines_dir=pytester.path / "baselines", device="cpu", faults=(fault,),
-                             policy=read_gate_policy(pyproject), tasks=tasks, recipes=recipes,
-                             cases=read_cases(pyproject, tasks=tasks, recipes=recipes))
+    session = HarnessSession(Project.of(Settings(cache_dir=tmp_path / "alone-cache", hub_offline=True),
+                                        pytester.path / "baselines", device="cpu", policy=read_gate_policy(pyproject),
+                                        tasks=tasks, recipes=recipes, cases=read_cases(pyproject, tasks=tasks, recipes=recipes)),
+                             faults=(fault,))
     case = session.cases.get("reviews")
     config = session.case_config(case)
     baseline = MeasuredBaseline(
@@ -299,5 +300,5 @@ def test_under_xdist_the_gates_later_seeds_train_once_on_other_workers_and_the_v
     assert all(run["faults"] == [fault] for run in entries.values()), entries
     seeds = sorted(run["seed"] for run in entries.values())
     assert set(used) <= set(seeds) <= {42, 62, 63} and len(seeds) == len(set(seeds))
-    trainings = [line for line in log.read_text().splitlines() if " harness.training fine-tuning " in line]
+    trainings = [line for line in log.read_text().splitlines() if " harness.run.training fine-tuning " in line]
     assert len(trainings) == len(seeds), "\n".join(trainings)

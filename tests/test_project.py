@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness import project_config
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 from harness.project import Project, ProjectFlags
 from harness.settings import Settings
 
@@ -81,7 +81,7 @@ def test_the_device_and_precision_come_out_concrete_and_every_config_carries_the
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     project = Project.load(pyproject(tmp_path, '[tool.harness]\ndevice = "auto"\nprecision = "auto"\n'), environ={})
     assert project.device == "cpu" and project.precision in ("fp32", "bf16")
-    config = HarnessSession.for_project(project).config("smoke")
+    config = HarnessSession(project).config("smoke")
     assert (config.device, config.precision) == (project.device, project.precision)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 from harness.quality.gate import GatePolicy
 from harness.project_config import GATE_KEYS, read_gate_policy
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fake_runs import run_result, smoke_run_config
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 from harness.project import Project
 from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_metrics, read_tasks
 from harness.quality.baselines import BaselineError, BaselineStore, measured_from_runs

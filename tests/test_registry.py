@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness.cases import CaseRegistry
-from harness.config import ConfigError, RecipeRegistry, builtin_recipes
+from harness.run.config import ConfigError, RecipeRegistry, builtin_recipes
 from harness.registry import Registry
 from harness.tasks.metrics import MetricRegistry, UnknownMetricError, builtin_metrics
 from harness.tasks.registry import TaskRegistry, builtin_tasks

@@ -6,16 +6,17 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harness.project import Project
 from harness.session import HarnessSession
 from harness.settings import Settings
-from harness import precision as hardware
+from harness.run import precision as hardware
 
 
 @pytest.fixture
 def session(tmp_path):
     def make(precision: str) -> HarnessSession:
-        return HarnessSession(settings=Settings(cache_dir=tmp_path / "cache"), baselines_dir=tmp_path / "baselines",
-                              device="cpu", precision=precision)
+        return HarnessSession(Project.of(Settings(cache_dir=tmp_path / "cache"), tmp_path / "baselines",
+                                         device="cpu", precision=precision))
 
     return make
 

@@ -10,6 +10,7 @@ text is invented.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.config import ConfigError, RunConfig
+from harness.run.config import ConfigError, RunConfig
 from harness.project_config import read_gate_policy, read_tasks
 from harness.quality.gate import REPRODUCED, GatePolicy
+from harness.project import Project
 from harness.session import HarnessSession
 from harness.settings import Settings
 from harness.tasks import builtin_tasks
@@ -46,7 +48,7 @@ def glue_rows(task: str, counts: dict[str, int], labels: tuple[str, ...]) -> dic
 def session(tmp_path: Path) -> HarnessSession:
     """A session that caches and records only under this test's temp folder, offline, on the CPU."""
     settings = Settings(hub_offline=True, cache_dir=tmp_path / "cache", reports_dir=tmp_path / "reports")
-    return HarnessSession(settings=settings, baselines_dir=tmp_path / "baselines", device="cpu", policy=POLICY,
+    return HarnessSession(Project.of(settings, tmp_path / "baselines", device="cpu", policy=POLICY),
                           show_progress=False, baseline_seeds=2)
 
 
@@ -138,8 +140,8 @@ def test_a_users_csv_task_goes_from_declaration_to_a_verdict_with_the_commands(t
     assert recorded["seeds"] == [42, 43] and set(recorded["metrics"]) == {"accuracy", "f1", "loss"}
     assert recorded["provenance"]["data"]["columns"] == {"text": "review", "label": "verdict"}
 
-    session = HarnessSession(settings=settings, baselines_dir=tmp_path / "baselines", device="cpu", show_progress=False,
-                             tasks=read_tasks(pyproject), policy=read_gate_policy(pyproject, bootstrap_samples=50))
+    session = HarnessSession(Project.of(settings, tmp_path / "baselines", device="cpu", tasks=read_tasks(pyproject),
+                                        policy=read_gate_policy(pyproject, bootstrap_samples=50)), show_progress=False)
     config = session.config("smoke", task="reviews", data_files=files, columns={"text": "review", "label": "verdict"})
     outcome = session.check_quality(config)
     assert [(c.metric, c.verdict) for c in outcome.report.checks] == [("accuracy", REPRODUCED), ("f1", REPRODUCED)]
@@ -149,7 +151,7 @@ def test_a_users_csv_task_goes_from_declaration_to_a_verdict_with_the_commands(t
 
 def test_a_users_task_without_a_baseline_is_told_the_command_that_records_it(session, tmp_path):
     files = write_reviews(tmp_path / "data")
-    session.tasks = read_tasks(_write(tmp_path / "pyproject.toml", PYPROJECT))
+    session.project = dataclasses.replace(session.project, tasks=read_tasks(_write(tmp_path / "pyproject.toml", PYPROJECT)))
     config = session.config("smoke", task="reviews", data_files=files, columns={"text": "review", "label": "verdict"})
     outcome = session.check_quality(config)
     assert not outcome.passed
@@ -164,7 +166,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_a_gate_naming_a_metric_the_task_lacks_fails_before_training(session, tmp_path):
-    session.policy = GatePolicy(metrics=("accuracy", "f1"), bootstrap_samples=50)
+    session.project = dataclasses.replace(session.project, policy=GatePolicy(metrics=("accuracy", "f1"), bootstrap_samples=50))
     config = session.config("smoke", task="mnli", data_dir=tmp_path / "never-read")
     with pytest.raises(ConfigError) as error:
         session.check_quality(config)

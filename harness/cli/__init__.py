@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 from harness.cli import convert_ledger, listing, measure_fault, noise_study, record_baseline, run, simulate_gate
 from harness.cli.options import Parents, project_parent
-from harness.config import ConfigError
-from harness.data import DataError
-from harness.models import ModelError
+from harness.run.config import ConfigError
+from harness.run.data import DataError
+from harness.run.models import ModelError
 from harness.project import Project, ProjectFlags
 from harness.quality.baselines import BaselineError
 from harness.settings import Settings

@@ -27,7 +27,7 @@ def cases(args: argparse.Namespace, project: Project) -> int:
     if not len(cases):
         print(f"no cases in {args.pyproject}; declare one under [tool.harness.cases.NAME] (see `harness cases --help`)")
         return 0
-    session = HarnessSession.for_project(project)
+    session = HarnessSession(project)
     policy = project.policy
     rows = []
     for case in cases:

@@ -34,7 +34,7 @@ def command(args: argparse.Namespace, project: Project) -> int:
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
-    session = HarnessSession.for_project(project, show_progress=not args.quiet)
+    session = HarnessSession(project, show_progress=not args.quiet)
     config = session.config(args.recipe, task=args.task, faults=(args.fault,), **data_fields(args, project))
     name = name_for(config)
     baseline = session.store.load(name)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.cli.options import Parents, recipe_names, task_option
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.project import Project
 from harness.settings import DATA_DIR_VAR
 

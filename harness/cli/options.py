@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from harness.arguments import column_mapping, split_files
-from harness.config import DEFAULT_TASK, DEVICES, PRECISIONS, RECIPES
-from harness.precision import AUTO_PRECISION
+from harness.run.config import DEFAULT_TASK, DEVICES, PRECISIONS, RECIPES
+from harness.run.precision import AUTO_PRECISION
 from harness.project import Project
 from harness.settings import DATA_DIR_VAR
 from harness.tasks import builtin_tasks

@@ -7,7 +7,7 @@ import sys
 
 from harness.arguments import baseline_seeds, seed_value
 from harness.cli.options import Parents, data_fields, data_options, recipe_options
-from harness.config import DEFAULT_TASK, ConfigError
+from harness.run.config import DEFAULT_TASK, ConfigError
 from harness.project import Project
 
 
@@ -29,7 +29,7 @@ def command(args: argparse.Namespace, project: Project) -> int:
     from harness.quality.seed_ledger import SeedLedger
     from harness.session import HarnessSession
 
-    session = HarnessSession.for_project(project, show_progress=not args.quiet)
+    session = HarnessSession(project, show_progress=not args.quiet)
     if args.case:
         given = [flag for flag, value in (("--task", args.task != DEFAULT_TASK), ("--data-dir", args.data_dir),
                                           ("--data-files", args.data_files), ("--columns", args.columns)) if value]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.arguments import fault_name, positive_int, seed_value
 from harness.cli.options import Parents, data_fields, data_options, recipe_options
-from harness.config import FAULTS, RunConfig
+from harness.run.config import FAULTS, RunConfig
 from harness.project import Project
 from harness.tables import markdown_table
 
@@ -38,9 +38,9 @@ def add_parser(commands, parents: Parents) -> None:
 
 
 def command(args: argparse.Namespace, project: Project) -> int:
-    from harness.distributed import Launch, launch_fine_tune
-    from harness.run_identity import RunIdentity
-    from harness.training import fine_tune, run_name
+    from harness.run.distributed import Launch, launch_fine_tune
+    from harness.run.run_identity import RunIdentity
+    from harness.run.training import fine_tune, run_name
 
     launch = Launch(nproc_per_node=args.nproc, nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr,
                     master_port=args.master_port, threads_per_process=args.threads_per_process)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.arguments import positive_int
 from harness.cli.options import Parents, recipe_options, task_option
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.project import Project
 from harness.quality.baselines import BaselineError
 from harness.tables import markdown_table

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import RunConfig
-from harness.devices import device_kind, path_slug
+from harness.run.config import RunConfig
+from harness.run.devices import device_kind, path_slug
 from harness.files import atomic_write_json
-from harness.result import RunResult
-from harness.run_identity import task_spec_sha256
+from harness.run.result import RunResult
+from harness.run.run_identity import task_spec_sha256
 from harness.tasks.metrics import DIRECTIONS, MetricRegistry, builtin_metrics
 
 BASELINE_SCHEMA = 2  # 2: precision is part of a measured baseline's identity
@@ -88,7 +88,7 @@ class MeasuredBaseline:
 
     def identity_parts(self) -> dict[str, Any]:
         """The parts of the run identity a run must share with this baseline
-        (:meth:`harness.run_identity.RunIdentity.baseline_parts`). A baseline recorded before the
+        (:meth:`harness.run.run_identity.RunIdentity.baseline_parts`). A baseline recorded before the
         world size and the task spec were written down was single-process; its task spec is unknown (None)."""
         return {"data_sha256": self.data_sha256, "precision": self.precision,
                 "weights_sha256": self.model_provenance.get("weights_sha256"),
@@ -476,7 +476,7 @@ def _baseline_provenance(config: RunConfig, results: Sequence[RunResult], split:
         "created": first["created"],
         "data": first["data"],
         "precision": first.get("precision"),
-        # The parts of the run identity a run must match (harness.run_identity.BASELINE_MATCHES) that
+        # The parts of the run identity a run must match (harness.run.run_identity.BASELINE_MATCHES) that
         # the fields above do not hold; a baseline recorded before them is of one process and any spec.
         "world_size": config.world_size,
         "task_spec_sha256": task_spec_sha256(config.task.to_dict()),

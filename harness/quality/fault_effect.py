@@ -22,12 +22,12 @@ from pathlib import Path
 
 from scipy import stats
 
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.quality.baselines import MeasuredBaseline
 from harness.quality.seed_ledger import SeedLedger, run_seeds
 from harness.quality.sequential_check import candidate_seeds, run_sequential
 from harness.quality.sequential_gate import SequentialDesign
-from harness.result import RunResult
+from harness.run.result import RunResult
 from harness.tables import markdown_table
 
 

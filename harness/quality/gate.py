@@ -11,7 +11,7 @@ the evaluation set (:func:`harness.tasks.bootstrap.bootstrap_intervals`), so a r
 much of a delta is noise.
 
 A run whose identity differs from the baseline's where it must match (data, model weights, precision,
-world size, task spec: :data:`harness.run_identity.BASELINE_MATCHES`) is a mismatch: it fails,
+world size, task spec: :data:`harness.run.run_identity.BASELINE_MATCHES`) is a mismatch: it fails,
 because comparing it would silently gate one thing against another.
 """
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.quality.baselines import MeasuredBaseline, PublishedReference
-from harness.config import ConfigError
-from harness.result import RunResult
-from harness.run_identity import NOTED_VERSIONS, RunIdentity
+from harness.run.config import ConfigError
+from harness.run.result import RunResult
+from harness.run.run_identity import NOTED_VERSIONS, RunIdentity
 from harness.quality.sequential_gate import SequentialGateParameters
 from harness.tables import markdown_table
 from harness.tasks.bootstrap import Interval, bootstrap_intervals
@@ -276,7 +276,7 @@ def _verdict(direction: str, value: float, low: float, high: float) -> str:
 
 def environment_problems(result: RunResult, baseline: MeasuredBaseline) -> list[str]:
     """Reasons the run and the baseline measured different things, which makes them incomparable: where
-    the run's identity differs from the baseline's in :data:`~harness.run_identity.BASELINE_MATCHES`."""
+    the run's identity differs from the baseline's in :data:`~harness.run.run_identity.BASELINE_MATCHES`."""
     run = RunIdentity.of_result(result).baseline_parts()
     base = baseline.identity_parts()
     problems = []

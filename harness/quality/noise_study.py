@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from harness.config import DEFAULT_TASK, RunConfig
+from harness.run.config import DEFAULT_TASK, RunConfig
 from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
 from harness.quality.regression import name_for, record_command
 from harness.tables import markdown_table

@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.quality.baselines import BaselineError, MeasuredBaseline
 from harness.quality.gate import REPRODUCED, GatePolicy, GateReport
 from harness.quality.sequential_check import candidate_seeds, designs_for, run_sequential, sequential_report
 from harness.quality.sequential_gate import DesignError, SequentialDesign
-from harness.result import RunResult
+from harness.run.result import RunResult
 
 FineTune = Callable[[RunConfig], RunResult]
 

@@ -25,11 +25,11 @@ from harness.quality.baselines import (
     check_recordable,
     measured_from_runs,
 )
-from harness.config import DEFAULT_TASK, RunConfig
-from harness.devices import device_kind
+from harness.run.config import DEFAULT_TASK, RunConfig
+from harness.run.devices import device_kind
 from harness.quality.gate import GatePolicy, GateReport, check_run
-from harness.provenance import resolve_device
-from harness.result import RunResult
+from harness.run.provenance import resolve_device
+from harness.run.result import RunResult
 from harness.quality.seed_ledger import SeedLedger, run_seeds
 from harness.quality.procedures import Procedure, choose_procedure
 from harness.tables import markdown_table

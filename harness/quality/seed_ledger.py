@@ -45,15 +45,15 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from harness.quality.baselines import BaselineError
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.files import atomic_write_json
-from harness.provenance import library_versions
-from harness.result import RunResult, TrainingThroughput
-from harness.run_identity import RunIdentity
+from harness.run.provenance import library_versions
+from harness.run.result import RunResult, TrainingThroughput
+from harness.run.run_identity import RunIdentity
 
 log = logging.getLogger(__name__)
 
-# Schema 2: the identity is the run identity's ledger view (harness.run_identity), which holds the
+# Schema 2: the identity is the run identity's ledger view (harness.run.run_identity), which holds the
 # harness's source and every library's version; schema 1's held the versions below and no source.
 LEDGER_SCHEMA = 2
 LEGACY_SCHEMA = 1
@@ -66,7 +66,7 @@ _NOT_IN_LEGACY = ("harness_source_sha256", "versions")
 def ledger_identity(run: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
     """What every seed of one ledger shares, as JSON data: :meth:`RunIdentity.ledger`.
 
-    ``run`` is a config's :meth:`~harness.config.RunConfig.identity` (or a result's stored config,
+    ``run`` is a config's :meth:`~harness.run.config.RunConfig.identity` (or a result's stored config,
     which holds it); ``provenance`` is what its fine-tune recorded. :func:`identity_before_training`
     gives the same without training.
     """
@@ -295,7 +295,7 @@ def convert_legacy_ledger(path: Path) -> str:
     schema 1 did not hold, so the next seed is measured, and refused, as any other ledger's; the
     file lists the seeds measured before the conversion and the harness sources that measured them.
     """
-    from harness.provenance import harness_source_sha256
+    from harness.run.provenance import harness_source_sha256
 
     with SeedLedger.recording(path) as ledger:
         if not ledger.path.is_file():

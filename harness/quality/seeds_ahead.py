@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 
-from harness.config import ConfigError, RunConfig
+from harness.run.config import ConfigError, RunConfig
 from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import GatePlan, name_for, procedure_for
@@ -35,7 +35,7 @@ class NothingAhead(Exception):
 def candidate_seed(config: RunConfig, baseline: MeasuredBaseline, run: int) -> int:
     """The seed of the sequential gate's ``run``-th candidate run; run 1 is the config's own seed.
 
-    >>> from harness.config import RunConfig
+    >>> from harness.run.config import RunConfig
     >>> from types import SimpleNamespace
     >>> baseline = SimpleNamespace(seeds=tuple(range(42, 72)))
     >>> [candidate_seed(RunConfig.from_recipe("smoke"), baseline, run) for run in (1, 2, 3)]

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from harness.quality.baselines import MeasuredBaseline
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.quality.gate import FAIL, LOSS, PASS, GatePolicy, GateReport, MetricCheck
-from harness.result import RunResult
+from harness.run.result import RunResult
 from harness.quality.sequential_gate import (
     CONTINUE,
     NO_REGRESSION,

@@ -75,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 from harness.tables import markdown_table
 
 REGRESSION, NO_REGRESSION, CONTINUE = "REGRESSION", "NO_REGRESSION", "CONTINUE"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.training import tokenize_texts
+from harness.run.training import tokenize_texts
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "label")
 

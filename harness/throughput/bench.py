@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, TYPE_CHECKING
 
-from harness.data import MrpcSource
+from harness.run.data import MrpcSource
 from harness.tasks.glue import MRPC
-from harness.models import resolve_model
+from harness.run.models import resolve_model
 from harness.throughput.peaks import PeakFlops, peak_flops_for
 from harness.throughput.runner import (
     BATCH_SEED,

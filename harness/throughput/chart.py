@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.files import atomic_write_bytes
-from harness.devices import device_index, device_kind
-from harness.precision import PRECISIONS_BY_DEVICE_KIND
-from harness.models import ALIASES
-from harness.provenance import cpu_name
+from harness.run.devices import device_index, device_kind
+from harness.run.precision import PRECISIONS_BY_DEVICE_KIND
+from harness.run.models import ALIASES
+from harness.run.provenance import cpu_name
 from harness.throughput.runner import ThroughputResult, ThroughputSkip
 
 COLOURS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from harness.devices import device_kind
+from harness.run.devices import device_kind
 
 RSS_SAMPLE_SECONDS = 0.02  # activations live for a whole forward and backward: hundreds of ms on a CPU
 

@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from harness.devices import device_index
+from harness.run.devices import device_index
 
 CPU_PEAK_MATMUL_SIZE = 2048
 CPU_PEAK_MATMUL_SIZES = (1024, 2048, 3072)

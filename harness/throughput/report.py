@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import append_to_step_summary, atomic_write_text
-from harness.devices import device_index, device_kind
-from harness.precision import PRECISIONS_BY_DEVICE_KIND
-from harness.provenance import device_info, machine_provenance
+from harness.run.devices import device_index, device_kind
+from harness.run.precision import PRECISIONS_BY_DEVICE_KIND
+from harness.run.provenance import device_info, machine_provenance
 from harness.tables import markdown_table
 from harness.throughput.runner import BATCH_SEED, ThroughputCase, ThroughputResult, ThroughputSkip
 from harness.throughput.chart import write_throughput_chart

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from harness.devices import device_index, device_kind
-from harness.precision import PRECISIONS_BY_DEVICE_KIND, benchmark_devices, unavailable_reason
-from harness.models import ResolvedModel
+from harness.run.devices import device_index, device_kind
+from harness.run.precision import PRECISIONS_BY_DEVICE_KIND, benchmark_devices, unavailable_reason
+from harness.run.models import ResolvedModel
 from harness.throughput.peaks import PeakFlops
 from harness.throughput.memory import PeakMemory, PeakMemoryMonitor
-from harness.provenance import cpu_name
+from harness.run.provenance import cpu_name
 from harness.throughput.batches import TrainingBatches
 from harness.throughput.flops import EncoderShape
 
@@ -342,7 +342,7 @@ class TrainerStepRunner:
     def __init__(self, case: ThroughputCase, batches: TrainingBatches, *, model_ref: ResolvedModel,
                  warmup_rounds: int, seed: int = BATCH_SEED) -> None:
         from transformers import Trainer, TrainingArguments
-        from harness.transformers_logging import errors_only
+        from harness.run.transformers_logging import errors_only
 
         reason = case.unavailable_reason()
         if reason:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.files import atomic_write_text
-from harness.result import RunResult
+from harness.run.result import RunResult
 from harness.tables import markdown_table
 
 SCALING_MARKDOWN = "scaling.md"
@@ -57,9 +57,9 @@ def torch_threads(threads: int) -> Iterator[None]:
 def measure_layouts(config: RunConfig, layouts: Sequence[Layout], *, hub_offline: bool,
                     fine_tune: Callable[[RunConfig], RunResult] | None = None) -> list[ScalingRun]:
     """Train ``config`` once per layout: one process in this one (its torch threads set for the
-    run), several through :func:`harness.distributed.launch_fine_tune`."""
-    from harness.distributed import Launch, launch_fine_tune
-    from harness.training import fine_tune as train_here
+    run), several through :func:`harness.run.distributed.launch_fine_tune`."""
+    from harness.run.distributed import Launch, launch_fine_tune
+    from harness.run.training import fine_tune as train_here
 
     runs = []
     for layout in layouts:

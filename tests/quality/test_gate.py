@@ -10,9 +10,9 @@ import pytest
 
 from fake_runs import model_provenance, run_result
 from harness.quality.baselines import MeasuredBaseline, MetricStats, PublishedReference
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 from harness.quality.gate import FAIL, IMPROVED, MISMATCH, MISSING, PASS, REPRODUCED, GatePolicy, check_run, reproduced_seed
-from harness.result import RunResult
+from harness.run.result import RunResult
 
 NAME = "mrpc--smoke--arch-bert-tiny--validation--cpu-fp32"
 # A small bootstrap keeps each check fast; the intervals are not what these tests are about.
@@ -441,7 +441,7 @@ def test_a_policy_that_repeats_a_metric_is_refused():
         GatePolicy(metrics=("f1", "f1", "f1"))
 
 
-# --- the run identity's parts a baseline must match (harness.run_identity.BASELINE_MATCHES) ---------
+# --- the run identity's parts a baseline must match (harness.run.run_identity.BASELINE_MATCHES) ---------
 
 
 def recorded_baseline(config, seeds=(142, 143)):

@@ -13,7 +13,7 @@ from fake_runs import run_result
 from scipy import stats
 
 from harness.cli import main
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline, MetricStats, measured_from_runs
 from harness.quality.noise_study import (
     RecipeSpread,

@@ -206,7 +206,7 @@ def test_the_committed_ledgers_convert_and_then_resume(partial, tmp_path):
     held seed's own record checked against the parts its identity held."""
     if partial is None:
         pytest.skip("no recording in progress in baselines/")
-    from harness.config import RunConfig
+    from harness.run.config import RunConfig
 
     copy = Path(shutil.copy(partial, tmp_path / partial.name))
     if SeedLedger.open(copy).schema == seed_ledger.LEGACY_SCHEMA:
@@ -253,7 +253,7 @@ def test_a_ledger_written_by_an_older_harness_converts_with_one_command(ledger_p
     """A schema-1 ledger whose seeds two versions of the code measured: refused as it is, converted by
     `harness convert-ledger`, then resumed by this harness; seeds of two recipes cannot be converted."""
     from harness.cli import main
-    from harness.provenance import harness_source_sha256, library_versions
+    from harness.run.provenance import harness_source_sha256, library_versions
 
     config = smoke_run_config()
     records = [{"seed": seed, "config": result.config.to_dict(), "metrics": result.metrics,

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from fake_runs import run_result, smoke_run_config
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.quality.baselines import BaselineStore, measured_from_runs
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import name_for
 from harness.quality.seeds_ahead import NothingAhead, candidate_config, candidate_seed, planned_seeds
+from harness.project import Project
 from harness.session import HarnessSession
 from harness.settings import Settings
 
@@ -51,8 +52,8 @@ def store(tmp_path_factory) -> BaselineStore:
 
 
 def session(store: BaselineStore, tmp_path, **changes) -> HarnessSession:
-    return HarnessSession(settings=Settings(cache_dir=tmp_path / "cache", hub_offline=True), baselines_dir=store.root,
-                          device="cpu", policy=POLICY, show_progress=False, **changes)
+    return HarnessSession(Project.of(Settings(cache_dir=tmp_path / "cache", hub_offline=True), store.root,
+                                     device="cpu", policy=POLICY), show_progress=False, **changes)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 import harness.quality.sequential_gate as sequential_gate
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 from harness.quality.sequential_gate import (
     CONTINUE,
     NO_REGRESSION,

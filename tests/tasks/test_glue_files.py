@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.data import DataError, MrpcSource
+from harness.run.data import DataError, MrpcSource
 from harness.tasks import builtin_tasks, read_glue_folder
 from harness.tasks.glue_files import fingerprint, glue_files, hub_features, read_glue_file
 from harness.tasks.spec import TaskError, TaskSpec
@@ -215,7 +215,7 @@ def test_any_rows_in_a_tasks_format_read_back_identically(tmp_path_factory, task
 
 @pytest.mark.parametrize(("task", "padded"), [("mrpc", " 1 "), ("cola", "1 "), ("qnli", " entailment"), ("stsb", " 2.5 ")])
 def test_labels_are_read_without_surrounding_spaces(tmp_path, task, padded):
-    """harness.data strips MRPC's Quality field; every task's label is read the same way."""
+    """harness.run.data strips MRPC's Quality field; every task's label is read the same way."""
     writer = WRITERS[task]
     texts = ("a", "b")[: len(HUB_SCHEMAS[task].text_columns)]
     writer.write_folder(tmp_path / "padded", {split: [(texts, padded)] for split in writer.files})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.data import MrpcSource
-from harness.models import resolve_model
+from harness.run.data import MrpcSource
+from harness.run.models import resolve_model
 from harness.throughput.batches import sample_training_batches
 
 

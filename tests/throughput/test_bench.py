@@ -11,6 +11,7 @@ import torch
 
 from harness.throughput import bench as throughput_bench
 from harness.throughput.peaks import PeakFlops
+from harness.project import Project
 from harness.session import HarnessSession
 from harness.settings import Settings
 from harness.throughput.runner import RoundPlan, ThroughputCase
@@ -39,7 +40,7 @@ class StandInBenchmark:
 
 @pytest.fixture
 def session(smoke_dir, tmp_path):
-    return HarnessSession(settings=Settings(data_dir=smoke_dir, hub_offline=True), baselines_dir=tmp_path)
+    return HarnessSession(Project.of(Settings(data_dir=smoke_dir, hub_offline=True), tmp_path))
 
 
 @pytest.fixture

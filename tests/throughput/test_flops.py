@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoModelForSequenceClassification, BertConfig
 
-from harness.models import ARCHITECTURES
+from harness.run.models import ARCHITECTURES
 from harness.throughput.flops import EncoderShape
 
 TINY = BertConfig(num_labels=2, **ARCHITECTURES["bert-tiny"])  # hidden 32, 2 layers, 2 heads, intermediate 64

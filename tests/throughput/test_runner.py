@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from harness.data import MrpcSource
-from harness.models import resolve_model
+from harness.run.data import MrpcSource
+from harness.run.models import resolve_model
 from harness.throughput.peaks import PeakFlops
 from harness.throughput.runner import (
     LatencySummary,
@@ -146,7 +146,7 @@ def test_no_measured_rounds_is_an_error(tiny_batches):
 
 
 def test_bf16_on_the_cpu_runs_under_the_trainers_autocast(tiny_batches):
-    from harness.precision import cpu_bf16_unavailable_reason
+    from harness.run.precision import cpu_bf16_unavailable_reason
 
     reason = cpu_bf16_unavailable_reason()
     if reason:

@@ -3,8 +3,8 @@
 tokenize the task's text (one text or a pair) with truncation -> pad per batch with
 DataCollatorWithPadding -> TrainingArguments with per-epoch evaluation -> Trainer with a head of the
 task's size -> train() -> predict(the task's first evaluation split) -> the task's metrics.
-A recipe may re-initialise the encoder's top layers before training (:mod:`harness.layer_reinit`) and
-score the run with averaged weights (:mod:`harness.weight_averaging`).
+A recipe may re-initialise the encoder's top layers before training (:mod:`harness.run.layer_reinit`) and
+score the run with averaged weights (:mod:`harness.run.weight_averaging`).
 Nothing here names a task: columns, label count and metrics all come from ``config.task``.
 """
 
@@ -21,16 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import ConfigError, RunConfig
-from harness.data import DataSource
-from harness.devices import path_slug
-from harness.layer_reinit import reinit_problem, reinit_top_layers
+from harness.run.config import ConfigError, RunConfig
+from harness.run.data import DataSource
+from harness.run.devices import path_slug
+from harness.run.layer_reinit import reinit_problem, reinit_top_layers
 from harness.tasks.metrics import MetricRegistry, TaskMetrics
-from harness.precision import check_precision
-from harness.models import ResolvedModel, resolve_model
-from harness.provenance import machine_provenance, resolve_device
-from harness.result import RunResult, TrainingThroughput
-from harness.run_identity import RunIdentity
+from harness.run.precision import check_precision
+from harness.run.models import ResolvedModel, resolve_model
+from harness.run.provenance import machine_provenance, resolve_device
+from harness.run.result import RunResult, TrainingThroughput
+from harness.run.run_identity import RunIdentity
 
 log = logging.getLogger(__name__)
 TRUNCATED_LENGTH = 8  # the "truncated-inputs" fault: [CLS] + a few word pieces + [SEP]s
@@ -121,7 +121,7 @@ def check_world_size(config: RunConfig) -> None:
     if launched != config.world_size:
         raise ConfigError(
             f"the config trains with world_size {config.world_size}, but this process sees {launched} training process(es); "
-            "launch it through harness.distributed (harness run --nproc N, --harness-nproc N) or set world_size to match"
+            "launch it through harness.run.distributed (harness run --nproc N, --harness-nproc N) or set world_size to match"
         )
 
 
@@ -195,7 +195,7 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
 
     Deterministic for a given config on a given machine: the seed fixes the head's
     initialisation, dropout and batch order. Inside a DDP launch (``config.world_size`` > 1, see
-    :mod:`harness.distributed`) every rank trains, and rank 0 alone scores, saves and returns the
+    :mod:`harness.run.distributed`) every rank trains, and rank 0 alone scores, saves and returns the
     result; the other ranks return None. The task's metrics are found in ``metrics`` (default: the
     built-ins; a project's registry holds its own metrics too).
     """
@@ -205,7 +205,7 @@ def fine_tune(config: RunConfig, *, hub_offline: bool = False, show_progress: bo
         training_arguments(config, device, config.output_dir / "unused", show_progress=False)
     nodes = None
     if config.world_size > 1:  # the arguments brought the process group up: all ranks must train one run
-        from harness.node_agreement import agree_on_identity
+        from harness.run.node_agreement import agree_on_identity
 
         nodes = agree_on_identity(config, hub_offline=hub_offline)
     with _progress_bars(show_progress):
@@ -353,7 +353,7 @@ def weight_averaging(spec: str):
     """The Trainer callback that averages the weights as ``spec`` says, or None for ``""``."""
     if not spec:
         return None
-    from harness.weight_averaging import WeightAveraging
+    from harness.run.weight_averaging import WeightAveraging
 
     return WeightAveraging(spec)
 

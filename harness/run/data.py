@@ -46,7 +46,7 @@ from harness.tasks.user_files import fingerprint as files_fingerprint
 from harness.tasks.user_files import read_user_files
 
 if TYPE_CHECKING:
-    from harness.config import RunConfig
+    from harness.run.config import RunConfig
 
 __all__ = ["DataError", "DataSource", "DataWarning", "MrpcSource", "check_evaluation_labels", "check_texts",
            "data_warnings"]
@@ -78,7 +78,7 @@ class DataSource:
     """Where a task's data comes from: a GLUE folder (``data_dir``), files (``data_files``), else the Hub.
 
     ``data_files`` holds (split, path) pairs, ``columns`` (task column, file column) pairs; see
-    :class:`harness.config.RunConfig`, which :meth:`for_config` reads them from. ``metrics`` is the
+    :class:`harness.run.config.RunConfig`, which :meth:`for_config` reads them from. ``metrics`` is the
     registry the task's metrics are found in, to check each evaluation split has a value for them
     (default: the built-ins).
     """

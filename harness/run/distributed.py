@@ -13,7 +13,7 @@ Several nodes use the classic static rendezvous, as ``torchrun --nnodes M --node
 ``node_rank``; node 0 hosts the rendezvous and writes the result.
 
 Each node reads its own config, data and model, so before anything trains every rank computes the
-identity it would be cached under (:func:`harness.cache.cache_key`: the config, the data's and the
+identity it would be cached under (:func:`harness.run.cache.cache_key`: the config, the data's and the
 weights' sha256, the library versions, the harness's source) and all ranks exchange it
 (:func:`agree_on_identity`): a node started on other data, another model or other versions makes
 the launch fail on every node with :class:`NodesDisagree`, naming the ranks and what differs,
@@ -35,10 +35,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import ConfigError, RunConfig
+from harness.run.config import ConfigError, RunConfig
 from harness.files import atomic_write_json
-from harness.node_agreement import NodesDisagree
-from harness.result import RunResult
+from harness.run.node_agreement import NodesDisagree
+from harness.run.result import RunResult
 
 log = logging.getLogger(__name__)
 @dataclass(frozen=True)
@@ -83,13 +83,13 @@ def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = F
                      show_progress: bool = False) -> RunResult | None:
     """Fine-tune ``config`` in ``launch.world_size`` processes; the result on node 0, None elsewhere.
 
-    The result is what rank 0 wrote to ``config.output_dir`` (see :func:`harness.training.run_name`);
+    The result is what rank 0 wrote to ``config.output_dir`` (see :func:`harness.run.training.run_name`);
     a worker that fails makes the launcher raise, naming the failed rank and its error.
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    from harness.training import run_name
+    from harness.run.training import run_name
 
     if config.world_size != launch.world_size:
         raise ConfigError(f"the config trains with world_size {config.world_size}, but the launch starts "
@@ -109,7 +109,7 @@ def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = F
             max_restarts=0,  # a failed fine-tune is reported, never silently re-run
             start_method="spawn",
         )
-        args = ["-m", "harness.distributed", str(config_file), "--threads", str(launch.threads())]
+        args = ["-m", "harness.run.distributed", str(config_file), "--threads", str(launch.threads())]
         args += ["--hub-offline"] if hub_offline else []
         args += ["--progress"] if show_progress else []
         log.info("launching %d process(es) on node %d of %d (%s:%d, %d thread(s) each)", launch.nproc_per_node,
@@ -155,7 +155,7 @@ def _launch_error(error) -> Exception:
 
 def _worker(argv: Sequence[str] | None = None) -> int:
     """One DDP process: read the config, set its threads, fine-tune (rank 0 writes the result)."""
-    parser = argparse.ArgumentParser(prog="python -m harness.distributed")
+    parser = argparse.ArgumentParser(prog="python -m harness.run.distributed")
     parser.add_argument("config", type=Path)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--hub-offline", action="store_true")
@@ -164,7 +164,7 @@ def _worker(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from harness.training import fine_tune
+    from harness.run.training import fine_tune
 
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format=f"harness[rank {os.environ.get('RANK', '?')}]: %(message)s")
@@ -186,6 +186,6 @@ def _main() -> int:
 
 
 if __name__ == "__main__":
-    from harness.distributed import _main as main  # the module by its name: one NodesDisagree class, not two
+    from harness.run.distributed import _main as main  # the module by its name: one NodesDisagree class, not two
 
     sys.exit(main())

@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from harness.config import RunConfig
-from harness.data import DataWarning, MrpcSource
+from harness.run.config import RunConfig
+from harness.run.data import DataWarning, MrpcSource
 from harness.tasks.glue import MRPC
 from harness.tasks.metrics import TaskMetrics
-from harness.models import resolve_model
-from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
-from harness import training
-from harness import precision as hardware
-from harness.config import ConfigError
-from harness.training import check_device, fine_tune, run_name, samples_trained, tokenize_texts
+from harness.run.models import resolve_model
+from harness.run.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
+from harness.run import training
+from harness.run import precision as hardware
+from harness.run.config import ConfigError
+from harness.run.training import check_device, fine_tune, run_name, samples_trained, tokenize_texts
 
 PAIR = ("sentence1", "sentence2")
 
@@ -365,7 +365,7 @@ def test_runs_on_other_data_get_folders_of_their_own(smoke_config, smoke_dir, tm
 
 
 def test_run_name_keeps_a_readable_prefix_and_ends_in_the_identity_hash(smoke_config):
-    from harness.run_identity import RunIdentity
+    from harness.run.run_identity import RunIdentity
 
     faulted = smoke_config.replace(faults=("truncated-inputs",))
     name = run_name(faulted)
@@ -376,7 +376,7 @@ def test_run_name_keeps_a_readable_prefix_and_ends_in_the_identity_hash(smoke_co
 
 def test_run_name_is_one_safe_folder_name(smoke_config):
     """Hub ids hold '/' and specs ':'; either would make a nested or invalid path."""
-    from harness.run_identity import RunIdentity
+    from harness.run.run_identity import RunIdentity
 
     hub = smoke_config.replace(model="someone/some-model")  # not resolvable offline: its identity is the smoke one's, renamed
     name = run_name(hub, dataclasses.replace(RunIdentity.from_config(smoke_config), config=hub.identity()))
@@ -388,9 +388,9 @@ def test_saved_predictions_follow_the_evaluation_split_row_by_row(smoke_dir, tmp
     """With length-grouped batches the Trainer also shuffles evaluation: row i must still be example i."""
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from harness.data import MrpcSource
-    from harness.models import resolve_model
-    from harness.training import in_split_order
+    from harness.run.data import MrpcSource
+    from harness.run.models import resolve_model
+    from harness.run.training import in_split_order
 
     model_ref = resolve_model("arch:bert-tiny", hub_offline=True)
     tokenizer = model_ref.load_tokenizer()
@@ -413,8 +413,8 @@ def test_saved_predictions_follow_the_evaluation_split_row_by_row(smoke_dir, tmp
 
 
 def test_predictions_carry_each_examples_idx_in_split_order(smoke_result, smoke_config):
-    from harness.result import RunResult
-    from harness.training import run_name
+    from harness.run.result import RunResult
+    from harness.run.training import run_name
 
     np.testing.assert_array_equal(smoke_result.idx, np.arange(len(smoke_result.labels)))
     saved = RunResult.load(smoke_config.output_dir / run_name(smoke_config))
@@ -423,8 +423,8 @@ def test_predictions_carry_each_examples_idx_in_split_order(smoke_result, smoke_
 
 @pytest.mark.parametrize("pct", [1, 5, 13, 20, 50])
 def test_label_noise_flips_exactly_that_share_of_train_labels(smoke_dir, pct):
-    from harness.data import MrpcSource
-    from harness.training import flip_labels, label_noise
+    from harness.run.data import MrpcSource
+    from harness.run.training import flip_labels, label_noise
 
     train = MrpcSource(smoke_dir, True).load()["train"]
     fraction = label_noise((f"label-noise-{pct}",))
@@ -439,7 +439,7 @@ def test_label_noise_flips_exactly_that_share_of_train_labels(smoke_dir, pct):
 
 
 def test_a_label_noise_run_records_its_fault(smoke_config):
-    from harness.training import fine_tune
+    from harness.run.training import fine_tune
 
     import dataclasses
 
@@ -465,7 +465,7 @@ def test_tokenize_texts_takes_one_text_column(tokenizer):
 def test_label_noise_with_more_classes_moves_each_drawn_row_to_another_class(num_labels):
     from datasets import Dataset
 
-    from harness.training import flip_labels
+    from harness.run.training import flip_labels
 
     labels = np.arange(200) % num_labels
     train = Dataset.from_dict({"text": ["t"] * 200, "label": labels.tolist()})
@@ -480,7 +480,7 @@ def test_label_noise_with_more_classes_moves_each_drawn_row_to_another_class(num
 def test_shuffled_regression_labels_stay_the_same_floats():
     from datasets import Dataset, Features, Value
 
-    from harness.training import shuffle_labels
+    from harness.run.training import shuffle_labels
 
     scores = [0.25, 1.5, 3.75, 4.0, 5.0]
     train = Dataset.from_dict({"text": ["t"] * 5, "label": scores}, features=Features({"text": Value("string"), "label": Value("float32")}))
@@ -493,8 +493,8 @@ def test_predictions_of_regression_scores_are_put_back_in_split_order(tmp_path, 
     from datasets import Dataset, Features, Value
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from harness.models import resolve_model
-    from harness.training import in_split_order
+    from harness.run.models import resolve_model
+    from harness.run.training import in_split_order
 
     texts = [" ".join(["word"] * n) for n in (9, 1, 5, 12, 3, 7)]
     dataset = Dataset.from_dict({"text": texts, "label": [0.5, 1.0, 2.5, 3.0, 4.5, 5.0], "idx": list(range(6))},
@@ -512,7 +512,7 @@ def test_predictions_of_regression_scores_are_put_back_in_split_order(tmp_path, 
 
 
 def test_a_regression_results_predictions_are_its_scores():
-    from harness.result import RunResult
+    from harness.run.result import RunResult
 
     result = RunResult(config={}, metrics={}, logits=np.array([[0.5], [2.0]]), labels=np.array([1.0, 2.0]),
                        throughput=None, provenance={})
@@ -522,7 +522,7 @@ def test_a_regression_results_predictions_are_its_scores():
 def test_an_fp32_run_stays_fp32_whatever_accelerate_is_told_from_outside(smoke_config, tmp_path, monkeypatch):
     """TrainingArguments takes its mixed precision from ACCELERATE_MIXED_PRECISION when neither fp16 nor
     bf16 is set: an "fp32" result could otherwise come from a mixed-precision run."""
-    from harness.training import training_arguments
+    from harness.run.training import training_arguments
 
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
     args = training_arguments(smoke_config.replace(precision="fp32"), "cpu", tmp_path, show_progress=False)

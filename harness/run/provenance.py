@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.checksums import sha256_file, sha256_json
-from harness.devices import device_index
+from harness.run.devices import device_index
 
 # The harness itself, then every library that can change a number or how a user's file parses (see
-# harness.run_identity.VERSIONED_LIBRARIES, which a run's identity is built from).
+# harness.run.run_identity.VERSIONED_LIBRARIES, which a run's identity is built from).
 LIBRARIES = ("harness", "torch", "transformers", "datasets", "evaluate", "accelerate", "tokenizers", "numpy", "scikit-learn",
              "scipy", "pandas", "pyarrow", "safetensors")
 
@@ -94,7 +94,7 @@ def _nvidia_driver() -> str | None:
         return None
 
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # harness/, the package this run/ module sits in
 
 
 def harness_source_sha256() -> str:

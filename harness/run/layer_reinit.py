@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import ConfigError
+from harness.run.config import ConfigError
 
 # Where the stack of transformer layers lives under a model's base model, by architecture family:
 # BERT, RoBERTa, ELECTRA, MiniLM (encoder.layer); DistilBERT (transformer.layer); BART-style

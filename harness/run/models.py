@@ -111,7 +111,7 @@ class ResolvedModel:
         """A sequence-classification model; the head (and for ``arch`` the body) drawn from ``seed``."""
         import torch
         from transformers import AutoModelForSequenceClassification
-        from harness.transformers_logging import errors_only
+        from harness.run.transformers_logging import errors_only
 
         config = self.load_config(num_labels)
         torch.manual_seed(seed)

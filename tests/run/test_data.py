@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import DataError, DataSource, DataWarning, MrpcSource
+from harness.run.data import DataError, DataSource, DataWarning, MrpcSource
 from harness.settings import DATA_DIR_VAR
 from harness.tasks import TaskSpec, builtin_tasks
 from harness.tasks.glue import MRPC

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.config import ConfigError
-from harness.devices import device_index, device_kind
-from harness.provenance import cpu_name, resolve_device
+from harness.run.config import ConfigError
+from harness.run.devices import device_index, device_kind
+from harness.run.provenance import cpu_name, resolve_device
 
 PRECISIONS_BY_DEVICE_KIND = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "bf16", "fp16"), "mps": ("fp32",)}
 # Flags that mean the CPU multiplies bf16 in hardware: AVX512-BF16 and AMX on x86, BF16 on Arm.

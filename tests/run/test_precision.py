@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness import precision as hardware
-from harness.config import ConfigError
-from harness.precision import (
+from harness.run import precision as hardware
+from harness.run.config import ConfigError
+from harness.run.precision import (
     benchmark_devices,
     check_precision,
     cpu_bf16_unavailable_reason,

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 from fake_runs import run_result, smoke_run_config
-from harness.cache import KEY_FILE, MANIFEST_FILE, WORK_DIR, RunCache, cache_key
+from harness.run.cache import KEY_FILE, MANIFEST_FILE, WORK_DIR, RunCache, cache_key
 from harness.checksums import sha256_file
 from harness.files import atomic_write_json
-from harness.provenance import git_commit, harness_source_sha256
-from harness.config import RunConfig
-from harness.result import PREDICTIONS_FILE, RESULT_FILE, RunResult
+from harness.run.provenance import git_commit, harness_source_sha256
+from harness.run.config import RunConfig
+from harness.run.result import PREDICTIONS_FILE, RESULT_FILE, RunResult
 
 
 class CountingTrain:
@@ -48,7 +48,7 @@ PINNED_SOURCE_SHA256 = "pinned-by-the-cache-tests"
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> RunCache:
-    monkeypatch.setattr("harness.cache.harness_source_sha256", lambda: PINNED_SOURCE_SHA256)
+    monkeypatch.setattr("harness.run.cache.harness_source_sha256", lambda: PINNED_SOURCE_SHA256)
     return RunCache(tmp_path / "cache", hub_offline=True)
 
 
@@ -214,7 +214,7 @@ def test_an_entry_from_an_older_harness_is_kept_and_given_a_manifest(cache, conf
     """Upgrading the harness must not throw away fine-tunes that are still good."""
     directory = _stored_by_an_older_harness(cache, config)
     train = CountingTrain()
-    with caplog.at_level(logging.INFO, logger="harness.cache"):
+    with caplog.at_level(logging.INFO, logger="harness.run.cache"):
         reused = cache.get_or_run(config, train)
     assert train.calls == 0
     assert f"cached fine-tune {directory.name} was stored by an older harness without checksums" in caplog.text

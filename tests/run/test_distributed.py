@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.config import ConfigError, RunConfig
-from harness.distributed import Launch, free_port
-from harness.node_agreement import NodesDisagree, identity_differences, nodes_provenance
-from harness.result import RunResult
+from harness.run.config import ConfigError, RunConfig
+from harness.run.distributed import Launch, free_port
+from harness.run.node_agreement import NodesDisagree, identity_differences, nodes_provenance
+from harness.run.result import RunResult
 
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -162,19 +162,19 @@ def test_each_group_of_differing_ranks_gets_its_own_sentence():
 def test_a_workers_disagreement_reaches_the_launcher_as_itself():
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 
-    from harness.distributed import _launch_error
+    from harness.run.distributed import _launch_error
 
     failure = ProcessFailure(local_rank=0, pid=1, exitcode=1, error_file="/nonexistent")
     failure.message = {"message": "NodesDisagree: rank 1 on node 1 (host b) differs from rank 0 ...", "extraInfo": {}}
-    error = _launch_error(ChildFailedError("harness.distributed", {0: failure}))
+    error = _launch_error(ChildFailedError("harness.run.distributed", {0: failure}))
     assert isinstance(error, NodesDisagree) and isinstance(error, ConfigError)
     assert str(error) == "rank 1 on node 1 (host b) differs from rank 0 ..."
     failure.message = {"message": "RuntimeError: out of memory", "extraInfo": {}}
-    assert isinstance(_launch_error(ChildFailedError("harness.distributed", {0: failure})), RuntimeError)
+    assert isinstance(_launch_error(ChildFailedError("harness.run.distributed", {0: failure})), RuntimeError)
 
 
 def test_a_single_process_asked_to_be_one_of_two_refuses(smoke_config):
-    from harness.training import fine_tune
+    from harness.run.training import fine_tune
 
     with pytest.raises(ConfigError, match="world_size 2, but this process sees 1 training process"):
         fine_tune(smoke_config.replace(world_size=2), hub_offline=True, show_progress=False)
@@ -195,7 +195,7 @@ def test_impossible_launches_are_refused(launch, phrase):
 
 
 def test_the_launch_must_match_the_configs_world_size(smoke_config):
-    from harness.distributed import launch_fine_tune
+    from harness.run.distributed import launch_fine_tune
 
     with pytest.raises(ConfigError, match=r"world_size 1, but the launch starts 2 x 1 = 2 processes"):
         launch_fine_tune(smoke_config, Launch(nproc_per_node=2))

@@ -1,6 +1,6 @@
 """What a fine-tune returns, and how it is stored: its config, metrics, predictions, throughput, provenance.
 
-A result carries its :class:`~harness.config.RunConfig` typed, as it went down: whoever reads a
+A result carries its :class:`~harness.run.config.RunConfig` typed, as it went down: whoever reads a
 result (the gate, a ledger, a report) asks ``result.config.recipe`` instead of re-parsing a dict, and
 a stored result that no longer parses as a config is an error naming the file, not a KeyError later.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import ConfigError, RunConfig
+from harness.run.config import ConfigError, RunConfig
 from harness.files import atomic_write_bytes, atomic_write_json
 
 RESULT_SCHEMA = 1
@@ -52,7 +52,7 @@ class RunResult:
     provenance: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
     idx: np.ndarray | None = field(default=None, repr=False)  # each prediction row's example ``idx``, in split order
-    # What the data check said when the splits loaded (harness.data.data_warnings): one message each,
+    # What the data check said when the splits loaded (harness.run.data.data_warnings): one message each,
     # with its counts. A result stored before there were any loads with none.
     data_warnings: tuple[str, ...] = ()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import RECIPES, ConfigError, Recipe, RunConfig, get_recipe
+from harness.run.config import RECIPES, ConfigError, Recipe, RunConfig, get_recipe
 from harness.tasks import TaskRegistry, TaskSpec, builtin_tasks
 
 
@@ -247,9 +247,9 @@ def test_mrpc_config_serialises_byte_for_byte_as_before():
 
 def test_mrpc_run_and_baseline_names_are_what_they_always_were(smoke_dir):
     """The baseline name is; a run folder's hash is the run identity's, which holds the data since
-    issue 20 (d), so only its readable prefix is kept (tests/test_run_identity.py checks the hash)."""
+    issue 20 (d), so only its readable prefix is kept (tests/run/test_run_identity.py checks the hash)."""
     from harness.quality.regression import name_for
-    from harness.training import run_name
+    from harness.run.training import run_name
 
     config = RunConfig.from_recipe("minilm-cpu", device="cpu")
     prefix, _, digest = run_name(RunConfig.from_recipe("minilm-cpu", data_dir=smoke_dir)).rpartition("-")
@@ -356,7 +356,7 @@ def test_replace_returns_a_validated_copy():
 
 
 def test_training_args_overrides_reach_the_trainer_and_the_identity(tmp_path):
-    from harness.training import training_arguments
+    from harness.run.training import training_arguments
 
     config = smoke(training_args={"lr_scheduler_type": "cosine", "max_grad_norm": 0.5, "eval_strategy": "no"})
     args = training_arguments(config, "cpu", tmp_path, show_progress=False)
@@ -446,7 +446,7 @@ def test_a_recipe_name_that_cannot_be_a_file_name_is_refused(name):
 
 
 def test_a_bad_training_args_value_fails_before_any_data_is_read(tmp_path):
-    from harness.training import fine_tune
+    from harness.run.training import fine_tune
 
     config = smoke(training_args={"lr_scheduler_type": "sideways"}, data_dir=tmp_path / "no-such-folder", device="cpu")
     with pytest.raises(ConfigError, match=r"recipe 'smoke': training_args \{'lr_scheduler_type': 'sideways'\} were refused"):
@@ -519,7 +519,7 @@ def test_impossible_weight_averages_are_refused_listing_the_valid_forms(spec, ph
 
 
 def test_a_reinit_count_beyond_the_models_layers_is_refused_before_training(tmp_path, smoke_dir, monkeypatch):
-    from harness import training
+    from harness.run import training
 
     monkeypatch.setattr(training, "tokenize_texts", lambda *a, **k: pytest.fail("tokenized before the check"))
     config = smoke(reinit_top_layers=3, data_dir=smoke_dir, output_dir=tmp_path, device="cpu")

@@ -26,10 +26,10 @@ import pytest
 from filelock import FileLock, Timeout
 
 from fake_runs import smoke_run_config
-from harness.cache import KEY_FILE, MANIFEST_FILE, WORK_DIR, RunCache
-from harness.config import RunConfig
-from harness.result import PREDICTIONS_FILE, RESULT_FILE, RunResult
-from test_cache import PINNED_SOURCE_SHA256, CountingTrain
+from harness.run.cache import KEY_FILE, MANIFEST_FILE, WORK_DIR, RunCache
+from harness.run.config import RunConfig
+from harness.run.result import PREDICTIONS_FILE, RESULT_FILE, RunResult
+from run.test_cache import PINNED_SOURCE_SHA256, CountingTrain
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="kill -9 and fcntl locks are POSIX")
 
@@ -58,12 +58,12 @@ tests_dir, cache_root, signals, name, mode, deadline, source_sha256 = sys.argv[1
 sys.path.insert(0, tests_dir)
 signals, deadline = Path(signals), float(deadline)
 
-import harness.cache
-import harness.result
+import harness.run.cache
+import harness.run.result
 from fake_runs import run_result, smoke_run_config
-from harness.cache import RunCache
+from harness.run.cache import RunCache
 
-harness.cache.harness_source_sha256 = lambda: source_sha256
+harness.run.cache.harness_source_sha256 = lambda: source_sha256
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
@@ -96,14 +96,14 @@ def train(config):
     if mode == "smoke":
         signal("training")
         wait_for_go()
-        from harness.training import fine_tune
+        from harness.run.training import fine_tune
         return fine_tune(config, hub_offline=True, show_progress=False)
     return run_result(config)
 
 
 if mode == "hang-in-rename":
     # Inside the atomic write of predictions.npz: its bytes are in a temp file, not yet renamed.
-    atomic_write_bytes = harness.result.atomic_write_bytes
+    atomic_write_bytes = harness.run.result.atomic_write_bytes
 
     def write_until_the_rename(path, data):
         def hang_instead(source, target):
@@ -112,14 +112,14 @@ if mode == "hang-in-rename":
         os.replace = hang_instead
         return atomic_write_bytes(path, data)
 
-    harness.result.atomic_write_bytes = write_until_the_rename
+    harness.run.result.atomic_write_bytes = write_until_the_rename
 elif mode == "hang-before-manifest":
     # Every file of the entry written whole, all but the manifest.
     def hang_instead(directory):
         signal("writing")
         hang()
 
-    harness.cache._write_manifest = hang_instead
+    harness.run.cache._write_manifest = hang_instead
 
 cache = RunCache(Path(cache_root), hub_offline=True)
 config = smoke_run_config(data_dir=Path(tests_dir) / "data" / "mrpc-smoke")
@@ -211,7 +211,7 @@ class Children:
 @pytest.fixture(autouse=True)
 def pinned_source_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     """Here and in every child: an edit to the harness mid-test must not split the processes' keys."""
-    monkeypatch.setattr("harness.cache.harness_source_sha256", lambda: PINNED_SOURCE_SHA256)
+    monkeypatch.setattr("harness.run.cache.harness_source_sha256", lambda: PINNED_SOURCE_SHA256)
 
 
 @pytest.fixture
@@ -315,7 +315,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_that_is_trusted(children, conf
     if RESULT_FILE in names:
         RunResult.load(directory)  # whole, yet not trusted: nothing vouches that the writer finished
     train = CountingTrain()
-    with caplog.at_level(logging.INFO, logger="harness.cache"):
+    with caplog.at_level(logging.INFO, logger="harness.run.cache"):
         children.cache.get_or_run(config, train)
     assert train.calls == 1
     assert f"cached fine-tune {directory.name} is damaged (" in caplog.text

@@ -62,7 +62,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class WeightAverage:
-    """How the weights a run is scored with are averaged over its last steps (see harness.weight_averaging).
+    """How the weights a run is scored with are averaged over its last steps (see harness.run.weight_averaging).
 
     ``kind`` is ``"ema"`` (an exponential moving average of the weights after every optimizer step,
     ``decay`` the weight the old average keeps) or ``"swa"`` (a uniform average of the weights after
@@ -237,7 +237,7 @@ HARNESS_TRAINING_FIELDS = {
                              "max_train_samples or batch_size instead"),
     "deepspeed": ("a DeepSpeed config sets its own batch sizes, gradient accumulation and precision, outside the recipe "
                   "and --precision"),
-    "parallelism_config": "the run's processes are its world_size (see harness.distributed)",
+    "parallelism_config": "the run's processes are its world_size (see harness.run.distributed)",
     "label_names": "the task's label column is set by the task",
     "remove_unused_columns": "the harness feeds the model only its own inputs",
 }

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from fake_runs import run_result, smoke_run_config
-from harness.config import RunConfig
-from harness.result import RESULT_FILE, ResultError, RunResult
+from harness.run.config import RunConfig
+from harness.run.result import RESULT_FILE, ResultError, RunResult
 
 
 def test_a_saved_result_loads_with_the_typed_config_it_was_trained_from(tmp_path):

@@ -1,6 +1,6 @@
 """A disk cache of fine-tunes, keyed by everything that can change their result.
 
-The key is the run's whole identity (:mod:`harness.run_identity`: config, task spec, world size,
+The key is the run's whole identity (:mod:`harness.run.run_identity`: config, task spec, world size,
 device, the data's and the model's sha256, the versions of every library that touches the numbers
 or the parsing, and the harness's own source code): a change to any of it retrains; nothing else does. So a second
 ``pytest benchmarks`` with nothing changed reuses the fine-tune, and a code change is measured.
@@ -27,11 +27,11 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from harness.checksums import sha256_file, sha256_files, sha256_json
-from harness.config import RunConfig
+from harness.run.config import RunConfig
 from harness.files import atomic_write_json
-from harness.provenance import git_commit, harness_source_sha256
-from harness.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
-from harness.run_identity import RunIdentity
+from harness.run.provenance import git_commit, harness_source_sha256
+from harness.run.result import PREDICTIONS_FILE, RESULT_FILE, ResultError, RunResult
+from harness.run.run_identity import RunIdentity
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class DamagedEntry(Exception):
 
 
 def cache_key(config: RunConfig, *, hub_offline: bool = False, data_fingerprint: dict | None = None) -> dict:
-    """The data a run's cache entry is keyed by: its whole :class:`~harness.run_identity.RunIdentity`,
+    """The data a run's cache entry is keyed by: its whole :class:`~harness.run.run_identity.RunIdentity`,
     kept readable so a miss can be explained.
 
     ``data_fingerprint``: the config's :meth:`DataSource.fingerprint`, when the caller already holds it.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.devices import device_index, device_kind, path_slug
+from harness.run.devices import device_index, device_kind, path_slug
 
 
 @pytest.mark.parametrize(("device", "kind", "index"), [("cpu", "cpu", 0), ("mps", "mps", 0), ("cuda", "cuda", 0), ("cuda:0", "cuda", 0), ("cuda:7", "cuda", 7)])

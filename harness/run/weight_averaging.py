@@ -27,7 +27,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from harness.config import WeightAverage, parse_weight_average
+from harness.run.config import WeightAverage, parse_weight_average
 
 
 def unwrapped(model: Any) -> Any:

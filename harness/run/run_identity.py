@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checksums import sha256_json
-from harness.config import ConfigError, RunConfig, resolve_task
-from harness.data import DataSource
-from harness.devices import device_kind
-from harness.models import resolve_model
-from harness.provenance import harness_source_sha256, library_versions, resolve_device
-from harness.result import RunResult
+from harness.run.config import ConfigError, RunConfig, resolve_task
+from harness.run.data import DataSource
+from harness.run.devices import device_kind
+from harness.run.models import resolve_model
+from harness.run.provenance import harness_source_sha256, library_versions, resolve_device
+from harness.run.result import RunResult
 
 IDENTITY_SCHEMA = 1
 # Every library whose version can change a number (training, tokenizing, metrics) or how a user's

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness import training
-from harness.weight_averaging import WeightAveraging, unwrapped
+from harness.run import training
+from harness.run.weight_averaging import WeightAveraging, unwrapped
 
 
 def drive(callback: WeightAveraging, model, steps: list[torch.Tensor], *, batches_per_epoch: int) -> None:
@@ -110,8 +110,8 @@ def validation_logits(model, smoke_dir) -> np.ndarray:
     """The model's logits on the smoke validation split, computed here, in the split's order."""
     from transformers import DataCollatorWithPadding
 
-    from harness.data import MrpcSource
-    from harness.models import resolve_model
+    from harness.run.data import MrpcSource
+    from harness.run.models import resolve_model
 
     tokenizer = resolve_model("arch:bert-tiny").load_tokenizer()
     rows = training.tokenize_texts(MrpcSource(smoke_dir).load()["validation"], tokenizer, text_columns=("sentence1", "sentence2"),

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from harness.checksums import sha256_json
-from harness.provenance import LIBRARIES, cpu_name, git_commit, library_versions, resolve_device
+from harness.run.provenance import LIBRARIES, cpu_name, git_commit, library_versions, resolve_device
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_smoke_provenance_names_the_library_versions(smoke_result):
@@ -150,7 +150,7 @@ def test_git_provenance_does_not_depend_on_the_working_directory(other_repo):
     head = git_commit()["commit"]
     if head is None:
         pytest.skip("the harness under test is not imported from a git checkout")
-    code = "import json; from harness.provenance import git_commit; print(json.dumps(git_commit()))"
+    code = "import json; from harness.run.provenance import git_commit; print(json.dumps(git_commit()))"
     out = subprocess.run([sys.executable, "-c", code], cwd=other_repo, capture_output=True, text=True, check=True).stdout
     assert json.loads(out)["commit"] == head
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.config import ConfigError
-from harness.layer_reinit import encoder_layers, reinit_top_layers
-from harness.models import resolve_model
+from harness.run.config import ConfigError
+from harness.run.layer_reinit import encoder_layers, reinit_top_layers
+from harness.run.models import resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def pretrained_dir(tmp_path_factory):
 def load(folder):
     from transformers import AutoModelForSequenceClassification
 
-    from harness.transformers_logging import errors_only
+    from harness.run.transformers_logging import errors_only
 
     with errors_only():
         return AutoModelForSequenceClassification.from_pretrained(folder)
@@ -110,7 +110,7 @@ def test_a_model_without_a_layer_list_is_refused_naming_the_fix():
 
 
 def test_a_fine_tune_with_reinit_is_its_own_deterministic_run(smoke_config, smoke_result, tmp_path):
-    from harness.training import fine_tune
+    from harness.run.training import fine_tune
 
     config = smoke_config.replace(recipe=dataclasses.replace(smoke_config.recipe, reinit_top_layers=1), output_dir=tmp_path)
     first = fine_tune(config, hub_offline=True, show_progress=False)
