@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from harness.run.faults import fault_problem
+
 
 def non_negative_float(text: str) -> float:
     try:
@@ -51,8 +53,6 @@ def bootstrap_samples(text: str) -> int:
 
 
 def fault_name(text: str) -> str:
-    from harness.run.config import fault_problem
-
     problem = fault_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(problem)

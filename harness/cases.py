@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.run.config import ConfigError, Recipe, RecipeRegistry
+from harness.run.config import ConfigError, Recipe, RecipeRegistry, refuse_unknown_keys
 from harness.run.models import ModelError, local_model_dir
 from harness.names import path_name_problem
 from harness.quality.gate import GatePolicy
@@ -152,9 +152,7 @@ def _check_case_name(name: str, table: Mapping[str, Any], recipes: RecipeRegistr
     problem = path_name_problem(name)
     if problem:  # first: the name becomes the case's recipe, baseline file and run folders
         raise ConfigError(f"{where}: case name {problem}")
-    unknown = sorted(set(table) - set(CASE_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(CASE_KEYS)}")
+    refuse_unknown_keys(table, CASE_KEYS, where)
     if name in recipes:
         raise ConfigError(f"{where}: a case is a recipe of its own, named after it, and {name!r} is already a recipe; "
                           f"rename the case (recipes: {', '.join(recipes.names())})")
@@ -275,9 +273,7 @@ def task_from_table(name: str, table: Any, where: str, *, taken: TaskRegistry,
     """
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table of the task's fields: {', '.join(TASK_KEYS)}")
-    unknown = sorted(set(table) - set(TASK_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(TASK_KEYS)}")
+    refuse_unknown_keys(table, TASK_KEYS, where)
     fields = dict(table)
     fields.setdefault("label_names", [])
     if "num_labels" not in fields:

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cases import CASE_KEYS, CaseRegistry, build_case, task_from_table
-from harness.run.config import ConfigError, RecipeRegistry, RunConfig, builtin_recipes
+from harness.run.config import ConfigError, RecipeRegistry, RunConfig, builtin_recipes, refuse_unknown_keys
 from harness.project_metrics import metric_from_table
 from harness.quality.gate import GatePolicy
 from harness.tasks.metrics import MetricRegistry, builtin_metrics
@@ -72,9 +72,8 @@ def read_gate_policy(pyproject: Path | HarnessTable, *, metric_registry: MetricR
     metrics = read_metrics(table) if metric_registry is None else metric_registry
     section, pyproject = table.section("gate"), table.path
     values: dict[str, Any] = dict(defaults)
+    refuse_unknown_keys(section, GATE_KEYS, f"{pyproject}: [tool.harness.gate]")
     for key, value in section.items():
-        if key not in GATE_KEYS:
-            raise ConfigError(f"{pyproject}: unknown key {key!r} in [tool.harness.gate]; valid keys: {', '.join(GATE_KEYS)}")
         values[key] = _typed(pyproject, key, value, GATE_KEYS[key], metrics)
     for key in ("effects", "margins"):
         if key in values and isinstance(values[key], dict):
@@ -185,10 +184,7 @@ class HarnessTable:
         harness = data.get("tool", {}).get("harness", {})
         if not isinstance(harness, dict):
             raise ConfigError(f"{pyproject}: [tool.harness] must be a table")
-        unknown = sorted(set(harness) - set(HARNESS_SECTIONS) - set(PROJECT_KEYS))
-        if unknown:
-            raise ConfigError(f"{pyproject}: unknown key(s) {unknown} in [tool.harness]; valid keys: "
-                              f"{', '.join((*PROJECT_KEYS, *HARNESS_SECTIONS))}")
+        refuse_unknown_keys(harness, (*PROJECT_KEYS, *HARNESS_SECTIONS), f"{pyproject}: [tool.harness]")
         for key in PROJECT_KEYS:
             if key in harness and not (isinstance(harness[key], str) and harness[key]):
                 raise ConfigError(f"{pyproject}: [tool.harness] {key}: expected a non-empty string, got {harness[key]!r}")

@@ -17,14 +17,12 @@ a metric lives beside the project that gates it. A task then lists the metric by
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
-from harness.run.config import ConfigError
-from harness.tasks.metrics import APPLIES_TO, DIRECTIONS, KINDS, MetricFunction, MetricRegistry, MetricSpec
+from harness.run.config import ConfigError, refuse_unknown_keys
+from harness.tasks.metrics import APPLIES_TO, DIRECTIONS, KINDS, MetricRegistry, MetricSpec, import_source
 
 METRIC_KEYS = ("function", "better", "kind", "applies_to", "bounds", "description")
 # The keys whose value is one of a few words, and those words.
@@ -36,9 +34,7 @@ def metric_from_table(name: str, table: Any, where: str, *, root: Path, taken: M
     mistake is a ConfigError naming ``where``, the key and the fix."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table: {', '.join(METRIC_KEYS)}")
-    unknown = sorted(set(table) - set(METRIC_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(METRIC_KEYS)}")
+    refuse_unknown_keys(table, METRIC_KEYS, where)
     if name in taken:
         raise ConfigError(f"{where}: {name!r} is already a metric (known metrics: {', '.join(taken.names())}); give "
                           "yours another name")
@@ -51,9 +47,10 @@ def metric_from_table(name: str, table: Any, where: str, *, root: Path, taken: M
     if not isinstance(table.get("description", ""), str):
         raise ConfigError(f"{where}: description must be a string, got {table['description']!r}")
     try:
+        function, sha256 = import_source(table["function"], root)
         return MetricSpec(name, table["better"], table.get("kind", "label"), table.get("description", ""),
-                          table.get("applies_to"), _bounds(table.get("bounds"), where),
-                          function=_import_function(table["function"], root, where))
+                          table.get("applies_to"), _bounds(table.get("bounds"), where), function=function,
+                          source=table["function"], source_sha256=sha256)
     except ValueError as error:
         raise ConfigError(f"{where}: {error}") from error
 
@@ -73,36 +70,3 @@ def _bounds(value: Any, where: str) -> tuple[float | None, float | None]:
         raise ConfigError(f"{where}: bounds must be [low, high], two numbers (inf or -inf for an open end), got {value!r}")
     low, high = value
     return (None if math.isinf(low) else float(low), None if math.isinf(high) else float(high))
-
-
-def _import_function(path: Any, root: Path, where: str) -> MetricFunction:
-    """The callable ``"package.module:callable"`` names, imported with ``root`` on the import path."""
-    module_name, _, attribute = path.partition(":") if isinstance(path, str) else ("", "", "")
-    if not module_name or not attribute:
-        raise ConfigError(f"{where}: function must be \"package.module:callable\" (e.g. \"my_metrics:error_rate\"), "
-                          f"got {path!r}")
-    module = _import_module(module_name, root, where)
-    function: Any = module
-    for part in attribute.split("."):
-        function = getattr(function, part, None)
-    if not callable(function):
-        found = "nothing" if function is None else type(function).__name__
-        raise ConfigError(f"{where}: function {path!r}: module {module_name!r} has no callable {attribute!r} (found "
-                          f"{found}); define def {attribute.split('.')[-1]}(predictions, references) -> float there")
-    return function
-
-
-def _import_module(name: str, root: Path, where: str) -> Any:
-    """Import ``name`` from ``root`` (added to ``sys.path`` while importing, when not already on it)."""
-    added = str(root) not in sys.path
-    if added:
-        sys.path.insert(0, str(root))
-    try:
-        return importlib.import_module(name)
-    except Exception as error:  # an import runs the module's code: any failure is the module's to fix
-        raise ConfigError(f"{where}: function: cannot import module {name!r} from {root} ({type(error).__name__}: "
-                          f"{error}); put {name.replace('.', '/')}.py in the project folder, or install it") from error
-    finally:
-        if added:
-            sys.path.remove(str(root))
-

@@ -107,7 +107,7 @@ class HarnessSession:
         else:
             changes["precision"] = self.project.precision_on(changes["device"])
         changes.setdefault("output_dir", self.settings.cache_dir / "work")
-        return RunConfig.from_recipe(recipe, recipes=self.recipes, tasks=self.tasks, **changes)
+        return RunConfig.from_recipe(recipe, recipes=self.recipes, tasks=self.tasks, metrics=self.project.metrics, **changes)
 
     def fine_tune(self, config: RunConfig) -> RunResult:
         """The fine-tune for ``config``: once per session in memory, once per key on disk."""
@@ -123,7 +123,7 @@ class HarnessSession:
         from harness.run.distributed import Launch, launch_fine_tune
 
         return launch_fine_tune(config, Launch(nproc_per_node=config.world_size), hub_offline=self.settings.hub_offline,
-                                show_progress=self.show_progress)
+                                show_progress=self.show_progress, import_root=self.project.root)
 
     def case_config(self, case: Case, **changes: Any) -> RunConfig:
         """The run config of one of the project's cases, with this session's device, seed and faults."""

@@ -98,7 +98,7 @@ def test_pyproject_device_and_precision_apply_unless_a_flag_says_otherwise(tmp_p
 @pytest.mark.parametrize("text, message", [
     ('[tool.harness]\ndevice = "tpu"\n', "[tool.harness] device = 'tpu': unknown device"),
     ("[tool.harness]\nbaselines_dir = 3\n", "[tool.harness] baselines_dir: expected a non-empty string, got 3"),
-    ('[tool.harness]\nbaseline_dir = "b"\n', "unknown key(s) ['baseline_dir'] in [tool.harness]"),
+    ('[tool.harness]\nbaseline_dir = "b"\n', "[tool.harness]: unknown key(s) ['baseline_dir']"),
 ])
 def test_a_bad_project_setting_names_the_file_and_the_key(tmp_path, text, message):
     path = pyproject(tmp_path, text)

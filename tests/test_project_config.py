@@ -47,8 +47,8 @@ f1 = 0.03
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[tool.harness.gate]\nalfa = 0.01\n", "unknown key 'alfa' in [tool.harness.gate]; valid keys: " + ", ".join(GATE_KEYS)),
-        ("[tool.harness]\ngates = 1\n", "unknown key(s) ['gates'] in [tool.harness]; valid keys: data_dir, cache_dir, reports_dir, baselines_dir, device, precision, gate, recipes"),
+        ("[tool.harness.gate]\nalfa = 0.01\n", "[tool.harness.gate]: unknown key(s) ['alfa']; valid keys: " + ", ".join(GATE_KEYS)),
+        ("[tool.harness]\ngates = 1\n", "[tool.harness]: unknown key(s) ['gates']; valid keys: data_dir, cache_dir, reports_dir, baselines_dir, device, precision, gate, recipes"),
         ("[tool.harness.gate]\nalpha = 0.7\n", "gate alpha (the false-alarm rate) must be in (0, 0.5), got 0.7"),
         ("[tool.harness.gate]\npower = 'high'\n", "[tool.harness.gate] power: expected a number, got 'high'"),
         ("[tool.harness.gate.margins]\nf1 = 0.03\n", "margin must be in [0, effect) = [0, 0.02), got 0.03"),
@@ -74,7 +74,7 @@ def test_the_plugin_reads_the_projects_pyproject_and_stops_on_a_mistake(pytester
     pytester.makepyfile(test_x="def test_x(harness):\n    pass\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "unknown key 'alfa' in [tool.harness.gate]" in result.stderr.str()
+    assert "[tool.harness.gate]: unknown key(s) ['alfa']" in result.stderr.str()
 
 
 def test_the_command_line_procedure_wins_over_the_project_file(pytester):

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from fake_runs import run_result, smoke_run_config
-from harness.run.config import ConfigError
+from harness.checksums import sha256_file
+from harness.run.config import ConfigError, RunConfig
+from harness.run.run_identity import RunIdentity
 from harness.project import Project
 from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_metrics, read_tasks
 from harness.quality.baselines import BaselineError, BaselineStore, measured_from_runs
@@ -222,3 +224,73 @@ margins = { error_rate = 0.015 }
     pyproject.write_text(pyproject.read_text().replace('metrics = ["accuracy", "error_rate"]', 'metrics = ["accuracy"]'))
     with pytest.raises(ConfigError, match=r"include \['error_rate'\], which task 'pairs' does not report"):
         read_cases(pyproject)
+
+
+def pairs_config(project: Project, tmp_path: Path, **changes):
+    files = {"train": tmp_path / "train.csv", "validation": tmp_path / "dev.csv"}
+    return RunConfig.from_recipe("smoke", recipes=project.recipes, tasks=project.tasks, metrics=project.metrics,
+                                 task="pairs", data_files=files, device="cpu", **changes)
+
+
+def edit_metric_module(tmp_path: Path, metric_module: str) -> None:
+    """An edit to the metric's code, as a user makes it between two runs (a new process imports it anew)."""
+    path = tmp_path / f"{metric_module}.py"
+    path.write_text(path.read_text().replace("!= np.asarray(references)", "!= np.asarray(references).astype(int)"))
+    sys.modules.pop(metric_module, None)
+
+
+def test_a_project_metrics_code_is_part_of_the_run_identity(tmp_path, metric_module):
+    """An edit to a project metric's module retrains: the cache key and the run folder change, as for the harness's own code."""
+    project = Project.load(project_file(tmp_path, metric_module), environment=Settings(cache_dir=tmp_path / "cache"))
+    config = pairs_config(project, tmp_path)
+    (spec,) = config.project_metrics
+    assert (spec.name, spec.source) == ("error_rate", f"{metric_module}:error_rate")
+    assert spec.source_sha256 == sha256_file(tmp_path / f"{metric_module}.py")
+    assert config.identity()["project_metrics"][0]["source_sha256"] == spec.source_sha256
+    assert RunConfig.from_dict(config.to_dict()) == config  # how it crosses to a DDP worker
+    identity = RunIdentity._build(config.identity(), task=config.task.to_dict(), world_size=1, device="cpu",
+                                  data_sha256="d", model={}, versions={}, harness_source="h")
+
+    edit_metric_module(tmp_path, metric_module)
+    edited = pairs_config(Project.load(tmp_path / "pyproject.toml", environment=Settings(cache_dir=tmp_path / "cache")), tmp_path)
+    assert edited.short_id != config.short_id
+    edited_identity = RunIdentity._build(edited.identity(), task=edited.task.to_dict(), world_size=1, device="cpu",
+                                         data_sha256="d", model={}, versions={}, harness_source="h")
+    assert edited_identity.cache_key() != identity.cache_key() and edited_identity.folder_hash() != identity.folder_hash()
+    assert edited_identity.ledger() != identity.ledger()  # a recording cannot merge seeds scored by two versions
+
+
+def test_a_config_of_built_in_metrics_keeps_its_identity(tmp_path, metric_module):
+    project = Project.load(project_file(tmp_path, metric_module), environment=Settings(cache_dir=tmp_path / "cache"))
+    config = RunConfig.from_recipe("smoke", metrics=project.metrics, device="cpu")
+    assert config.project_metrics == () and "project_metrics" not in config.identity()
+    assert config.short_id == RunConfig.from_recipe("smoke", device="cpu").short_id
+
+
+def test_a_ddp_worker_imports_the_projects_metric_and_refuses_an_edited_one(tmp_path, metric_module):
+    project = Project.load(project_file(tmp_path, metric_module), environment=Settings(cache_dir=tmp_path / "cache"))
+    config = RunConfig.from_dict(pairs_config(project, tmp_path, world_size=2).to_dict())  # what the worker reads
+    sys.modules.pop(metric_module, None)  # a fresh process
+    registry = config.metric_registry(tmp_path)
+    assert registry.function("error_rate")([1, 0, 1, 1], [1, 1, 1, 1]) == 0.25
+    assert registry.spec("error_rate").direction == "lower"
+
+    edit_metric_module(tmp_path, metric_module)  # edited after the run was configured, before the worker started
+    with pytest.raises(ConfigError, match=r"metric 'error_rate': the module of .* changed since the run was configured"):
+        config.metric_registry(tmp_path)
+
+
+def test_a_metric_registered_in_code_is_refused_before_a_ddp_launch(tmp_path):
+    from harness.run.distributed import Launch, launch_fine_tune
+    from harness.tasks.spec import TaskSpec
+
+    metrics = builtin_metrics()
+    metrics.register(MetricSpec("error_rate", "lower", "label", "", function=lambda p, r: float(np.mean(np.asarray(p) != r))))
+    task = TaskSpec(name="pairs", text_columns=("sentence1", "sentence2"), label_names=("different", "same"),
+                    num_labels=2, metrics=("accuracy", "error_rate"))
+    files = {"train": tmp_path / "train.csv", "validation": tmp_path / "dev.csv"}
+    config = RunConfig.from_recipe("smoke", metrics=metrics, task=task, data_files=files, device="cpu", world_size=2)
+    assert config.project_metrics == ()  # no source to import it from
+    with pytest.raises(ConfigError, match=r"scored with \['error_rate'\], which a DDP worker cannot import"):
+        launch_fine_tune(config, Launch(nproc_per_node=2))
+    assert not (tmp_path / "runs").exists()

@@ -30,8 +30,9 @@ def command(args: argparse.Namespace, project: Project) -> int:
     from harness.quality.baselines import BaselineStore
     from harness.quality.noise_study import noise_study_markdown, study_baselines
 
-    configs = [RunConfig.from_recipe(name, recipes=project.recipes, tasks=project.tasks, task=args.task, device=project.device,
-                                     precision=project.precision, data_dir=args.data_dir or project.settings.data_dir)
+    configs = [RunConfig.from_recipe(name, recipes=project.recipes, tasks=project.tasks, metrics=project.metrics, task=args.task,
+                                     device=project.device, precision=project.precision,
+                                     data_dir=args.data_dir or project.settings.data_dir)
                for name in args.recipes]
     baselines, notes = study_baselines(configs, BaselineStore(project.baselines_dir, metrics=project.metrics))
     policy = project.policy.for_task(configs[0].task)

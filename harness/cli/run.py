@@ -8,7 +8,8 @@ from pathlib import Path
 
 from harness.arguments import fault_name, positive_int, seed_value
 from harness.cli.options import Parents, data_fields, data_options, recipe_options
-from harness.run.config import FAULTS, RunConfig
+from harness.run.config import RunConfig
+from harness.run.faults import FAULTS
 from harness.project import Project
 from harness.tables import markdown_table
 
@@ -53,6 +54,7 @@ def command(args: argparse.Namespace, project: Project) -> int:
         args.recipe,
         recipes=project.recipes,
         tasks=project.tasks,
+        metrics=project.metrics,
         task=args.task,
         model=args.model,
         device=project.device,
@@ -67,7 +69,8 @@ def command(args: argparse.Namespace, project: Project) -> int:
     print(f"harness: fine-tuning {config.model_spec} on {config.task.name} with recipe {config.recipe.name!r}, seed {config.seed}"
           + (f", {launch.world_size} processes" if launch.world_size > 1 else ""), file=sys.stderr)
     if launch.world_size > 1:
-        result = launch_fine_tune(config, launch, hub_offline=project.settings.hub_offline, show_progress=not args.quiet)
+        result = launch_fine_tune(config, launch, hub_offline=project.settings.hub_offline, show_progress=not args.quiet,
+                                  import_root=project.root)
         if result is None:
             print(f"harness: node {launch.node_rank} finished its share; node 0 writes the result", file=sys.stderr)
             return 0

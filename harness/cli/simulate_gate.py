@@ -32,7 +32,7 @@ def command(args: argparse.Namespace, project: Project) -> int:
     from harness.quality.regression import GatePlan, name_for, procedure_for, record_command
     from harness.quality.sequential_check import simulate_check
 
-    config = RunConfig.from_recipe(args.recipe, recipes=project.recipes, tasks=project.tasks, task=args.task,
+    config = RunConfig.from_recipe(args.recipe, recipes=project.recipes, tasks=project.tasks, metrics=project.metrics, task=args.task,
                                    precision=project.precision, device=project.device)
     name = name_for(config)
     store = BaselineStore(project.baselines_dir, metrics=project.metrics)

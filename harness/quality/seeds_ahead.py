@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 
 from harness.run.config import ConfigError, RunConfig
-from harness.quality.baselines import BaselineError, BaselineStore, MeasuredBaseline
+from harness.quality.baselines import BaselineError, BaselineStore
 from harness.quality.gate import GatePolicy
 from harness.quality.regression import GatePlan, name_for, procedure_for
 from harness.quality.sequential_check import candidate_seeds
@@ -30,20 +30,6 @@ from harness.quality.sequential_check import candidate_seeds
 
 class NothingAhead(Exception):
     """Why training one of a gate's later runs ahead would be wasted: the gate will not ask for it."""
-
-
-def candidate_seed(config: RunConfig, baseline: MeasuredBaseline, run: int) -> int:
-    """The seed of the sequential gate's ``run``-th candidate run; run 1 is the config's own seed.
-
-    >>> from harness.run.config import RunConfig
-    >>> from types import SimpleNamespace
-    >>> baseline = SimpleNamespace(seeds=tuple(range(42, 72)))
-    >>> [candidate_seed(RunConfig.from_recipe("smoke"), baseline, run) for run in (1, 2, 3)]
-    [42, 72, 73]
-    """
-    if run < 1:
-        raise ValueError(f"candidate runs count from 1 (the config's own seed), got {run}")
-    return next(itertools.islice(candidate_seeds(config, baseline), run - 1, None))
 
 
 def candidate_config(config: RunConfig | GatePlan, *, run: int, store: BaselineStore, policy: GatePolicy = GatePolicy(),
@@ -78,11 +64,13 @@ def candidate_config(config: RunConfig | GatePlan, *, run: int, store: BaselineS
 
 def planned_seeds(config: RunConfig, store: BaselineStore, runs: int) -> tuple[int, ...] | None:
     """The seeds of candidate runs 2 to ``runs + 1`` from the stored baseline, or None where there is
-    no readable baseline: what the plugin names its items after, before anything runs."""
+    no readable baseline: what the plugin names its items after, before anything runs. The seeds
+    come from the one sequence every procedure draws from (:func:`~harness.quality.sequential_check.candidate_seeds`);
+    whether the gate will ask for a run is :func:`candidate_config`'s to say, when the item runs."""
     try:
         baseline = store.load(name_for(config))
     except BaselineError:
         return None
     if baseline is None:
         return None
-    return tuple(candidate_seed(config, baseline, run) for run in range(2, runs + 2))
+    return tuple(itertools.islice(candidate_seeds(config, baseline), 1, runs + 1))

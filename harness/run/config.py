@@ -1,5 +1,8 @@
 """The one validated, frozen description of a run, and the named recipes it is built from.
 
+What a recipe may override in ``TrainingArguments`` is :mod:`harness.run.training_args`'s to say,
+and which faults a run may inject :mod:`harness.run.faults`'s.
+
 A :class:`RunConfig` is everything that can change a fine-tune's result, so it is also what the
 result cache is keyed by. It is built once (by the CLI, the pytest plugin or a user) and passed
 down; nothing below it reads the environment.
@@ -10,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -20,44 +22,26 @@ from typing import Any
 from harness.checksums import sha256_json
 from harness.names import path_name_problem
 from harness.registry import Registry
+from harness.run.faults import LABEL_NOISE, fault_problem
+from harness.run.training_args import training_args_problem
+from harness.tasks.metrics import MetricRegistry, MetricSpec, builtin_metrics
 from harness.tasks.registry import TaskRegistry, builtin_tasks
 from harness.tasks.spec import TaskError, TaskSpec
 
 DEFAULT_TASK = "mrpc"
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# Deliberate faults, injected to prove that a quality gate can fail: a gate that never fails is
-# indistinguishable from no gate. Each one is a regression a real change could cause.
-FAULTS = {
-    "shuffled-labels": "train labels permuted across pairs (a broken data join or label mapping)",
-    "truncated-inputs": "every pair truncated to 8 tokens (a tokenizer or max_length change gone wrong)",
-    # Graded faults: small, realistic regressions (a noisy annotation batch) of a chosen size, to measure
-    # what the gate can see. Their effect on F1 is measured over seeds, not assumed (see the README).
-    # Any whole percent from 1 to 50 is valid (see fault_problem); these are the ones listed in help.
-    **{f"label-noise-{pct}": f"{pct}% of train labels flipped, rows drawn from the seed (noisy annotation)"
-       for pct in (5, 10, 20)},
-}
-LABEL_NOISE = "label-noise-"
-
-
-def fault_problem(fault: str) -> str | None:
-    """Why ``fault`` is not a fault the harness can inject, or None when it is.
-
-    ``label-noise-N`` takes any whole percent N from 1 to 50, so a graded fault can be calibrated
-    to a chosen effect size; flipping more than half the labels would invert the task instead.
-    """
-    if fault in FAULTS:
-        return None
-    if fault.startswith(LABEL_NOISE):
-        pct = fault.removeprefix(LABEL_NOISE)
-        if pct.isdigit() and str(int(pct)) == pct and 1 <= int(pct) <= 50:
-            return None
-        return f"{fault!r}: label-noise takes a whole percent from 1 to 50 (e.g. label-noise-12)"
-    return f"unknown fault {fault!r}; known: {', '.join(FAULTS)} (label-noise-N for any N from 1 to 50)"
-
-
 class ConfigError(ValueError):
     """A run was described in a way that cannot work; the message says which field and why."""
+
+
+def refuse_unknown_keys(table: Mapping[str, Any], valid: Iterable[str], where: str) -> None:
+    """A :class:`ConfigError` naming ``where``, the unknown keys of ``table`` and the valid ones: a
+    misspelt key in a project's tables must never fall back to a default unnoticed."""
+    valid = tuple(valid)
+    unknown = sorted(set(table) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {', '.join(valid)}")
 
 
 @dataclass(frozen=True)
@@ -186,147 +170,6 @@ class Recipe:
 
 # Fields added after recipes were first recorded, with the default at which to_dict leaves them out.
 _ADDED_FIELD_DEFAULTS: dict[str, Any] = {"training_args": {}, "reinit_top_layers": 0, "weight_average": ""}
-
-
-# TrainingArguments fields a recipe sets under its own names.
-RECIPE_TRAINING_FIELDS = {
-    "num_train_epochs": "epochs",
-    "per_device_train_batch_size": "batch_size",
-    "per_device_eval_batch_size": "eval_batch_size",
-    "learning_rate": "learning_rate",
-    "weight_decay": "weight_decay",
-    "warmup_steps": "warmup_ratio",
-    "train_sampling_strategy": "group_by_length",
-}
-# The one reason for refusing gradient accumulation, in any of its spellings.
-_ACCUMULATION = ("the throughput's count of trained samples assumes one batch per optimizer step; lower batch_size "
-                 "instead")
-# Why a field that sets numeric precision is refused: the run's precision is RunConfig.precision alone.
-_PRECISION = "the run's precision is --precision alone (RunConfig.precision), which sets bf16/fp16 and is what the result reports"
-# TrainingArguments fields the harness sets itself, and why a recipe cannot.
-HARNESS_TRAINING_FIELDS = {
-    **dict.fromkeys(("output_dir", "save_strategy", "save_steps", "save_total_limit", "save_only_model",
-                     "save_on_each_node", "enable_jit_checkpoint", "resume_from_checkpoint", "load_best_model_at_end",
-                     "overwrite_output_dir", "do_train", "do_eval", "do_predict"),
-                    "the harness trains once, keeps no checkpoints and evaluates at the end"),
-    **dict.fromkeys(("seed", "data_seed"), "the run's seed sets both (RunConfig.seed, --seed)"),
-    **dict.fromkeys(("use_cpu", "bf16", "fp16", "local_rank"), "the run's device and precision set these (--device, --precision)"),
-    # Every field that changes the numeric precision of training or evaluation; each would make the
-    # result say fp32 (or bf16) of a run that computed otherwise, and step round the "fp16 needs CUDA" check.
-    **{field: f"{what}; {_PRECISION}" for field, what in {
-        "fp16_full_eval": "it evaluates in pure fp16 (the weights cast, no autocast), on any device",
-        "bf16_full_eval": "it evaluates in pure bf16 (the weights cast, no autocast)",
-        "tf32": "TF32 matmuls (Ampere and newer GPUs) keep 10 of fp32's 23 mantissa bits",
-        # TrainingArguments turns TF32 on for a compiled model on an Ampere or newer GPU unless tf32 is set.
-        **dict.fromkeys(("torch_compile", "torch_compile_mode", "torch_compile_backend"),
-                        "on an Ampere or newer GPU, compiling turns TF32 matmuls on (10 of fp32's 23 mantissa bits)"),
-        # Fields of other transformers versions, refused by name should the installed one have them.
-        "half_precision_backend": "it picks the mixed-precision implementation (amp, apex, cpu_amp)",
-        "fp16_backend": "it picks the mixed-precision implementation (amp, apex)",
-        "fp16_opt_level": "it sets apex's mixed-precision level (O1 to O3)",
-        }.items()},
-    **dict.fromkeys(("report_to", "disable_tqdm", "run_name", "project", "trackio_space_id", "trackio_bucket_id",
-                     "trackio_static_space_id"), "the harness owns logging and progress"),
-    **{f: "nothing is pushed to the Hub from a harness run" for f in
-       ("push_to_hub", "hub_token", "hub_private_repo", "hub_model_id", "hub_strategy", "hub_always_push", "hub_revision")},
-    "include_num_input_tokens_seen": "the harness counts trained tokens for its throughput figures",
-    "gradient_accumulation_steps": _ACCUMULATION,
-    "auto_find_batch_size": ("batch_size is the recipe's: this halves it on running out of memory, unrecorded, and the "
-                             "count of trained samples assumes the recipe's"),
-    "dataloader_drop_last": ("the count of trained samples assumes each epoch's short last batch is trained; change "
-                             "max_train_samples or batch_size instead"),
-    "deepspeed": ("a DeepSpeed config sets its own batch sizes, gradient accumulation and precision, outside the recipe "
-                  "and --precision"),
-    "parallelism_config": "the run's processes are its world_size (see harness.run.distributed)",
-    "label_names": "the task's label column is set by the task",
-    "remove_unused_columns": "the harness feeds the model only its own inputs",
-}
-# Keys inside a table-valued field that a recipe cannot set, and why (the table's other keys are free).
-NESTED_TRAINING_FIELDS = {
-    "accelerator_config": {
-        "gradient_accumulation_kwargs": _ACCUMULATION,
-        "split_batches": "it makes batch_size the global batch, split over the processes; the run records world_size x batch_size",
-        "use_configured_state": "it takes the device and precision from an AcceleratorState made outside the run",
-    },
-}
-# Words that, in a field's or a nested key's name (split at "_" and "-"), say it sets numeric precision or
-# accumulates gradients: refused wherever they appear, so a field of a later transformers (or a key
-# deep in fsdp_config such as xla_fsdp_settings.compute_dtype) cannot set either unnoticed.
-_PRECISION_WORDS = frozenset({"fp16", "bf16", "fp8", "fp4", "tf32", "amp", "autocast", "dtype", "precision", "half"})
-# Whole-number fields that size the work (or the memory) of a run, with their bounds and what they count:
-# a typo (an extra zero or two) must be refused, not keep a machine busy for days. max_steps's 100,000 is
-# 290 times minilm-cpu's 345 steps; a data-loading worker is a process with its own copy of the split.
-TRAINING_INT_BOUNDS: dict[str, tuple[int, int, tuple[Any, ...], str]] = {
-    "max_steps": (1, 100_000, (-1,), "optimizer steps; -1, the default, trains for the recipe's epochs"),
-    "dataloader_num_workers": (0, 64, (), "data-loading processes, each holding its own copy of the split"),
-    "dataloader_prefetch_factor": (1, 64, (None,), "batches each data-loading worker loads ahead; None is torch's default"),
-}
-
-
-def training_args_problem(overrides: dict[str, Any]) -> str | None:
-    """Why these TrainingArguments overrides cannot be used, or None.
-
-    Names are checked here, at every depth of a table-valued field (``accelerator_config``,
-    ``fsdp_config``, ``lr_scheduler_kwargs`` ...), and so are the values that size a run's work
-    (:data:`TRAINING_INT_BOUNDS`); the other values are checked when TrainingArguments is built,
-    before any data is read, so a typo is caught without building one for every config.
-    """
-    if not overrides:
-        return None
-    import transformers
-
-    fields = {f.name: f for f in dataclasses.fields(transformers.TrainingArguments) if f.init}
-    for name, value in overrides.items():
-        if name in RECIPE_TRAINING_FIELDS:
-            return f"training_args.{name} is the recipe field {RECIPE_TRAINING_FIELDS[name]!r}; set that instead"
-        refused = HARNESS_TRAINING_FIELDS.get(name) or _refused_by_name(name)
-        if refused:
-            return f"training_args.{name} cannot be overridden: {refused}"
-        if name not in fields:
-            valid = sorted(set(fields) - set(RECIPE_TRAINING_FIELDS) - set(HARNESS_TRAINING_FIELDS))
-            return f"training_args.{name} is not a TrainingArguments field (transformers {transformers.__version__}); valid: {', '.join(valid)}"
-        if isinstance(value, str) and "dict" in str(fields[name].type):
-            return (f"training_args.{name} must be a table ({name} = {{ key = value, ... }}), not a string: a string is read "
-                    "as JSON or as a file's path, whose keys the harness could not check nor the run's identity hold")
-        problem = _nested_problem(f"training_args.{name}", value, NESTED_TRAINING_FIELDS.get(name, {}))
-        if problem:
-            return problem
-        if name in TRAINING_INT_BOUNDS:
-            low, high, extra, counts = TRAINING_INT_BOUNDS[name]
-            whole = isinstance(value, int) and not isinstance(value, bool)
-            if value not in extra and not (whole and low <= value <= high):
-                also = "".join(f" or {e}" for e in extra)
-                return f"training_args.{name} must be a whole number from {low} to {high:,}{also} ({counts}), got {value!r}"
-    return None
-
-
-def _refused_by_name(name: str) -> str | None:
-    """Why a field or nested key with this name cannot be set (see _PRECISION_WORDS), or None."""
-    if "gradient_accumulation" in name:
-        return _ACCUMULATION
-    if _PRECISION_WORDS & set(re.split(r"[_\-]", name.lower())):
-        return f"it sets numeric precision; {_PRECISION}"
-    return None
-
-
-def _nested_problem(where: str, value: Any, refused: Mapping[str, str]) -> str | None:
-    """Why ``value`` (at ``where``) is not plain data a recipe may set, checking every key at every depth."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{where} must have string keys, got {key!r}"
-            reason = refused.get(key) or _refused_by_name(key)
-            if reason:
-                return f"{where}.{key} cannot be overridden: {reason}"
-            problem = _nested_problem(f"{where}.{key}", item, {})
-            if problem:
-                return problem
-        return None
-    if isinstance(value, list):
-        return next(filter(None, (_nested_problem(f"{where}[{i}]", item, {}) for i, item in enumerate(value))), None)
-    if not isinstance(value, (str, int, float, bool, type(None))):
-        return f"{where} must be plain data (str, number, bool, list, dict), got {type(value).__name__}"
-    return None
 
 
 _MINILM_CPU = Recipe(
@@ -485,9 +328,18 @@ class RunConfig:
     # folder). Like data_dir, where is not what: the model's weights are in the run's identity, and
     # its spec stays as written, so a baseline's name does not depend on where a project is checked out.
     model_root: Path | None = None
+    # The project's own metrics the task is scored with, by spec and source (MetricSpec.source, the
+    # sha256 of its module): part of the identity, so an edit to a metric's code retrains, and how
+    # a DDP worker imports the same functions. Empty where the task's metrics are all built-ins.
+    project_metrics: tuple[MetricSpec, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", resolve_task(self.task))
+        object.__setattr__(self, "project_metrics", tuple(self.project_metrics))
+        strays = [spec for spec in self.project_metrics if not isinstance(spec, MetricSpec) or spec.name not in self.task.metrics]
+        if strays:
+            raise ConfigError(f"project_metrics must be MetricSpecs of task {self.task.name!r}'s metrics "
+                              f"({', '.join(self.task.metrics)}), got {strays!r}")
         object.__setattr__(self, "faults", tuple(sorted(set(self.faults))))
         object.__setattr__(self, "data_files", tuple((str(split), Path(path)) for split, path in _pairs(self.data_files)))
         object.__setattr__(self, "columns", _pairs(self.columns))
@@ -578,10 +430,11 @@ class RunConfig:
 
     @classmethod
     def from_recipe(cls, name: str | Recipe, *, recipes: RecipeRegistry | None = None, tasks: TaskRegistry | None = None,
-                    **kwargs: Any) -> RunConfig:
+                    metrics: MetricRegistry | None = None, **kwargs: Any) -> RunConfig:
         """Build a config from a named recipe (built-in, or in ``recipes``) or a recipe itself; recipe
         fields given as keywords override it. A task given by name is looked up in ``tasks`` (default:
-        the built-ins)."""
+        the built-ins); the task's metrics that ``metrics`` imported from a project's module become
+        the config's ``project_metrics``."""
         recipe = name if isinstance(name, Recipe) else get_recipe(name, recipes)
         recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
         recipe_changes = {k: kwargs.pop(k) for k in list(kwargs) if k in recipe_fields and k != "model"}
@@ -589,7 +442,25 @@ class RunConfig:
             recipe = dataclasses.replace(recipe, **recipe_changes)
         if "task" in kwargs:
             kwargs["task"] = resolve_task(kwargs["task"], tasks)
-        return cls(recipe=recipe, **kwargs)
+        config = cls(recipe=recipe, **kwargs)
+        if metrics is None or "project_metrics" in kwargs:
+            return config
+        known = set(metrics.names())
+        return config.replace(project_metrics=tuple(
+            spec for spec in map(metrics.spec, (name for name in config.task.metrics if name in known))
+            if spec.source is not None))
+
+    def metric_registry(self, import_root: Path | str | None = None) -> MetricRegistry:
+        """The registry the task is scored with in another process: the built-ins and this config's
+        project metrics, each imported from its source (``import_root``, the project's folder, on the
+        import path) and refused if its module changed since the config was made."""
+        registry = builtin_metrics()
+        for spec in self.project_metrics:
+            try:
+                registry.register(spec.imported(import_root))
+            except ValueError as error:
+                raise ConfigError(f"metric {spec.name!r}: {error}") from error
+        return registry
 
     @property
     def model_spec(self) -> str:
@@ -618,6 +489,7 @@ class RunConfig:
             **({"columns": dict(self.columns)} if self.columns else {}),
             # Only when distributed, so single-process configs keep the identity they always had.
             **({"world_size": self.world_size} if self.world_size > 1 else {}),
+            **({"project_metrics": [spec.to_dict() for spec in self.project_metrics]} if self.project_metrics else {}),
         }
 
     def recipe_record(self) -> dict[str, Any]:
@@ -663,4 +535,5 @@ class RunConfig:
             data_files=tuple((split, Path(path)) for split, path in data.get("data_files", {}).items()),
             columns=tuple(data.get("columns", {}).items()),
             model_root=Path(data["model_root"]) if data.get("model_root") else None,
+            project_metrics=tuple(MetricSpec.from_dict(spec) for spec in data.get("project_metrics", ())),
         )

@@ -80,8 +80,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = False,
-                     show_progress: bool = False) -> RunResult | None:
+                     show_progress: bool = False, import_root: Path | None = None) -> RunResult | None:
     """Fine-tune ``config`` in ``launch.world_size`` processes; the result on node 0, None elsewhere.
+
+    The workers score with the built-in metrics and the config's ``project_metrics``, imported from
+    ``import_root`` (the project's folder); a task metric neither of them holds (one registered in
+    code) is refused here, before any process starts.
 
     The result is what rank 0 wrote to ``config.output_dir`` (see :func:`harness.run.training.run_name`);
     a worker that fails makes the launcher raise, naming the failed rank and its error.
@@ -94,6 +98,7 @@ def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = F
     if config.world_size != launch.world_size:
         raise ConfigError(f"the config trains with world_size {config.world_size}, but the launch starts "
                           f"{launch.nproc_per_node} x {launch.nnodes} = {launch.world_size} processes")
+    _check_worker_metrics(config, import_root)
     port = launch.master_port or free_port(launch.master_addr)
     with tempfile.TemporaryDirectory(prefix="harness-ddp-") as scratch:
         config_file = Path(scratch) / "config.json"
@@ -110,6 +115,7 @@ def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = F
             start_method="spawn",
         )
         args = ["-m", "harness.run.distributed", str(config_file), "--threads", str(launch.threads())]
+        args += ["--import-root", str(Path(import_root).resolve())] if import_root is not None else []
         args += ["--hub-offline"] if hub_offline else []
         args += ["--progress"] if show_progress else []
         log.info("launching %d process(es) on node %d of %d (%s:%d, %d thread(s) each)", launch.nproc_per_node,
@@ -122,6 +128,17 @@ def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = F
     if launch.node_rank != 0:
         return None
     return RunResult.load(config.output_dir / run_name(config, hub_offline=hub_offline))
+
+
+def _check_worker_metrics(config: RunConfig, import_root: Path | None) -> None:
+    """Every metric of the task must be one a worker can build: a built-in or a project metric with a source."""
+    registry = config.metric_registry(import_root)
+    known = set(registry.names())
+    missing = [name for name in config.task.metrics if name not in known]
+    if missing:
+        raise ConfigError(f"task {config.task.name!r} is scored with {missing}, which a DDP worker cannot import: a metric "
+                          "registered in code has no \"module:callable\" source; declare it in [tool.harness.metrics] "
+                          "(or train with world_size 1)")
 
 
 @contextlib.contextmanager
@@ -160,6 +177,7 @@ def _worker(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--hub-offline", action="store_true")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--import-root", type=Path, default=None)
     args = parser.parse_args(argv)
 
     import torch
@@ -169,7 +187,8 @@ def _worker(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format=f"harness[rank {os.environ.get('RANK', '?')}]: %(message)s")
     config = RunConfig.from_dict(json.loads(args.config.read_text()))
-    fine_tune(config, hub_offline=args.hub_offline, show_progress=args.progress)
+    fine_tune(config, hub_offline=args.hub_offline, show_progress=args.progress,
+              metrics=config.metric_registry(args.import_root))
     return 0
 
 

@@ -35,7 +35,9 @@ the task's classes, logits passed where class labels belong) raise :class:`Metri
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import f1_score, matthews_corrcoef
 
+from harness.checksums import sha256_file
 from harness.registry import Registry
 
 GLUE_METRIC_PATH = str(Path(__file__).parent / "glue_metric" / "glue_metric.py")
@@ -377,6 +380,35 @@ class MetricSpec:
     # What computes it, fn(predictions, references) -> float; not part of what the metric is (two
     # specs that say the same thing are equal), and a registry refuses a spec without one.
     function: MetricFunction | None = field(default=None, compare=False, repr=False)
+    # Where a project's metric is imported from ("package.module:callable") and the sha256 of that
+    # module's file when it was: part of a run's identity (an edit to the metric's code retrains and
+    # is refused mid-recording), and how a DDP worker imports the same function. None for the built-ins
+    # and for a metric registered in code.
+    source: str | None = None
+    source_sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the metric is, as JSON data (no function): how a project metric travels in a run's config."""
+        return {"name": self.name, "direction": self.direction, "kind": self.kind, "description": self.description,
+                "applies_to": self.applies_to, "bounds": list(self.bounds), "source": self.source,
+                "source_sha256": self.source_sha256}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricSpec:
+        """The inverse of :meth:`to_dict`, without its function (see :meth:`imported`)."""
+        return cls(**{**data, "bounds": tuple(data["bounds"])})
+
+    def imported(self, root: Path | str | None = None) -> MetricSpec:
+        """This spec with its function imported from :attr:`source` (``root`` on the import path); a
+        ValueError when the module's file is no longer the one the spec was made from."""
+        if self.source is None:
+            raise ValueError(f"metric {self.name!r} was registered in code, with no \"module:callable\" source to import "
+                             "it from; declare it in [tool.harness.metrics] so another process can load it")
+        function, sha256 = import_source(self.source, root)
+        if self.source_sha256 is not None and sha256 != self.source_sha256:
+            raise ValueError(f"metric {self.name!r}: the module of {self.source!r} changed since the run was configured "
+                             f"(sha256 {self.source_sha256[:12]} then, {sha256[:12]} now); run it again")
+        return dataclasses.replace(self, function=function)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -432,6 +464,40 @@ class MetricSpec:
     @property
     def requirement(self) -> str:
         return _REQUIREMENTS[self.applies_to]
+
+
+def import_source(source: Any, root: Path | str | None = None) -> tuple[MetricFunction, str | None]:
+    """The callable ``"package.module:callable"`` names, imported with ``root`` on the import path
+    (while importing, when not on it already), and the sha256 of its module's file (None when it has
+    none). A ValueError names what is wrong and the fix."""
+    module_name, _, attribute = source.partition(":") if isinstance(source, str) else ("", "", "")
+    if not module_name or not attribute:
+        raise ValueError(f"function must be \"package.module:callable\" (e.g. \"my_metrics:error_rate\"), got {source!r}")
+    module = _import_module(module_name, root)
+    function: Any = module
+    for part in attribute.split("."):
+        function = getattr(function, part, None)
+    if not callable(function):
+        found = "nothing" if function is None else type(function).__name__
+        raise ValueError(f"function {source!r}: module {module_name!r} has no callable {attribute!r} (found "
+                         f"{found}); define def {attribute.split('.')[-1]}(predictions, references) -> float there")
+    path = getattr(module, "__file__", None)
+    return function, (sha256_file(Path(path)) if path else None)
+
+
+def _import_module(name: str, root: Path | str | None) -> Any:
+    where = "the import path" if root is None else str(root)
+    added = root is not None and str(root) not in sys.path
+    if added:
+        sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module(name)
+    except Exception as error:  # an import runs the module's code: any failure is the module's to fix
+        raise ValueError(f"function: cannot import module {name!r} from {where} ({type(error).__name__}: "
+                         f"{error}); put {name.replace('.', '/')}.py in the project folder, or install it") from error
+    finally:
+        if added:
+            sys.path.remove(str(root))
 
 
 def _check_num_labels(num_labels: Any) -> int:

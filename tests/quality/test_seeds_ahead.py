@@ -13,8 +13,8 @@ from fake_runs import run_result, smoke_run_config
 from harness.run.config import RunConfig
 from harness.quality.baselines import BaselineStore, measured_from_runs
 from harness.quality.gate import GatePolicy
-from harness.quality.regression import name_for
-from harness.quality.seeds_ahead import NothingAhead, candidate_config, candidate_seed, planned_seeds
+from harness.quality.regression import GatePlan, name_for, procedure_for
+from harness.quality.seeds_ahead import NothingAhead, candidate_config, planned_seeds
 from harness.project import Project
 from harness.session import HarnessSession
 from harness.settings import Settings
@@ -82,11 +82,11 @@ def test_the_runs_trained_ahead_are_the_ones_the_gate_asks_for(store, tmp_path, 
     assert all(c.faults == faults for c in ahead)
 
 
-def test_candidate_seed_counts_the_configs_own_seed_as_run_one(store):
+def test_the_sequential_procedure_counts_the_configs_own_seed_as_run_one(store):
     baseline = store.load(name_for(smoke_run_config()))
-    assert [candidate_seed(smoke_run_config(), baseline, run) for run in (1, 2, 3)] == [42, 72, 73]
-    with pytest.raises(ValueError, match="count from 1"):
-        candidate_seed(smoke_run_config(), baseline, 0)
+    procedure = procedure_for(GatePlan.of(smoke_run_config(), POLICY), baseline, store)
+    assert procedure.seeds(smoke_run_config(), baseline)[:3] == (42, 72, 73)
+    assert planned_seeds(smoke_run_config(), store, 2) == procedure.seeds(smoke_run_config(), baseline)[1:3]
 
 
 def ahead(store, policy=POLICY, *, run=2, config=None, force_regen=False) -> str:
