@@ -1,7 +1,8 @@
 """The pytest plugin: options, markers and fixtures over :class:`harness.session.HarnessSession`.
 
 Registered through the ``pytest11`` entry point, so any project with harness installed gets the
-``--harness-*`` options and the ``harness`` / ``quality_gate`` fixtures.
+``--harness-*`` options and the ``harness`` / ``quality_gate`` / ``training_throughput`` fixtures
+(the objects they hand to tests are in :mod:`harness.fixtures`).
 
 Under pytest-xdist the checks run in workers: each verdict crosses to the controller with its test's
 report (:mod:`harness.xdist_records`), throughput figures with the worker's ``workeroutput``, and only
@@ -12,27 +13,23 @@ candidate seeds into the shared run cache, so idle workers train them while the 
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 
 from harness.arguments import baseline_seeds, bootstrap_samples, fault_name, non_negative_float, non_negative_int, positive_int, seed_value
-from harness.run.config import DEVICES, PRECISIONS, ConfigError, RunConfig
+from harness.run.config import DEVICES, PRECISIONS, ConfigError
 from harness.quality.gate import PROCEDURES, GatePolicy
-from harness.cases import Case
 from harness.project import Project, ProjectFlags
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
-from harness.throughput.relative_check import RelativeCheck, assert_relative
-from harness.prefetch_items import HarnessRecipeWarning, declaration_problem, drop_orphans, gate_target, items_ahead
+from harness.fixtures import QualityGateFixture, TrainingThroughputFixture
+from harness.prefetch_items import drop_orphans, items_ahead
 from harness.session_report import report_session
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR
-from harness.throughput.runner import ThroughputCase, ThroughputResult
 from harness.throughput.bench import ThroughputBench
 from harness.run.precision import AUTO_PRECISION
 from harness import xdist_records
@@ -215,79 +212,9 @@ def harness(pytestconfig: pytest.Config) -> HarnessSession:
     return pytestconfig.stash[_SESSION_KEY]
 
 
-class QualityGateFixture:
-    """``quality_gate.check(config)``: fine-tune (shared, cached), gate, and fail with the table."""
-
-    def __init__(self, session: HarnessSession, capture_manager=None, node: pytest.Item | None = None) -> None:
-        self._session = session
-        self._capture = capture_manager
-        self._node = node
-
-    def check(self, config):
-        """Gate ``config`` (a RunConfig), or one of the project's cases (the ``harness_case`` fixture)."""
-        __tracebackhide__ = True
-        if not isinstance(config, (RunConfig, Case)):
-            raise TypeError(f"quality_gate.check takes a run config (harness.config(\"{config}\") for a recipe name) or a "
-                            f"case (the harness_case fixture), got {type(config).__name__} {config!r}")
-        # A fine-tune takes minutes: let its progress bars reach the terminal instead of pytest's capture.
-        live = self._session.show_progress and self._capture is not None
-        if isinstance(config, RunConfig):
-            self._warn_if_undeclared(config)
-        with self._capture.global_and_fixture_disabled() if live else contextlib.nullcontext():
-            if isinstance(config, Case):
-                outcome = self._session.check_case(config)
-            else:
-                outcome = self._session.check_quality(config)
-        if not outcome.passed:
-            pytest.fail(f"{outcome.report.table()}\n{outcome.message}".rstrip(), pytrace=False)
-        return outcome
-
-    def _warn_if_undeclared(self, config: RunConfig) -> None:
-        """Seeds trained ahead for the marker's config are wasted if the test gates another one: say so."""
-        target = gate_target(self._node) if self._node is not None else None
-        problem = None if target is None or target.case is not None else declaration_problem(target, self._session, config)
-        if problem:
-            warnings.warn(HarnessRecipeWarning(
-                f"{self._node.nodeid}: {problem}, so runs trained ahead for the marker (--harness-seeds-ahead) are not "
-                "the ones this gate uses; make the marker name the recipe and fields the test checks"
-            ), stacklevel=3)
-
-
 @pytest.fixture
 def quality_gate(harness: HarnessSession, pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> QualityGateFixture:
     return QualityGateFixture(harness, pytestconfig.pluginmanager.getplugin("capturemanager"), request.node)
-
-
-class TrainingThroughputFixture:
-    """``training_throughput.measure(case, benchmark)``: skip with the reason where the case cannot run
-    here, else time it under pytest-benchmark and record it for ``throughput.md``;
-    ``training_throughput.assert_relative(faster, slower, min_ratio=...)``: a same-run ratio check."""
-
-    def __init__(self, bench: ThroughputBench) -> None:
-        self._bench = bench
-
-    def measure(self, case: ThroughputCase, benchmark) -> ThroughputResult | None:
-        __tracebackhide__ = True  # a skip is reported at the benchmark, not here
-        reason = self._bench.skip_reason(case)
-        if reason is not None:
-            pytest.skip(reason)
-        try:
-            return self._bench.measure(case, benchmark)
-        except Exception as error:
-            self._bench.record_failure(case, error)
-            raise
-
-    def assert_relative(self, faster: ThroughputCase, slower: ThroughputCase, *, min_ratio: float,
-                        metric: str = "samples_per_second", why: str = "") -> RelativeCheck:
-        __tracebackhide__ = True
-        measured = [self._bench.result_for(case) for case in (faster, slower)]
-        missing = [self._bench.why_missing(case) for case, result in zip((faster, slower), measured) if result is None]
-        if missing:
-            pytest.skip("; ".join(missing))
-        try:
-            return assert_relative(measured[0], measured[1], min_ratio=min_ratio, metric=metric, why=why)
-        except AssertionError as error:
-            pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")

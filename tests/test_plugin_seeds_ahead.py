@@ -27,7 +27,8 @@ import torch  # noqa: F401
 
 from fake_runs import run_result, smoke_run_config
 from review_project import REVIEWS, THE_READMES_TEST, write_reviews
-from harness.plugin import HarnessRecipeWarning, QualityGateFixture
+from harness.fixtures import QualityGateFixture
+from harness.prefetch_items import HarnessRecipeWarning
 from harness.project_config import read_cases, read_gate_policy, read_recipes, read_tasks
 from harness.quality.baselines import BaselineStore, MeasuredBaseline, MetricStats, measured_from_runs
 from harness.quality.regression import name_for
