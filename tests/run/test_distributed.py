@@ -214,3 +214,48 @@ def re_escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+@pytest.mark.slow  # ~15 s: two processes import the project's own metric and score with it
+def test_ddp_workers_score_with_the_projects_own_metric(smoke_dir, tmp_path):
+    """A project metric reaches every DDP worker: they import its module from the project folder (the
+    launcher passes it), rank 0 scores with it, and the result records it in its config."""
+    import csv
+
+    from harness.tasks.glue import MRPC
+    from harness.tasks.glue_files import read_glue_file
+
+    module = f"ddp_metric_{os.getpid()}"
+    (tmp_path / f"{module}.py").write_text(
+        "import numpy as np\n\n\ndef error_rate(predictions, references):\n"
+        "    return float(np.mean(np.asarray(predictions) != np.asarray(references)))\n", encoding="utf-8")
+    files = {}
+    for split, name in (("train", "train.tsv"), ("validation", "dev.tsv")):
+        rows = read_glue_file(MRPC, smoke_dir / name)
+        files[split] = tmp_path / f"{split}.csv"
+        with open(files[split], "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["sentence1", "sentence2", "label"])
+            writer.writerows(zip(rows["sentence1"], rows["sentence2"], rows["label"]))
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f"""
+[tool.harness.metrics.error_rate]
+function = "{module}:error_rate"
+better = "lower"
+
+[tool.harness.tasks.pairs]
+text_columns = ["sentence1", "sentence2"]
+label_names = ["different", "same"]
+metrics = ["accuracy", "error_rate"]
+""", encoding="utf-8")
+    output_dir = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--recipe", "smoke", "--task", "pairs", "--data-files",
+         f"train={files['train']},validation={files['validation']}", "--device", "cpu", "--quiet", "--nproc", "2",
+         "--output-dir", str(output_dir), "--pyproject", str(pyproject)],
+        cwd=smoke_dir, env=OFFLINE_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # not the project folder
+    _finish(process)
+    result = _only_result(output_dir)
+    assert result.metrics["error_rate"] == pytest.approx(1 - result.metrics["accuracy"])
+    (spec,) = result.config.project_metrics
+    assert spec.source == f"{module}:error_rate" and spec.source_sha256 is not None
