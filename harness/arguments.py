@@ -32,6 +32,40 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
 
+def port_number(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is from 1 to 65535, got {value}")
+    return value
+
+
+MIN_TRIALS, MAX_TRIALS = 100, 10_000_000  # fewer: no rate to speak of; more: gigabytes of simulated runs
+
+
+def simulation_trials(text: str) -> int:
+    value = positive_int(text)
+    if not MIN_TRIALS <= value <= MAX_TRIALS:
+        raise argparse.ArgumentTypeError(f"trials must be from {MIN_TRIALS} to {MAX_TRIALS:,}, got {value:,}")
+    return value
+
+
+def output_file(text: str):
+    """A report's path, checked before any work: not a folder, and its folder creatable and writable."""
+    import os
+    from pathlib import Path
+
+    path = Path(text).expanduser()
+    if not text or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file to write the report to")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the report's folder, made now rather than after the work
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {path.parent} is not a writable folder ({error.strerror})") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {path.parent} is not a writable folder")
+    return path
+
+
 def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from harness.cases import CaseRegistry
 from harness.run.config import DEVICES, PRECISIONS, ConfigError, RecipeRegistry, builtin_recipes
-from harness.run.precision import AUTO_PRECISION, check_precision, resolve_precision
+from harness.run.precision import AUTO_PRECISION, check_device_available, check_precision, resolve_precision
 from harness.project_config import HarnessTable, read_cases, read_gate_policy, read_metrics, read_recipes, read_tasks
 from harness.run.provenance import resolve_device
 from harness.quality.gate import GatePolicy
@@ -161,6 +161,10 @@ def _hardware(flags: ProjectFlags, tops: Mapping[str, Any], pyproject: Path | No
         raise ConfigError(f"{said['device']}: unknown device; use one of {', '.join(DEVICES)}")
     if precision not in (*PRECISIONS, AUTO_PRECISION):
         raise ConfigError(f"{said['precision']}: unknown precision; use one of {', '.join((*PRECISIONS, AUTO_PRECISION))}")
+    try:
+        check_device_available(resolve_device(device))  # "checked against this machine": a GPU project on a CPU says so now
+    except ConfigError as error:
+        raise ConfigError(f"{said['device']}: {error}") from None
     precision = resolve_precision(precision, device)
     try:
         check_precision(precision, device)  # before resolving, so the refusal says "'auto', which resolves to 'cpu'"

@@ -181,7 +181,10 @@ class HarnessTable:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{pyproject}: not valid TOML ({error}); fix the file") from error
-        harness = data.get("tool", {}).get("harness", {})
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{pyproject}: `tool` must be a table ([tool.harness] lives in it), got {tool!r}")
+        harness = tool.get("harness", {})
         if not isinstance(harness, dict):
             raise ConfigError(f"{pyproject}: [tool.harness] must be a table")
         refuse_unknown_keys(harness, (*PROJECT_KEYS, *HARNESS_SECTIONS), f"{pyproject}: [tool.harness]")

@@ -51,6 +51,8 @@ def metric_from_table(name: str, table: Any, where: str, *, root: Path, taken: M
         return MetricSpec(name, table["better"], table.get("kind", "label"), table.get("description", ""),
                           table.get("applies_to"), _bounds(table.get("bounds"), where), function=function,
                           source=table["function"], source_sha256=sha256)
+    except ConfigError:
+        raise
     except ValueError as error:
         raise ConfigError(f"{where}: {error}") from error
 

@@ -6,6 +6,7 @@ without training: each result is deterministic in its config's seed and internal
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,3 +88,10 @@ class FakeFineTune:
     def __call__(self, config: RunConfig) -> RunResult:
         self.seeds.append(config.seed)
         return run_result(config, accuracy=0.70 + 0.05 * (config.seed % 3) + self.accuracy_offset)
+
+
+def no_settings(path: Path) -> Path:
+    """An empty pyproject.toml at ``path``: a project with no [tool.harness] settings (a given
+    --pyproject must exist)."""
+    path.write_text("", encoding="utf-8")
+    return path

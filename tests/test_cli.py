@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import runpy
 import sys
 from pathlib import Path
 
 import pytest
 
+from fake_runs import no_settings
 from harness.checksums import sha256_json
 from harness.cli import main
 from harness.run.config import RECIPES
@@ -159,7 +161,7 @@ def test_python_dash_m_harness_runs_the_cli(monkeypatch, capsys):
 
 
 def test_an_unknown_recipe_exits_2_listing_the_known_ones(capsys, tmp_path):
-    code = main(["run", "--recipe", "no-such-recipe", "--pyproject", str(tmp_path / "pyproject.toml")], settings=OFFLINE)
+    code = main(["run", "--recipe", "no-such-recipe", "--pyproject", str(no_settings(tmp_path / "pyproject.toml"))], settings=OFFLINE)
     assert code == 2
     assert "unknown recipe 'no-such-recipe'; known recipes: course, minilm-cpu, minilm-cpu-ema, minilm-cpu-reinit, smoke" in capsys.readouterr().err
 
@@ -196,3 +198,47 @@ def test_the_listing_commands_refuse_a_recipe_they_would_ignore(command, capsys)
         main([command, "--recipe", "minilm-cpu"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: --recipe" in capsys.readouterr().err
+
+
+def test_an_explicit_pyproject_that_is_not_a_file_is_an_error(tmp_path, capsys):
+    """A typo in --pyproject must not run with no project settings at all."""
+    for given in (tmp_path / "pyprojet.toml", tmp_path):
+        assert main(["cases", "--pyproject", str(given)]) == 2
+        err = capsys.readouterr().err
+        assert f"--pyproject {given}:" in err and "leave --pyproject out" in err
+    broken = tmp_path / "tool.toml"
+    broken.write_text("tool = 3\n", encoding="utf-8")
+    assert main(["cases", "--pyproject", str(broken)]) == 2
+    assert "`tool` must be a table" in capsys.readouterr().err
+
+
+def test_reports_go_to_the_projects_reports_folder_and_a_bad_output_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    repository = Path(__file__).resolve().parents[1]
+    gate = re.search(r"\[tool\.harness\.gate\].*?(?=\n\[(?!tool\.harness\.gate)|\Z)",
+                     repository.joinpath("pyproject.toml").read_text(encoding="utf-8"), re.S).group(0)
+    project = tmp_path / "pyproject.toml"  # the repository's gate (fitted to its baseline), reports elsewhere
+    project.write_text(f'[tool.harness]\nreports_dir = "myreports"\n\n{gate}\n', encoding="utf-8")
+    baselines = repository / "baselines"
+    args = ["simulate-gate", "--pyproject", str(project), "--device", "cpu", "--baselines-dir", str(baselines), "--trials", "100"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (tmp_path / "myreports" / "gate-simulation.md").is_file() and not (tmp_path / "reports").exists()
+    for bad, message in (("--trials=50", "trials must be from 100"), ("--output=" + str(tmp_path), "is a folder"),
+                         ("--output=/proc/nope/x.md", "is not a writable folder")):
+        with pytest.raises(SystemExit):
+            main([*args, bad])
+        assert message in capsys.readouterr().err
+
+
+def test_bad_ports_and_seeds_are_refused_by_the_parser(tmp_path, capsys):
+    for bad, message in ((["run", "--master-port", "99999"], "a TCP port is from 1 to 65535"),
+                         (["record-baseline", "--seed", str(2**32)], "a seed must be from 0 to 2**32 - 1")):
+        with pytest.raises(SystemExit):
+            main(bad)
+        assert message in capsys.readouterr().err
+    empty = tmp_path / "pyproject.toml"
+    empty.write_text("", encoding="utf-8")
+    code = main(["record-baseline", "--recipe", "smoke", "--seed", str(2**32 - 2), "--seeds", "3", "--pyproject", str(empty),
+                 "--device", "cpu", "--baselines-dir", str(tmp_path / "b")])
+    assert code == 2 and "seed must be a whole number from 0 to 2**32 - 1" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()  # refused before the first seed trained

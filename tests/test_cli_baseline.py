@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fake_runs import no_settings
 from harness.run.cache import RunCache
 from harness.cli import main
 from harness.run.config import RunConfig
@@ -103,7 +104,7 @@ def test_measure_fault_keeps_each_seed_and_reports_the_effect(smoke_dir, tmp_pat
     assert record(smoke_dir, baselines, cache) == 0
     argv = ["measure-fault", "--recipe", "smoke", "--fault", "label-noise-50", "--seeds", "2", "--data-dir", str(smoke_dir),
             "--device", "cpu", "--baselines-dir", str(baselines), "--quiet", "--output", str(tmp_path / "fault.md"),
-            "--pyproject", str(tmp_path / "pyproject.toml")]
+            "--pyproject", str(no_settings(tmp_path / "pyproject.toml"))]
     assert main(argv, settings=Settings(cache_dir=cache, hub_offline=True)) == 0
     ledger = SeedLedger.open(baselines / "faults" / f"{BASELINE_NAME}--label-noise-50.json")
     assert sorted(ledger.seeds) == [42, 44]  # the gate's order: its own seed, then after the baseline's 42-43
@@ -119,7 +120,7 @@ def test_measure_fault_keeps_each_seed_and_reports_the_effect(smoke_dir, tmp_pat
 
 def test_measure_fault_needs_a_baseline_first(smoke_dir, tmp_path, capsys):
     argv = ["measure-fault", "--recipe", "smoke", "--fault", "label-noise-10", "--data-dir", str(smoke_dir), "--device", "cpu",
-            "--baselines-dir", str(tmp_path), "--pyproject", str(tmp_path / "pyproject.toml")]
+            "--baselines-dir", str(tmp_path), "--pyproject", str(no_settings(tmp_path / "pyproject.toml"))]
     assert main(argv, settings=Settings(cache_dir=tmp_path / "cache", hub_offline=True)) == 2
     assert "to measure the fault against; record one with `harness record-baseline --recipe smoke`" in capsys.readouterr().err
 

@@ -156,3 +156,20 @@ def test_the_cli_reads_its_baselines_folder_and_precision_from_pyproject(tmp_pat
     assert main(["cases", "--pyproject", str(path), "--device", "cpu"], settings=Settings(hub_offline=True)) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "gates" / "reviews--reviews-smoke--arch-bert-tiny--validation--cpu-fp32.json") in out
+
+
+def test_a_device_this_machine_lacks_is_refused_when_the_project_resolves(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = pyproject(tmp_path, '[tool.harness]\ndevice = "cuda"\n')
+    with pytest.raises(ConfigError, match=r"\[tool.harness\] device = 'cuda': device 'cuda' was asked for, but torch .* sees no CUDA GPU"):
+        Project.load(path, environ={})
+    assert Project.load(path, flags=ProjectFlags(device="cpu"), environ={}).device == "cpu"
+
+
+def test_bf16_on_mps_is_refused(monkeypatch):
+    from harness.run.precision import check_precision
+
+    with pytest.raises(ConfigError, match="bf16 training is not supported on the device 'mps'"):
+        check_precision("bf16", "mps")

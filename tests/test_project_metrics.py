@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fake_runs import run_result, smoke_run_config
-from harness.checksums import sha256_file
+from harness.checksums import sha256_file, sha256_json
 from harness.run.config import ConfigError, RunConfig
 from harness.run.run_identity import RunIdentity
 from harness.project import Project
@@ -245,7 +245,7 @@ def test_a_project_metrics_code_is_part_of_the_run_identity(tmp_path, metric_mod
     config = pairs_config(project, tmp_path)
     (spec,) = config.project_metrics
     assert (spec.name, spec.source) == ("error_rate", f"{metric_module}:error_rate")
-    assert spec.source_sha256 == sha256_file(tmp_path / f"{metric_module}.py")
+    assert spec.source_sha256 == sha256_json({metric_module: sha256_file(tmp_path / f"{metric_module}.py")})
     assert config.identity()["project_metrics"][0]["source_sha256"] == spec.source_sha256
     assert RunConfig.from_dict(config.to_dict()) == config  # how it crosses to a DDP worker
     identity = RunIdentity._build(config.identity(), task=config.task.to_dict(), world_size=1, device="cpu",
@@ -294,3 +294,52 @@ def test_a_metric_registered_in_code_is_refused_before_a_ddp_launch(tmp_path):
     with pytest.raises(ConfigError, match=r"scored with \['error_rate'\], which a DDP worker cannot import"):
         launch_fine_tune(config, Launch(nproc_per_node=2))
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_edit_inside_a_metrics_package_changes_its_fingerprint(tmp_path):
+    """``function = "pkg:fn"`` where pkg/__init__.py imports fn from pkg/impl.py: an edit to impl.py counts."""
+    name = f"metric_pkg_{uuid.uuid4().hex[:8]}"
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text(f"from {name}.impl import error_rate\n", encoding="utf-8")
+    (package / "impl.py").write_text(METRIC_MODULE, encoding="utf-8")
+    from harness.tasks.metrics import import_source
+
+    try:
+        _, before = import_source(f"{name}:error_rate", tmp_path)
+        (package / "impl.py").write_text(METRIC_MODULE.replace("!=", "=="), encoding="utf-8")
+        _, after = import_source(f"{name}:error_rate", tmp_path)
+    finally:
+        for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+            sys.modules.pop(module)
+    assert before != after
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    (lambda spec: {**spec, "source_sha256": None}, "with its source and source_sha256"),
+    (lambda spec: {**spec, "extra": 1}, "not the metric specs a config records"),
+    (lambda spec: {key: value for key, value in spec.items() if key != "bounds"}, "not the metric specs a config records"),
+    (lambda spec: "error_rate", "not the metric specs a config records"),
+])
+def test_a_tampered_stored_config_is_refused_by_name(tmp_path, metric_module, tamper, message):
+    project = Project.load(project_file(tmp_path, metric_module), environment=Settings(cache_dir=tmp_path / "cache"))
+    stored = pairs_config(project, tmp_path).to_dict()
+    (spec,) = stored["project_metrics"]
+    tampered = tamper(spec)
+    stored["project_metrics"] = tampered if isinstance(tampered, str) else [tampered]
+    with pytest.raises(ConfigError, match=message):
+        RunConfig.from_dict(stored)
+
+
+def test_a_metric_module_that_exits_or_is_shadowed_is_an_error_naming_it(tmp_path):
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(3)\n", encoding="utf-8")
+    (tmp_path / "numbers.py").write_text(METRIC_MODULE, encoding="utf-8")  # the standard library's numbers wins
+    from harness.tasks.metrics import import_source
+
+    try:
+        with pytest.raises(ValueError, match=r"cannot import module 'exits_on_import'.*SystemExit"):
+            import_source("exits_on_import:error_rate", tmp_path)
+    finally:
+        sys.modules.pop("exits_on_import", None)
+    with pytest.raises(ValueError, match=r"'numbers' resolves to .*, not .*numbers.py: a module of that name was imported first"):
+        import_source("numbers:error_rate", tmp_path)

@@ -17,6 +17,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness.cli import convert_ledger, listing, measure_fault, noise_study, record_baseline, run, simulate_gate
 from harness.cli.options import Parents, project_parent
@@ -48,7 +49,11 @@ def project_for(args: argparse.Namespace, environment: Settings | None = None) -
     then the environment (``environment``: a :class:`Settings` standing in for it), then the defaults."""
     flags = ProjectFlags(device=getattr(args, "device", None), precision=getattr(args, "precision", None),
                          baselines_dir=getattr(args, "baselines_dir", None))
-    return Project.load(args.pyproject, flags=flags, environment=environment)
+    pyproject = Path("pyproject.toml") if args.pyproject is None else args.pyproject
+    if args.pyproject is not None and not pyproject.is_file():  # a typo must not fall back to no settings at all
+        raise ConfigError(f"--pyproject {pyproject}: {'is not a file' if pyproject.exists() else 'no such file'}; "
+                          "name the project's pyproject.toml, or leave --pyproject out to read ./pyproject.toml if any")
+    return Project.load(pyproject, flags=flags, environment=environment)
 
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:

@@ -25,7 +25,7 @@ def cases(args: argparse.Namespace, project: Project) -> int:
 
     cases = project.cases
     if not len(cases):
-        print(f"no cases in {args.pyproject}; declare one under [tool.harness.cases.NAME] (see `harness cases --help`)")
+        print(f"no cases in {project.pyproject}; declare one under [tool.harness.cases.NAME] (see `harness cases --help`)")
         return 0
     session = HarnessSession(project)
     policy = project.policy

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from harness.arguments import baseline_seeds, fault_name
-from harness.cli.options import Parents, data_fields, data_options, recipe_options
+from harness.arguments import baseline_seeds, fault_name, output_file
+from harness.cli.options import Parents, data_fields, data_options, recipe_options, report_path
 from harness.project import Project
 from harness.quality.baselines import BaselineError
 
@@ -19,12 +18,14 @@ def add_parser(commands, parents: Parents) -> None:
     fault.add_argument("--fault", required=True, type=fault_name, help="the fault, e.g. label-noise-10")
     fault.add_argument("--seeds", type=baseline_seeds, default=10, help="seeds to measure, in the gate's order (default: 10)")
     data_options(fault)
-    fault.add_argument("--output", type=Path, help="Markdown report (default: reports/fault-<fault>.md)")
+    fault.add_argument("--output", type=output_file,
+                       help="Markdown report (default: fault-<fault>.md in the project's reports folder)")
     fault.add_argument("--quiet", action="store_true", help="no progress bars")
     fault.set_defaults(handler=command)
 
 
 def command(args: argparse.Namespace, project: Project) -> int:
+    output = report_path(args, project, f"fault-{args.fault}.md")
     import dataclasses
 
     from harness.files import atomic_write_text
@@ -55,5 +56,5 @@ def command(args: argparse.Namespace, project: Project) -> int:
     if why_not:
         text += f"\n{why_not}\n"
     print(text)
-    print(f"wrote {atomic_write_text(args.output or Path('reports') / f'fault-{args.fault}.md', text)}")
+    print(f"wrote {atomic_write_text(output, text)}")
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli.options import Parents, recipe_names, task_option
+from harness.arguments import output_file
+from harness.cli.options import Parents, recipe_names, report_path, task_option
 from harness.run.config import RunConfig
 from harness.project import Project
 from harness.settings import DATA_DIR_VAR
@@ -20,12 +21,13 @@ def add_parser(commands, parents: Parents) -> None:
     task_option(noise)
     noise.add_argument("--data-dir", type=Path, help=f"the data folder the suggested record-baseline commands name "
                        f"(default: ${DATA_DIR_VAR})")
-    noise.add_argument("--output", type=Path, default=Path("reports") / "noise-study.md",
-                       help="Markdown report (default: reports/noise-study.md)")
+    noise.add_argument("--output", type=output_file,
+                       help="Markdown report (default: noise-study.md in the project's reports folder)")
     noise.set_defaults(handler=command)
 
 
 def command(args: argparse.Namespace, project: Project) -> int:
+    output = report_path(args, project, "noise-study.md")
     from harness.files import atomic_write_text
     from harness.quality.baselines import BaselineStore
     from harness.quality.noise_study import noise_study_markdown, study_baselines
@@ -39,5 +41,5 @@ def command(args: argparse.Namespace, project: Project) -> int:
     text = noise_study_markdown(baselines, policy.metrics, max_runs=policy.max_runs, notes=notes,
                                 registry=project.metrics)
     print(text)
-    print(f"wrote {atomic_write_text(args.output, text)}")
+    print(f"wrote {atomic_write_text(output, text)}")
     return 0

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 from typing import NamedTuple
 
-from harness.arguments import column_mapping, split_files
-from harness.run.config import DEFAULT_TASK, DEVICES, PRECISIONS, RECIPES
+from harness.arguments import column_mapping, output_file, split_files
+from harness.run.config import DEFAULT_TASK, DEVICES, PRECISIONS, RECIPES, ConfigError
 from harness.run.precision import AUTO_PRECISION
 from harness.project import Project
 from harness.settings import DATA_DIR_VAR
@@ -28,8 +28,9 @@ def project_parent(*, hardware: bool, baselines: bool) -> argparse.ArgumentParse
     :class:`~harness.project.Project` decides: the flag, else ``[tool.harness]``, else the default.
     A command gets only the options it uses: a flag a command ignores reads as obeyed."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
-                        help="where [tool.harness] (settings, recipes, tasks, cases, gate) is read (default: pyproject.toml)")
+    parent.add_argument("--pyproject", type=Path, default=None,
+                        help="where [tool.harness] (settings, recipes, tasks, cases, gate) is read; given, the file must "
+                             "exist (default: pyproject.toml in the working folder, if there is one)")
     if hardware:
         parent.add_argument("--device", default=None, choices=DEVICES,
                             help="default: [tool.harness] device, else auto (cuda, then mps, then cpu)")
@@ -91,3 +92,15 @@ def data_fields(args: argparse.Namespace, project: Project) -> dict:
     if args.data_files:
         return {"data_files": args.data_files, "columns": args.columns or {}, "data_dir": args.data_dir}
     return {"data_dir": args.data_dir or project.settings.data_dir, "columns": args.columns or {}}
+
+
+def report_path(args: argparse.Namespace, project: Project, name: str) -> Path:
+    """Where a command writes its report: ``--output``, else ``name`` in the project's reports folder
+    ([tool.harness] reports_dir, else $HARNESS_REPORTS_DIR, else reports/), checked writable
+    before any work, so a report that cannot be written costs no training."""
+    if args.output is not None:
+        return args.output
+    try:
+        return output_file(str(project.settings.reports_dir / name))
+    except argparse.ArgumentTypeError as error:
+        raise ConfigError(f"the reports folder: {error}; set [tool.harness] reports_dir or pass --output") from None

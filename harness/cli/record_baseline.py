@@ -39,6 +39,7 @@ def command(args: argparse.Namespace, project: Project) -> int:
     else:
         config = session.config(args.recipe, task=args.task, seed=args.seed, **data_fields(args, project))
     check_recordable(config)
+    config.replace(seed=config.seed + args.seeds - 1)  # the last seed, refused now if out of range, not after hours
     name = name_for(config)
     old, unreadable = session.store.load_for_replacement(name)
     if unreadable:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.arguments import fault_name, positive_int, seed_value
+from harness.arguments import fault_name, port_number, positive_int, seed_value
 from harness.cli.options import Parents, data_fields, data_options, recipe_options
 from harness.run.config import RunConfig
 from harness.run.faults import FAULTS
@@ -32,7 +32,7 @@ def add_parser(commands, parents: Parents) -> None:
     ddp.add_argument("--nnodes", type=positive_int, default=1, help="nodes; run the same command on each (default: 1)")
     ddp.add_argument("--node-rank", type=int, default=0, help="this node's rank, 0 to nnodes-1; node 0 writes the result (default: 0)")
     ddp.add_argument("--master-addr", default="127.0.0.1", help="node 0's address (default: 127.0.0.1)")
-    ddp.add_argument("--master-port", type=positive_int, help="node 0's rendezvous port, the same on every node "
+    ddp.add_argument("--master-port", type=port_number, help="node 0's rendezvous port, the same on every node "
                      "(default: a free port; required with --nnodes > 1)")
     ddp.add_argument("--threads-per-process", type=positive_int, help="torch threads per process (default: cores / nproc)")
     run.set_defaults(handler=command)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from harness.arguments import positive_int
-from harness.cli.options import Parents, recipe_options, task_option
+from harness.arguments import output_file, simulation_trials
+from harness.cli.options import Parents, recipe_options, report_path, task_option
 from harness.run.config import RunConfig
 from harness.project import Project
 from harness.quality.baselines import BaselineError
@@ -18,9 +17,9 @@ def add_parser(commands, parents: Parents) -> None:
                                    "for a recorded baseline, by simulation")
     recipe_options(simulate)
     task_option(simulate)
-    simulate.add_argument("--trials", type=positive_int, default=20_000, help="simulated gate runs per row (default: 20000)")
-    simulate.add_argument("--output", type=Path, default=Path("reports") / "gate-simulation.md",
-                          help="Markdown report (default: reports/gate-simulation.md)")
+    simulate.add_argument("--trials", type=simulation_trials, default=20_000, help="simulated gate runs per row (default: 20000)")
+    simulate.add_argument("--output", type=output_file,
+                          help="Markdown report (default: gate-simulation.md in the project's reports folder)")
     simulate.set_defaults(handler=command)
 
 
@@ -31,6 +30,8 @@ def command(args: argparse.Namespace, project: Project) -> int:
     from harness.files import atomic_write_text
     from harness.quality.regression import GatePlan, name_for, procedure_for, record_command
     from harness.quality.sequential_check import simulate_check
+
+    output = report_path(args, project, "gate-simulation.md")
 
     config = RunConfig.from_recipe(args.recipe, recipes=project.recipes, tasks=project.tasks, metrics=project.metrics, task=args.task,
                                    precision=project.precision, device=project.device)
@@ -59,5 +60,5 @@ def command(args: argparse.Namespace, project: Project) -> int:
     lines += [markdown_table(["true change", "simulation", "P(fail)", "expected runs", "worst-case runs"], rows), ""]
     text = "\n".join(lines)
     print(text)
-    print(f"wrote {atomic_write_text(args.output, text)}")
+    print(f"wrote {atomic_write_text(output, text)}")
     return 0

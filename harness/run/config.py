@@ -29,6 +29,7 @@ from harness.tasks.registry import TaskRegistry, builtin_tasks
 from harness.tasks.spec import TaskError, TaskSpec
 
 DEFAULT_TASK = "mrpc"
+MAX_SEED = 2**32 - 1
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 class ConfigError(ValueError):
@@ -336,10 +337,12 @@ class RunConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", resolve_task(self.task))
         object.__setattr__(self, "project_metrics", tuple(self.project_metrics))
-        strays = [spec for spec in self.project_metrics if not isinstance(spec, MetricSpec) or spec.name not in self.task.metrics]
-        if strays:
+        strays = [spec for spec in self.project_metrics if not isinstance(spec, MetricSpec) or spec.name not in self.task.metrics
+                  or spec.source is None or spec.source_sha256 is None]
+        if strays or len({spec.name for spec in self.project_metrics}) != len(self.project_metrics):
             raise ConfigError(f"project_metrics must be MetricSpecs of task {self.task.name!r}'s metrics "
-                              f"({', '.join(self.task.metrics)}), got {strays!r}")
+                              f"({', '.join(self.task.metrics)}), each once, with its source and source_sha256; got "
+                              f"{strays or self.project_metrics!r}")
         object.__setattr__(self, "faults", tuple(sorted(set(self.faults))))
         object.__setattr__(self, "data_files", tuple((str(split), Path(path)) for split, path in _pairs(self.data_files)))
         object.__setattr__(self, "columns", _pairs(self.columns))
@@ -347,8 +350,9 @@ class RunConfig:
             raise ConfigError(f"world_size (training processes over all nodes) must be an integer >= 1, got {self.world_size!r}")
         self._check_faults()
         self._check_hardware()
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1 (numpy's and torch's seed range), "
+                              f"got {self.seed!r}")
         self._normalise_paths()
         self._check_data()
 
@@ -458,8 +462,8 @@ class RunConfig:
         for spec in self.project_metrics:
             try:
                 registry.register(spec.imported(import_root))
-            except ValueError as error:
-                raise ConfigError(f"metric {spec.name!r}: {error}") from error
+            except ValueError as error:  # its message names the metric
+                raise ConfigError(str(error)) from error
         return registry
 
     @property
@@ -535,5 +539,15 @@ class RunConfig:
             data_files=tuple((split, Path(path)) for split, path in data.get("data_files", {}).items()),
             columns=tuple(data.get("columns", {}).items()),
             model_root=Path(data["model_root"]) if data.get("model_root") else None,
-            project_metrics=tuple(MetricSpec.from_dict(spec) for spec in data.get("project_metrics", ())),
+            project_metrics=_project_metrics(data.get("project_metrics", ())),
         )
+
+
+def _project_metrics(stored: Any) -> tuple[MetricSpec, ...]:
+    """A stored config's ``project_metrics``, or a ConfigError saying what is wrong with them."""
+    try:
+        if not isinstance(stored, (list, tuple)):
+            raise TypeError(f"expected a list of metric specs, got {type(stored).__name__}")
+        return tuple(MetricSpec.from_dict(dict(spec)) for spec in stored)
+    except (TypeError, KeyError, ValueError) as error:
+        raise ConfigError(f"project_metrics: not the metric specs a config records ({type(error).__name__}: {error})") from None

@@ -93,8 +93,9 @@ def launch_fine_tune(config: RunConfig, launch: Launch, *, hub_offline: bool = F
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    from harness.run.training import run_name
+    from harness.run.training import check_device, run_name
 
+    check_device(config)  # a device or precision this machine lacks is refused before any process starts
     if config.world_size != launch.world_size:
         raise ConfigError(f"the config trains with world_size {config.world_size}, but the launch starts "
                           f"{launch.nproc_per_node} x {launch.nnodes} = {launch.world_size} processes")
@@ -155,6 +156,15 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a worker reports as themselves (the user's to fix), not as a traceback."""
+    from harness.tasks.text_files import DataError
+    from harness.run.models import ModelError
+    from harness.tasks.spec import TaskError
+
+    return (NodesDisagree, ConfigError, DataError, ModelError, TaskError)
+
+
 def _launch_error(error) -> Exception:
     """What a failed launch raises here: a worker's :class:`NodesDisagree` as itself, so the user reads
     what differs between the nodes (not a worker's traceback), anything else as a RuntimeError.
@@ -165,8 +175,9 @@ def _launch_error(error) -> Exception:
     for failure in error.failures.values():
         recorded = failure.message.get("message", "") if isinstance(failure.message, dict) else ""
         kind, _, message = str(recorded).partition(": ")
-        if kind == NodesDisagree.__name__:
-            return NodesDisagree(message)
+        for known in _user_errors():
+            if kind == known.__name__:
+                return known(message)
     return RuntimeError(f"distributed fine-tune failed: {error.format_msg()}")
 
 
@@ -199,7 +210,7 @@ def _main() -> int:
 
     try:
         return record(_worker)()
-    except NodesDisagree as error:
+    except _user_errors() as error:  # recorded for the launcher, which raises it as itself: no traceback here
         log.error("%s", error)
         return 2
 

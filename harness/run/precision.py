@@ -57,6 +57,20 @@ def cpu_bf16_unavailable_reason(flags: frozenset[str] | None = None) -> str | No
     )
 
 
+def check_device_available(device: str) -> None:
+    """Refuse a concrete ``device`` this machine does not have, naming what torch sees and the fix."""
+    import torch
+
+    kind = device_kind(device)
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device {device!r} was asked for, but torch {torch.__version__} sees no CUDA GPU "
+            f"(built with CUDA {torch.version.cuda}); use --device cpu, or install a CUDA build of torch on a GPU machine"
+        )
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r} was asked for, but this machine has no usable Apple MPS device; use --device cpu")
+
+
 def check_precision(precision: str, device: str) -> None:
     """Refuse, with a :class:`ConfigError` saying why and what to use, a precision ``device`` cannot
     train in. ``device`` may be ``auto``: it is checked as the device it resolves to on this machine.
@@ -73,6 +87,8 @@ def check_precision(precision: str, device: str) -> None:
     if precision == "fp16" and kind != "cuda":
         or_bf16 = " (or bf16 on a CPU with native bf16)" if kind == "cpu" else ""
         raise ConfigError(f"fp16 training needs a CUDA device, and the device is {where}; use --precision fp32{or_bf16}")
+    if precision not in PRECISIONS_BY_DEVICE_KIND.get(kind, (precision,)):
+        raise ConfigError(f"{precision} training is not supported on the device {where}; use --precision fp32")
     if precision == "bf16" and kind == "cpu":
         reason = cpu_bf16_unavailable_reason()
         if reason is not None:

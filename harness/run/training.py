@@ -26,7 +26,7 @@ from harness.run.data import DataSource
 from harness.run.devices import path_slug
 from harness.run.layer_reinit import reinit_problem, reinit_top_layers
 from harness.tasks.metrics import MetricRegistry, TaskMetrics
-from harness.run.precision import check_precision
+from harness.run.precision import check_device_available, check_precision
 from harness.run.models import ResolvedModel, resolve_model
 from harness.run.provenance import machine_provenance, resolve_device
 from harness.run.result import RunResult, TrainingThroughput
@@ -100,16 +100,8 @@ def check_device(config: RunConfig) -> str:
     Both the device and the precision are checked against what ``auto`` resolves to here, before
     any data is read or model built, so a run that cannot work fails in a second, not minutes in.
     """
-    import torch
-
     resolved = resolve_device(config.device)
-    if resolved == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device 'cuda' was asked for, but torch {torch.__version__} sees no CUDA GPU "
-            f"(built with CUDA {torch.version.cuda}); use --device cpu, or install a CUDA build of torch on a GPU machine"
-        )
-    if resolved == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device 'mps' was asked for, but this machine has no usable Apple MPS device; use --device cpu")
+    check_device_available(resolved)
     check_precision(config.precision, config.device)
     return resolved
 

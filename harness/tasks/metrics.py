@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -47,7 +48,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from harness.checksums import sha256_file
+from harness.checksums import sha256_file, sha256_json
 from harness.registry import Registry
 
 GLUE_METRIC_PATH = str(Path(__file__).parent / "glue_metric" / "glue_metric.py")
@@ -404,7 +405,10 @@ class MetricSpec:
         if self.source is None:
             raise ValueError(f"metric {self.name!r} was registered in code, with no \"module:callable\" source to import "
                              "it from; declare it in [tool.harness.metrics] so another process can load it")
-        function, sha256 = import_source(self.source, root)
+        try:
+            function, sha256 = import_source(self.source, root)
+        except ValueError as error:
+            raise ValueError(f"metric {self.name!r}: {error}") from error
         if self.source_sha256 is not None and sha256 != self.source_sha256:
             raise ValueError(f"metric {self.name!r}: the module of {self.source!r} changed since the run was configured "
                              f"(sha256 {self.source_sha256[:12]} then, {sha256[:12]} now); run it again")
@@ -479,10 +483,39 @@ def import_source(source: Any, root: Path | str | None = None) -> tuple[MetricFu
         function = getattr(function, part, None)
     if not callable(function):
         found = "nothing" if function is None else type(function).__name__
+        shadowed = _shadowed(module, module_name, root)
         raise ValueError(f"function {source!r}: module {module_name!r} has no callable {attribute!r} (found "
-                         f"{found}); define def {attribute.split('.')[-1]}(predictions, references) -> float there")
-    path = getattr(module, "__file__", None)
-    return function, (sha256_file(Path(path)) if path else None)
+                         f"{found}); " + (shadowed or f"define def {attribute.split('.')[-1]}(predictions, references) "
+                                                      "-> float there"))
+    return function, _code_sha256(module, inspect.getmodule(function))
+
+
+def _shadowed(module: Any, name: str, root: Path | str | None) -> str | None:
+    """Why the module imported is not the project's file of that name, when it is not."""
+    own = None if root is None else Path(root) / (name.replace(".", "/") + ".py")
+    found = getattr(module, "__file__", None)
+    if own is None or not own.is_file() or (found and Path(found).resolve() == own.resolve()):
+        return None
+    return (f"{name!r} resolves to {found or 'a built-in module'}, not {own}: a module of that name was imported "
+            "first; rename yours")
+
+
+def _code_sha256(*modules: Any) -> str:
+    """One sha256 over the source files of ``modules`` (a package's: every .py file under its folder),
+    so an edit to the metric's module, or to the package module it lives in, changes it."""
+    files: dict[str, str] = {}
+    for module in filter(None, modules):
+        path = getattr(module, "__file__", None)
+        if not path:
+            raise ValueError(f"module {module.__name__!r} has no source file to fingerprint (a built-in or compiled "
+                             "module); wrap the function in a .py module of the project's")
+        path = Path(path).resolve()
+        if hasattr(module, "__path__") and path.name == "__init__.py":  # named by module, not by where it is kept
+            files.update({f"{module.__name__}/{file.relative_to(path.parent)}": sha256_file(file)
+                          for file in sorted(path.parent.rglob("*.py"))})
+        else:
+            files[module.__name__] = sha256_file(path)
+    return sha256_json(files)
 
 
 def _import_module(name: str, root: Path | str | None) -> Any:
@@ -492,7 +525,7 @@ def _import_module(name: str, root: Path | str | None) -> Any:
         sys.path.insert(0, str(root))
     try:
         return importlib.import_module(name)
-    except Exception as error:  # an import runs the module's code: any failure is the module's to fix
+    except (Exception, SystemExit) as error:  # an import runs the module's code: any failure is the module's to fix
         raise ValueError(f"function: cannot import module {name!r} from {where} ({type(error).__name__}: "
                          f"{error}); put {name.replace('.', '/')}.py in the project folder, or install it") from error
     finally:

@@ -9,7 +9,7 @@ import statistics
 
 import numpy as np
 import pytest
-from fake_runs import run_result
+from fake_runs import no_settings, run_result
 from scipy import stats
 
 from harness.cli import main
@@ -223,7 +223,7 @@ def test_a_baseline_of_other_recipe_settings_is_noted(tmp_path):
 def test_the_command_writes_the_report(study, tmp_path, capsys):
     output = tmp_path / "reports" / "noise-study.md"
     argv = ["noise-study", "--recipes", "minilm-cpu,minilm-cpu-ema", "--device", "cpu", "--baselines-dir", str(study.root),
-            "--output", str(output), "--pyproject", str(tmp_path / "none.toml")]
+            "--output", str(output), "--pyproject", str(no_settings(tmp_path / "none.toml"))]
     assert main(argv, settings=OFFLINE) == 0
     text = output.read_text()
     assert text.startswith("# Noise study: minilm-cpu, minilm-cpu-ema") and "## f1" in text
@@ -234,7 +234,7 @@ def test_the_command_writes_the_report(study, tmp_path, capsys):
 def test_the_command_reports_a_missing_baseline_without_a_traceback(tmp_path, capsys):
     argv = ["noise-study", "--recipes", "minilm-cpu,minilm-cpu-reinit", "--device", "cpu", "--baselines-dir",
             str(tmp_path), "--data-dir", "../shared/data/glue/MRPC", "--output", str(tmp_path / "r.md"),
-            "--pyproject", str(tmp_path / "none.toml")]
+            "--pyproject", str(no_settings(tmp_path / "none.toml"))]
     assert main(argv, settings=OFFLINE) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err

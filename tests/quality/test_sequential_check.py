@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from fake_runs import run_result, smoke_run_config
+from fake_runs import no_settings, run_result, smoke_run_config
 from harness.quality.baselines import BaselineError, BaselineStore, measured_from_runs
 from harness.quality.gate import FAIL, PASS, REPRODUCED, GatePolicy
 from harness.quality.regression import name_for, perform_quality_check
@@ -132,7 +132,7 @@ def test_simulate_gate_reports_error_rates_for_a_recorded_baseline(baseline_stor
 
     output = tmp_path / "gate-simulation.md"
     argv = ["simulate-gate", "--recipe", "smoke", "--device", "cpu", "--baselines-dir", str(baseline_store.root),
-            "--pyproject", str(tmp_path / "none.toml"), "--trials", "500", "--output", str(output)]
+            "--pyproject", str(no_settings(tmp_path / "none.toml")), "--trials", "500", "--output", str(output)]
     assert main(argv) == 0
     text = output.read_text()
     rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| every") or line.startswith("| f1")]

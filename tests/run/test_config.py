@@ -32,7 +32,8 @@ def smoke(**changes) -> RunConfig:
         ({"precision": "fp8"}, "precision", "bf16"),
         ({"device": "gpu"}, "device", "CUDA_VISIBLE_DEVICES"),
         ({"device": "cuda:1"}, "device", "CUDA_VISIBLE_DEVICES"),
-        ({"seed": -1}, "seed", ">= 0"),
+        ({"seed": -1}, "seed", "from 0 to 2**32 - 1"),
+        ({"seed": 2**32}, "seed", "from 0 to 2**32 - 1"),  # set_seed would refuse it after the data and model loaded
     ],
 )
 def test_invalid_run_fields_are_named_with_the_fix(changes, field, suggestion):

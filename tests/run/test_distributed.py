@@ -22,6 +22,8 @@ OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", 
 
 
 def _harness_run(smoke_dir: Path, output_dir: Path, *extra: str) -> subprocess.Popen:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "no-pyproject.toml").write_text("", encoding="utf-8")  # a project with no settings
     return subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "--recipe", "smoke", "--data-dir", str(smoke_dir), "--device", "cpu",
          "--quiet", "--output-dir", str(output_dir), "--pyproject", str(output_dir / "no-pyproject.toml"), *extra],
@@ -259,3 +261,24 @@ metrics = ["accuracy", "error_rate"]
     assert result.metrics["error_rate"] == pytest.approx(1 - result.metrics["accuracy"])
     (spec,) = result.config.project_metrics
     assert spec.source == f"{module}:error_rate" and spec.source_sha256 is not None
+
+
+def test_a_device_this_machine_lacks_is_refused_before_any_process_starts(smoke_config, monkeypatch):
+    import torch
+
+    from harness.run.distributed import launch_fine_tune
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+        launch_fine_tune(smoke_config.replace(device="cuda", world_size=2), Launch(nproc_per_node=2))
+
+
+def test_a_workers_user_error_reaches_the_launcher_as_itself():
+    from types import SimpleNamespace
+
+    from harness.run.distributed import _launch_error
+    from harness.tasks.text_files import DataError
+
+    failure = SimpleNamespace(message={"message": "DataError: /data/train.tsv, row 3: no label; fix the row"})
+    error = _launch_error(SimpleNamespace(failures={0: failure}, format_msg=lambda: "dump"))
+    assert isinstance(error, DataError) and str(error) == "/data/train.tsv, row 3: no label; fix the row"
