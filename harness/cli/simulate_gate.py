@@ -23,6 +23,9 @@ def add_parser(commands, parents: Parents) -> None:
     simulate.set_defaults(handler=command)
 
 
+SD_RATIOS = (0.7, 1.0, 1.3, 1.5)
+
+
 def command(args: argparse.Namespace, project: Project) -> int:
     import dataclasses
 
@@ -46,18 +49,27 @@ def command(args: argparse.Namespace, project: Project) -> int:
     changes = [(f"every metric {points:+d} points", {m: points / 100 for m in designs}) for points in (0, -1, -2, -3)]
     if "f1" in designs:
         changes += [(f"f1 {points:+d} points", {"f1": points / 100}) for points in (-1, -2, -3)]
-    rows = []
+    rows, spread_rows = [], []
     for label, shifts in changes:
         for mode in ("resample", "normal"):
             r = simulate_check(designs, shifts, mode=mode, trials=args.trials)
             rows.append([label, mode, f"{r.fail_rate:.4f} ± {r.fail_rate_se:.4f}", f"{r.expected_runs:.2f}", str(r.worst_case_runs)])
+    for points in (0, -2):  # the statistic assumes a change leaves the seed spread alone: what if it does not
+        for ratio in SD_RATIOS:
+            for mode in ("resample", "normal"):
+                r = simulate_check(designs, {m: points / 100 for m in designs}, mode=mode, trials=args.trials, sd_ratio=ratio)
+                spread_rows.append([f"every metric {points:+d} points", f"{ratio:g}", mode,
+                                    f"{r.fail_rate:.4f} ± {r.fail_rate_se:.4f}", f"{r.expected_runs:.2f}"])
     lines = [f"# Sequential gate: {name}", "",
              f"{next(iter(designs.values())).n_reference} reference seeds; alpha {policy.alpha:g} over "
              f"{len(designs)} metric(s), power {policy.power:g}, at most {policy.max_runs} candidate runs; "
              f"{args.trials} simulated gate runs per row (resample: whole seeds drawn from the recorded ones; "
-             "normal: independent normal draws).", ""]
+             "normal: normal draws, the metrics correlated as the recorded seeds are).", ""]
     lines += [design.explain() + "\n" for design in designs.values()]
     lines += [markdown_table(["true change", "simulation", "P(fail)", "expected runs", "worst-case runs"], rows), ""]
+    lines += ["When the candidate's seed-to-seed spread differs from the baseline's (sd ratio: candidate sd / "
+              "baseline sd; the gate's statistic assumes 1):", "",
+              markdown_table(["true change", "sd ratio", "simulation", "P(fail)", "expected runs"], spread_rows), ""]
     text = "\n".join(lines)
     print(text)
     print(f"wrote {atomic_write_text(output, text)}")

@@ -172,14 +172,15 @@ class CheckCharacteristics:
     fail_rate_se: float
     expected_runs: float
     worst_case_runs: int
+    sd_ratio: float = 1.0
 
 
 def simulate_check(designs: dict[str, SequentialDesign], shifts: dict[str, float], *, mode: str = "resample",
-                   trials: int = 20_000, seed: int = 0) -> CheckCharacteristics:
+                   trials: int = 20_000, seed: int = 0, sd_ratio: float = 1.0) -> CheckCharacteristics:
     """The whole multi-metric check run ``trials`` times at true changes ``shifts`` (metric units,
     candidate minus reference; -0.02 is a 2-point drop of a higher-is-better metric), summarised.
     The simulation itself is :func:`harness.quality.sequential_gate.simulate_runs`, the one simulator."""
-    failed, used = simulate_runs(designs, shifts, mode=mode, trials=trials, seed=seed)
+    failed, used = simulate_runs(designs, shifts, mode=mode, trials=trials, seed=seed, sd_ratio=sd_ratio)
     rate = float(failed.mean())
     return CheckCharacteristics(dict(shifts), mode, trials, rate, float(np.sqrt(rate * (1 - rate) / trials)),
-                                float(used.mean()), int(used.max()))
+                                float(used.mean()), int(used.max()), float(sd_ratio))

@@ -400,7 +400,7 @@ def simulate(
 
 
 def simulate_runs(designs: dict[str, SequentialDesign], shifts: dict[str, float], *, mode: str = "resample",
-                  trials: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  trials: int = 20_000, seed: int = 0, sd_ratio: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The check over every design (one per metric) run ``trials`` times at true changes ``shifts``
     (metric units, candidate minus reference): which trials failed, and after how many runs each stopped.
 
@@ -416,6 +416,10 @@ def simulate_runs(designs: dict[str, SequentialDesign], shifts: dict[str, float]
       observed shape (skew, heavy tails, ties).
     * ``"normal"`` draws each metric from N(mean, sd) of its design, the metrics correlated as the
       reference seeds' are (their sample correlation).
+
+    ``sd_ratio`` scales the candidates' seed-to-seed spread about the true mean (1.43: fp32 candidates
+    against a bf16 baseline): the statistic assumes a change leaves the spread alone, and this
+    measures what its rates become when it does not.
     """
     if mode not in SIMULATION_MODES:
         raise ValueError(f"mode must be one of {SIMULATION_MODES}, got {mode!r}")
@@ -426,8 +430,11 @@ def simulate_runs(designs: dict[str, SequentialDesign], shifts: dict[str, float]
     if any(d.n_reference != n for d in designs.values()):
         raise ValueError("every metric's design must come from the same reference seeds")
     runs = max(d.max_runs for d in designs.values())
+    if not (_is_real(sd_ratio) and 0 < sd_ratio < 100):
+        raise ValueError(f"sd_ratio must be a number in (0, 100), got {sd_ratio!r}")
     reference, candidates = _draws(designs, metrics, mode=mode, trials=trials, runs=runs, seed=seed)
-    candidates = candidates + np.array([shifts.get(m, 0.0) for m in metrics])
+    centre = np.array([np.mean(designs[m].reference_values) for m in metrics])  # the draws' true mean
+    candidates = centre + (candidates - centre) * sd_ratio + np.array([shifts.get(m, 0.0) for m in metrics])
     ref_mean, ref_sd = reference.mean(axis=1), reference.std(axis=1, ddof=1)  # trials x metrics
     cand_mean = np.cumsum(candidates, axis=1) / np.arange(1, runs + 1)[None, :, None]  # trials x runs x metrics
     return _stopping_rule([designs[m] for m in metrics], ref_mean, ref_sd, cand_mean)

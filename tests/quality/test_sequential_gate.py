@@ -407,3 +407,16 @@ def test_the_normal_simulation_draws_metrics_correlated_as_the_reference_seeds_a
     flat = {"accuracy": designs["accuracy"], "twin": design_gate(accuracy + 0.01, metric="twin")}
     _, twins = sequential_gate._draws(flat, ["accuracy", "twin"], mode="normal", trials=200, runs=2, seed=2)
     assert np.isfinite(twins).all() and np.corrcoef(twins.reshape(-1, 2).T)[0, 1] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_a_candidate_spread_other_than_the_baselines_is_simulated(f1_design):
+    """sd_ratio scales the candidates' spread about the true mean: 1 is the default draw itself, a wider
+    spread fails an unchanged recipe more often (what issue 21 measures), and nonsense is refused."""
+    same = sequential_gate.simulate_runs({"f1": f1_design}, {}, mode="normal", trials=4000, seed=4)
+    ratio_one = sequential_gate.simulate_runs({"f1": f1_design}, {}, mode="normal", trials=4000, seed=4, sd_ratio=1.0)
+    np.testing.assert_array_equal(same[0], ratio_one[0])
+    np.testing.assert_array_equal(same[1], ratio_one[1])
+    wider, _ = sequential_gate.simulate_runs({"f1": f1_design}, {}, mode="normal", trials=4000, seed=4, sd_ratio=1.5)
+    assert wider.mean() > same[0].mean() + 3 * math.sqrt(0.01 / 4000)
+    with pytest.raises(ValueError, match="sd_ratio must be a number in"):
+        sequential_gate.simulate_runs({"f1": f1_design}, {}, sd_ratio=0)
