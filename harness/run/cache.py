@@ -2,7 +2,8 @@
 
 The key is the run's whole identity (:mod:`harness.run.run_identity`: config, task spec, world size,
 device, the data's and the model's sha256, the versions of every library that touches the numbers
-or the parsing, and the harness's own source code): a change to any of it retrains; nothing else does. So a second
+or the parsing, and the harness source that computes the numbers,
+:data:`harness.run.provenance.NUMBER_SOURCES`): a change to any of it retrains; nothing else does. So a second
 ``pytest benchmarks`` with nothing changed reuses the fine-tune, and a code change is measured.
 
 Several processes share one cache (pytest-xdist workers, two terminals, CI jobs on one runner), so

@@ -95,12 +95,22 @@ def _nvidia_driver() -> str | None:
 
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # harness/, the package this run/ module sits in
+# The sources a fine-tune's numbers are computed by: the run layer and every layer below it, which
+# is all the run layer may import (pyproject's import-linter contract; tests/run/test_provenance.py
+# checks this list against the import graph). The gate, the reports, the CLI and the plugin sit
+# above it: editing how a verdict is reached or printed must not retrain every cached run, nor
+# refuse a half-recorded baseline as "recorded by other code".
+NUMBER_SOURCES = ("__init__.py", "run", "tasks", "settings.py", "registry.py", "checksums.py", "files.py", "names.py",
+                  "tables.py")
 
 
 def harness_source_sha256() -> str:
-    """One hash over the harness's own Python sources: the code that produced a number, exactly,
-    whether it runs from a checkout, a wheel, or a checkout with uncommitted changes."""
-    return sha256_json({str(p.relative_to(_PACKAGE_DIR)): sha256_file(p) for p in sorted(_PACKAGE_DIR.rglob("*.py"))})
+    """One hash over the harness sources that compute a run's numbers (:data:`NUMBER_SOURCES`): the
+    code that produced a number, exactly, whether it runs from a checkout, a wheel, or a checkout
+    with uncommitted changes."""
+    files = sorted(p for part in NUMBER_SOURCES
+                   for p in ((_PACKAGE_DIR / part).rglob("*.py") if (_PACKAGE_DIR / part).is_dir() else [_PACKAGE_DIR / part]))
+    return sha256_json({str(p.relative_to(_PACKAGE_DIR)): sha256_file(p) for p in files})
 
 
 def git_commit(package_dir: str | Path = _PACKAGE_DIR) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A :class:`RunIdentity` holds everything that can change a fine-tune's numbers: t
 (task, model spec, the recipe with every TrainingArguments override, precision, seed, faults, column
 mapping), the task spec's sha256, the world size, the resolved device, the data's sha256, the model's
 files, the versions of every library that touches the numbers or the parsing of a user's file, and
-the harness's own source. It is built before training from a config (:meth:`RunIdentity.from_config`)
+the harness source that computes the numbers (:data:`~harness.run.provenance.NUMBER_SOURCES`). It is built before training from a config (:meth:`RunIdentity.from_config`)
 or afterwards from what a result records (:meth:`RunIdentity.from_result`); both give the same value.
 
 Each use is a view of it, and what each view leaves out is named once, here:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+import harness
+
 from harness.checksums import sha256_json
 from harness.run.provenance import LIBRARIES, cpu_name, git_commit, library_versions, resolve_device
 
@@ -169,3 +171,40 @@ def test_dirty_means_the_package_sources_changed(other_repo):
     assert git_commit(other_repo / "harness")["dirty"] is False  # a committed baseline or note is not the code
     (other_repo / "harness" / "code.py").write_text("x = 2\n")
     assert git_commit(other_repo / "harness")["dirty"] is True
+
+
+def _covering_part(module: str) -> str:
+    """The entry of NUMBER_SOURCES a harness module's file falls under."""
+    parts = module.split(".")[1:]
+    return "__init__.py" if not parts else parts[0] if len(parts) > 1 or parts[0] in ("run", "tasks") else f"{parts[0]}.py"
+
+
+def test_the_source_hash_covers_everything_a_fine_tune_imports():
+    """A module the run layer comes to import (directly or not) must enter the source hash, or an edit
+    to it would reuse runs computed by the old code. Fails when run/ imports something not listed."""
+    import grimp
+
+    from harness.run.provenance import NUMBER_SOURCES
+
+    graph = grimp.build_graph("harness")
+    imported = {m for m in graph.find_upstream_modules("harness.run", as_package=True)} | {"harness.run", "harness"}
+    missing = sorted(m for m in imported if _covering_part(m) not in NUMBER_SOURCES)
+    assert not missing, f"harness.run imports {missing}, which harness_source_sha256 does not hash"
+    for part in NUMBER_SOURCES:
+        assert (Path(harness.__file__).parent / part).exists(), part
+
+
+def test_editing_the_gate_or_the_cli_keeps_the_source_hash_and_editing_a_run_module_changes_it(tmp_path, monkeypatch):
+    import shutil
+
+    from harness.run import provenance
+
+    copy = tmp_path / "harness"
+    shutil.copytree(Path(harness.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "_PACKAGE_DIR", copy)
+    before = provenance.harness_source_sha256()
+    for above in ("quality/sequential_gate.py", "cli/__init__.py", "plugin.py"):
+        (copy / above).write_text((copy / above).read_text() + "\n# edited\n")
+    assert provenance.harness_source_sha256() == before
+    (copy / "run/training.py").write_text((copy / "run/training.py").read_text() + "\n# edited\n")
+    assert provenance.harness_source_sha256() != before
