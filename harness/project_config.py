@@ -5,10 +5,12 @@ then). The project-wide settings (``device = "auto"``, ``baselines_dir``, ...) a
 command line and the environment by :class:`harness.project.Project`.
 
     [tool.harness.gate]
-    procedure = "auto"        # "auto", "sequential" or "band"
-    alpha = 0.01              # false alarms on an unchanged recipe, at most (split over the metrics)
+    procedure = "auto"        # "auto" or "sequential" (the sequential gate), or "band" (one run, by name only)
+    alpha = 0.01              # false alarms on an unchanged recipe, at most (all the metrics together)
     power = 0.95              # probability of catching a drop of `effect`
-    max_runs = 8              # candidate runs at most
+    max_runs = 8              # candidate runs at most ...
+    max_runs_limit = 20       # ... unless the rates need more: the cap grows up to this, saying so
+    spread_ratio = 1.5        # alpha holds for candidate seed sds 1/1.5 to 1.5 times the baseline's
     metrics = ["accuracy", "f1"]
 
     [tool.harness.gate.effects]   # the drop each metric's gate must catch, in the metric's units
@@ -57,7 +59,8 @@ from harness.quality.gate import GatePolicy
 from harness.tasks.metrics import MetricRegistry, builtin_metrics
 from harness.tasks.registry import TaskRegistry, builtin_tasks
 
-GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "metrics": list, "sigmas": float,
+GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "max_runs_limit": int,
+             "spread_ratio": float, "variance_prior_runs": float, "metrics": list, "sigmas": float,
              "floor": float, "effects": dict, "margins": dict, "bootstrap_samples": int, "confidence": float,
              "reproduction_tolerance": float}
 

@@ -112,7 +112,7 @@ def test_measure_fault_keeps_each_seed_and_reports_the_effect(smoke_dir, tmp_pat
     report = (tmp_path / "fault.md").read_text()
     assert f"# Fault label-noise-50 against {BASELINE_NAME}" in report and "95% CI (Welch)" in report
     assert any(line.startswith("| f1 ") for line in report.splitlines())
-    assert "the sequential gate cannot run on this baseline" in report
+    assert "this baseline is too small for the sequential gate" in report
     capsys.readouterr()
     assert main(argv, settings=Settings(cache_dir=cache, hub_offline=True)) == 0  # again: nothing left to train
     assert "seeds 42, 44 already measured, 0 to go" in capsys.readouterr().err

@@ -272,7 +272,7 @@ def test_under_xdist_the_gates_later_seeds_train_once_on_other_workers_and_the_v
     )
     assert baseline.name == name_for(config) == CASE_BASELINE
     session.store.save(baseline)
-    design = designs_for(baseline, case.policy(session.policy))["accuracy"]
+    design = designs_for(baseline, case.policy(session.policy)).designs["accuracy"]
     assert design.max_runs == 3 and decide(design, [first]).verdict == CONTINUE, "the test's premise: one run cannot decide"
 
     alone, alone_report = gate(tmp_path / "alone-cache", tmp_path / "alone-reports")

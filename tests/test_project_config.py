@@ -21,7 +21,7 @@ def test_no_file_or_no_section_means_the_documented_defaults(tmp_path):
     assert read_gate_policy(tmp_path / "pyproject.toml") == GatePolicy()
     assert read_gate_policy(write(tmp_path, "[project]\nname = 'x'\n")) == GatePolicy()
     defaults = GatePolicy()
-    assert (defaults.procedure, defaults.alpha, defaults.power, defaults.max_runs) == ("auto", 0.01, 0.95, 8)
+    assert (defaults.procedure, defaults.alpha, defaults.power, defaults.max_runs) == ("auto", 0.01, 0.95, 12)
 
 
 def test_a_section_sets_the_policy_with_margins_per_metric(tmp_path):

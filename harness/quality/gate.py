@@ -23,11 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from harness.quality.baselines import MeasuredBaseline, PublishedReference
 from harness.run.config import ConfigError
 from harness.run.result import RunResult
 from harness.run.run_identity import NOTED_VERSIONS, RunIdentity
-from harness.quality.sequential_gate import SequentialGateParameters
+from harness.quality.sequential_gate import MAX_RUNS_LIMIT, SequentialGateParameters
 from harness.tables import markdown_table
 from harness.tasks.bootstrap import Interval, bootstrap_intervals
 from harness.tasks.metrics import MetricRegistry, MetricUndefinedError, builtin_metrics
@@ -58,10 +60,16 @@ class GatePolicy:
     """How strict the gate is; every number here is printed with the verdict.
 
     ``procedure``: ``sequential`` runs candidate seeds until the evidence decides, with the stated
-    false-alarm rate ``alpha`` (split evenly over the gated metrics) and ``power`` against a drop of
-    each metric's ``effect`` (:mod:`harness.quality.sequential_gate`); ``band`` is the one-run check against
-    ``mean - max(sigmas x std, floor)``, whose error rates are not known; ``auto`` uses the
-    sequential gate when the baseline has enough seeds for it, and otherwise the band, saying so.
+    false-alarm rate ``alpha`` (for the gated metrics together: their boundaries are calibrated
+    jointly, with their correlation) and ``power`` against a drop of each metric's ``effect``
+    (:mod:`harness.quality.sequential_gate`), for candidates whose seed spread is from
+    ``1/spread_ratio`` to ``spread_ratio`` times the baseline's; ``band`` is the one-run check against
+    ``mean - max(sigmas x std, floor)``, run only when named, whose simulated error rates the verdict
+    prints. ``auto`` is the sequential gate too; on a baseline too small for it, the one check it can
+    still make is exact reproduction of a baseline seed (unchanged code), and any other first run
+    fails, naming the seeds the gate needs: it never falls back to the band.
+    ``max_runs`` is the cap on candidate runs; when the rates need more, the cap grows to what they
+    need up to ``max_runs_limit`` (said before anything trains), and beyond that the gate refuses.
     ``margins`` is the practical margin per metric: fail only if the metric fell by more than it.
     ``reproduction_tolerance``: on another CPU model than the seed's, how far (relatively) a metric
     computed from real-valued outputs (loss, correlations) may be from a baseline seed's recorded
@@ -81,13 +89,26 @@ class GatePolicy:
     procedure: str = "auto"
     alpha: float = 0.01
     power: float = 0.95
-    max_runs: int = 8
+    max_runs: int = 12
+    max_runs_limit: int = 20
+    spread_ratio: float = SequentialGateParameters.spread_ratio
+    variance_prior_runs: float = SequentialGateParameters.variance_prior_runs
     effects: tuple[tuple[str, float], ...] = ()
     margins: tuple[tuple[str, float], ...] = ()
     reproduction_tolerance: float = REPRODUCTION_TOLERANCE
     metric_registry: MetricRegistry = field(default_factory=builtin_metrics, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._check_band_and_bootstrap()
+        self._check_metrics()
+        if not 0 < self.alpha < 0.5:
+            raise ConfigError(f"gate alpha (the false-alarm rate) must be in (0, 0.5), got {self.alpha!r}")
+        if self.procedure not in PROCEDURES:
+            raise ConfigError(f"unknown gate procedure {self.procedure!r}; use one of {', '.join(PROCEDURES)}")
+        if self.procedure != "band":
+            self._check_sequential()
+
+    def _check_band_and_bootstrap(self) -> None:
         if not 0 <= self.reproduction_tolerance <= 1e-3:
             raise ConfigError(f"gate reproduction_tolerance must be in [0, 1e-3] (a relative difference small enough "
                               f"to be rounding; 0 demands bit-for-bit equality), got {self.reproduction_tolerance!r}")
@@ -101,25 +122,30 @@ class GatePolicy:
                 or not 1 <= self.bootstrap_samples <= MAX_BOOTSTRAP_SAMPLES):
             raise ConfigError(f"gate bootstrap_samples must be a whole number from 1 to {MAX_BOOTSTRAP_SAMPLES:,} "
                               f"(resamples of the evaluation set), got {self.bootstrap_samples!r}")
+
+    def _check_metrics(self) -> None:
         if len(set(self.metrics)) != len(self.metrics):
-            raise ConfigError(f"gate metrics {list(self.metrics)} repeat a metric; name each once (alpha is split "
-                              "over the gated metrics, so a repeat would spend it on nothing)")
+            raise ConfigError(f"gate metrics {list(self.metrics)} repeat a metric; name each once")
         unknown = self._unknown_metrics(self.metrics)
         if unknown:
             raise ConfigError(f"cannot gate unknown metric(s) {unknown}; known: {', '.join(self.metric_registry.names())}")
-        if not 0 < self.alpha < 0.5:
-            raise ConfigError(f"gate alpha (the false-alarm rate) must be in (0, 0.5), got {self.alpha!r}")
-        if self.procedure not in PROCEDURES:
-            raise ConfigError(f"unknown gate procedure {self.procedure!r}; use one of {', '.join(PROCEDURES)}")
         for field_name in ("effects", "margins"):
             for metric in self._unknown_metrics([metric for metric, _ in getattr(self, field_name)]):
                 raise ConfigError(f"gate {field_name} names unknown metric {metric!r}; known: {', '.join(self.metric_registry.names())}")
-        if self.procedure != "band":
-            # Validates alpha, power, max_runs, effect and margin now; a policy that gates the task's
-            # metrics checks the ones its effects and margins name.
-            named = self.metrics or tuple(dict.fromkeys(metric for metric, _ in (*self.effects, *self.margins)))
-            for metric in named:
-                self._parameters(metric, len(named))
+
+    def _check_sequential(self) -> None:
+        """Validates alpha, power, max_runs, effect, margin and the spread settings now; a policy that
+        gates the task's metrics checks the ones its effects and margins name."""
+        named = self.metrics or tuple(dict.fromkeys(metric for metric, _ in (*self.effects, *self.margins)))
+        SequentialGateParameters(alpha=self.alpha, power=self.power, max_runs=self.max_runs,
+                                 spread_ratio=self.spread_ratio, variance_prior_runs=self.variance_prior_runs)
+        for metric in named:
+            self._parameters(metric)
+        if not (isinstance(self.max_runs_limit, int) and not isinstance(self.max_runs_limit, bool)
+                and self.max_runs <= self.max_runs_limit <= MAX_RUNS_LIMIT):
+            raise ConfigError(f"gate max_runs_limit (how far the cap on candidate runs may grow when the rates need "
+                              f"it) must be an integer from max_runs ({self.max_runs}) to {MAX_RUNS_LIMIT}, got "
+                              f"{self.max_runs_limit!r}")
 
     def _unknown_metrics(self, names: Sequence[str]) -> list[str]:
         return [name for name in names if name not in self.metric_registry]
@@ -128,8 +154,10 @@ class GatePolicy:
         """``"higher"`` or ``"lower"``: which way ``metric`` is better, by this policy's metric registry."""
         return metric_direction(metric, self.metric_registry)
 
-    def margin(self, std: float) -> float:
-        return max(self.sigmas * std, self.floor)
+    def margin(self, std):
+        """The band's half-width for a baseline of seed sd ``std`` (a number or an array: the band's
+        simulated rates apply this very rule)."""
+        return np.maximum(self.sigmas * np.asarray(std, dtype=float), self.floor)
 
     def for_task(self, task: TaskSpec) -> GatePolicy:
         """This policy for ``task``: its metrics are the task's when the policy names none, and a named
@@ -149,21 +177,23 @@ class GatePolicy:
         """This policy, gating ``metrics`` unless it names its own."""
         return self if self.metrics else dataclasses.replace(self, metrics=tuple(metrics))
 
-    def sequential_parameters(self, metric: str) -> SequentialGateParameters:
-        """The sequential gate's parameters for one metric; alpha is split evenly over the gated
-        metrics (Bonferroni), so the whole check's false-alarm rate stays at most ``alpha``."""
+    def sequential_parameters(self, metric: str, *, max_runs: int | None = None) -> SequentialGateParameters:
+        """The sequential gate's parameters for one metric (``max_runs``: a grown cap). Alpha is the
+        whole check's, not split: the metrics are designed together (``design_gates``)."""
         if not self.metrics:
             raise ConfigError("the policy names no metrics yet: resolve it for a task first (GatePolicy.for_task)")
-        return self._parameters(metric, len(self.metrics))
+        return self._parameters(metric, max_runs=max_runs)
 
-    def _parameters(self, metric: str, gated: int) -> SequentialGateParameters:
+    def _parameters(self, metric: str, *, max_runs: int | None = None) -> SequentialGateParameters:
         return SequentialGateParameters(
-            alpha=self.alpha / gated,
+            alpha=self.alpha,
             power=self.power,
             effect=dict(self.effects).get(metric, DEFAULT_EFFECT),
             margin=dict(self.margins).get(metric, 0.0),
-            max_runs=self.max_runs,
+            max_runs=self.max_runs if max_runs is None else max_runs,
             direction=self.direction(metric),
+            spread_ratio=self.spread_ratio,
+            variance_prior_runs=self.variance_prior_runs,
         )
 
 
@@ -479,7 +509,8 @@ def _metric_check(metric: str, result: RunResult, baseline: MeasuredBaseline | N
     stats = baseline.metrics.get(metric) if baseline else None
     if stats is None:
         return MetricCheck(metric, measured, low_ci, high_ci, None, None, None, None, MISSING if baseline is None else MISMATCH)
-    low, high = stats.mean - policy.margin(stats.std), stats.mean + policy.margin(stats.std)
+    width = float(policy.margin(stats.std))
+    low, high = stats.mean - width, stats.mean + width
     verdict = MISMATCH if mismatch else REPRODUCED if reproduced else _verdict(policy.direction(metric), measured, low, high)
     return MetricCheck(metric, measured, low_ci, high_ci, stats.mean, stats.std, low, high, verdict)
 

@@ -9,23 +9,31 @@ may ask for, in order, and decides on the results:
   metric decides, at most the designs' cap; error rates stated (:mod:`harness.quality.sequential_gate`).
 - :class:`BandProcedure`: one run against ``mean - max(sigmas x std, floor)``; no stated error rates.
 
-:func:`choose_procedure` is the only place that decides which one a gate runs: ``band`` when asked
-for by name, when there is no baseline (the check fails after one run), or under ``auto`` on a
-baseline too small for the sequential design (with a note saying so); an explicit ``sequential`` on
-such a baseline is an error naming the seeds it needs, before anything trains. The gate and the
+:class:`ReproductionProcedure`: one run that passes only by reproducing a baseline seed (unchanged
+  code); any other run fails, naming the seeds the sequential gate needs.
+
+:func:`choose_procedure` is the only place that decides which one a gate runs: ``band`` only when
+asked for by name (its verdict prints its simulated rates on the baseline) or when there is no
+baseline (the check fails after one run); otherwise the sequential gate, its cap grown to what the
+rates need up to ``max_runs_limit`` (a :class:`GateWarning` says so before anything trains). On a
+baseline too small for it, an explicit ``sequential`` is an error naming the seeds it needs, before
+anything trains, and ``auto`` is the reproduction check: never a silent fall back to the band. The gate and the
 runs trained ahead of it (:mod:`harness.quality.seeds_ahead`) both ask the chosen procedure, so they
 cannot disagree about which seeds a gate will fine-tune.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.run.config import RunConfig
 from harness.quality.baselines import BaselineError, MeasuredBaseline
+from harness.quality.band_rates import band_rates
 from harness.quality.gate import REPRODUCED, GatePolicy, GateReport
 from harness.quality.sequential_check import candidate_seeds, designs_for, run_sequential, sequential_report
 from harness.quality.sequential_gate import DesignError, SequentialDesign
@@ -34,12 +42,16 @@ from harness.run.result import RunResult
 FineTune = Callable[[RunConfig], RunResult]
 
 
+class GateWarning(UserWarning):
+    """The gate runs otherwise than configured (a grown cap): said before anything trains."""
+
+
 @dataclass(frozen=True)
 class BandProcedure:
     """One run, against the band; ``reason``: why this gate is the band check (for messages)."""
 
     reason: str = "procedure 'band'"
-    note: str | None = None  # said beside the verdict (``auto`` fell back: the rates are not stated)
+    note: str | None = None  # said beside the verdict: the band's simulated rates on this baseline
 
     @property
     def max_runs(self) -> int:
@@ -89,7 +101,33 @@ class SequentialProcedure:
         return sequential_report(first, run_sequential(result, config, self.designs, fine_tune, baseline), self.designs)
 
 
-Procedure = BandProcedure | SequentialProcedure
+@dataclass(frozen=True)
+class ReproductionProcedure:
+    """One run, which passes only if it reproduces a baseline seed: what ``auto`` can still decide on a
+    baseline too small for the sequential gate. ``problem``: why any other run fails, and the fix."""
+
+    problem: str
+    note: str | None = None
+
+    @property
+    def max_runs(self) -> int:
+        return 1
+
+    def seeds(self, config: RunConfig, baseline: MeasuredBaseline | None) -> tuple[int, ...]:
+        return (config.seed,)
+
+    def why_not(self, config: RunConfig, run: int) -> str:
+        return f"the baseline is too small for the sequential gate, so the gate trains only its first seed ({config.seed})"
+
+    def decide(self, first: GateReport, result: RunResult, config: RunConfig, *, fine_tune: FineTune | None,
+               baseline: MeasuredBaseline | None) -> GateReport:
+        """Reproduced: the first run's pass. Otherwise a problem, so the check fails, saying why."""
+        if first.problems or any(check.verdict == REPRODUCED for check in first.checks):
+            return first
+        return dataclasses.replace(first, problems=first.problems + (self.problem,))
+
+
+Procedure = BandProcedure | SequentialProcedure | ReproductionProcedure
 
 
 def choose_procedure(baseline: MeasuredBaseline | None, policy: GatePolicy, path: Path | str, config: RunConfig, *,
@@ -99,14 +137,19 @@ def choose_procedure(baseline: MeasuredBaseline | None, policy: GatePolicy, path
     if baseline is None:
         return BandProcedure(reason=f"no baseline at {path}")
     if policy.procedure == "band":
-        return BandProcedure()
+        rates = band_rates(baseline, policy.with_default_metrics([m for m in baseline.metrics if m != "loss"]))
+        return BandProcedure(note=None if rates is None else rates.sentence() + " (procedure 'band': no designed rates)")
     try:
-        return SequentialProcedure(designs_for(baseline, policy))
+        chosen = designs_for(baseline, policy)
     except DesignError as error:
         fix = f"record a larger baseline: `{record_command(error.seeds_needed)}`"
         if policy.procedure == "sequential":
             raise BaselineError(f"{path}: too few seeds for the sequential gate: {error}; {fix}") from error
-        return BandProcedure(
-            reason="its baseline is too small for the sequential gate",
-            note=(f"the sequential gate cannot run on this baseline ({error}), so this is the one-run band check, "
-                  f"whose false-alarm rate and power are not stated; {fix}"))
+        return ReproductionProcedure(
+            problem=(f"the run did not reproduce a baseline seed, and the sequential gate cannot run on this baseline "
+                     f"({error}), so the check cannot tell a regression from noise: {fix}, or name procedure = \"band\" "
+                     "in [tool.harness.gate] for the one-run band, whose simulated rates its verdict prints"),
+            note="this baseline is too small for the sequential gate: only a run that reproduces a baseline seed passes")
+    if chosen.note:
+        warnings.warn(GateWarning(f"{path}: {chosen.note}"), stacklevel=2)
+    return SequentialProcedure(chosen.designs, note=chosen.note)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.quality.baselines import (
-    BaselineError,
     BaselineStore,
     MeasuredBaseline,
     baseline_name,

@@ -5,7 +5,8 @@ code it reproduces that seed (bit for bit on the CPU model that recorded it, to 
 another) and the gate passes after one run (see
 :func:`harness.quality.gate.reproduced_seed`). Any other first run enters the sequential test of
 :mod:`harness.quality.sequential_gate`, one design per gated metric (each with its own direction and its
-own noise estimate from the baseline's seeds, alpha split between them). After every run: any
+own noise estimate from the baseline's seeds, their fail boundaries calibrated together so alpha is
+the whole check's). After every run: any
 metric at REGRESSION fails the check; all at NO_REGRESSION pass it; otherwise the next seed runs.
 Further seeds come after the baseline's, so they are new draws, not repeats of reference runs.
 """
@@ -22,7 +23,7 @@ import numpy as np
 
 from harness.quality.baselines import MeasuredBaseline
 from harness.run.config import RunConfig
-from harness.quality.gate import FAIL, LOSS, PASS, GatePolicy, GateReport, MetricCheck
+from harness.quality.gate import FAIL, LOSS, PASS, GatePolicy, GateReport
 from harness.run.result import RunResult
 from harness.quality.sequential_gate import (
     CONTINUE,
@@ -32,33 +33,45 @@ from harness.quality.sequential_gate import (
     SequentialDecision,
     SequentialDesign,
     decide,
-    design_gate,
+    design_gates,
     simulate_runs,
 )
 
 
-def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> dict[str, SequentialDesign]:
-    """One calibrated design per gated metric; raises :class:`DesignError` when the baseline's seeds
-    cannot support the policy's alpha and power, naming every metric that falls short and the seeds
-    that would do for all of them."""
-    designs, errors = {}, []
+@dataclass(frozen=True)
+class GateDesigns:
+    """The calibrated designs of a check's gated metrics and, when the cap had to grow, why."""
+
+    designs: dict[str, SequentialDesign]
+    note: str | None = None
+
+
+def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> GateDesigns:
+    """The gated metrics' designs, calibrated together (one fail boundary per look: alpha is the
+    whole check's). When the rates do not fit ``policy.max_runs`` the cap grows to the runs they need,
+    up to ``policy.max_runs_limit``, and the note says so; beyond that (or when no cap would do) it
+    raises :class:`DesignError` naming the seeds or runs that would."""
     policy = policy.with_default_metrics([metric for metric in baseline.metrics if metric != LOSS])
-    for metric in policy.metrics:
-        if metric not in baseline.metrics:
-            continue
-        try:
-            designs[metric] = design_gate(baseline.metrics[metric].values, policy.sequential_parameters(metric), metric=metric)
-        except DesignError as error:
-            errors.append(error)
-    if errors:
-        needed = [e.seeds_needed for e in errors]
-        runs = [e.runs_needed for e in errors]
-        raise DesignError(
-            " ".join(str(e) for e in errors),
-            seeds_needed=None if None in needed else max(needed),
-            runs_needed=None if None in runs else max(runs),
-        )
-    return designs
+    metrics = [metric for metric in policy.metrics if metric in baseline.metrics]
+
+    def design(max_runs: int) -> dict[str, SequentialDesign]:
+        return design_gates({m: baseline.metrics[m].values for m in metrics},
+                            {m: policy.sequential_parameters(m, max_runs=max_runs) for m in metrics})
+
+    try:
+        return GateDesigns(design(policy.max_runs))
+    except DesignError as error:
+        needed = error.runs_needed
+        if needed is None or needed > policy.max_runs_limit:
+            limit = (f"they need max_runs={needed}, beyond max_runs_limit={policy.max_runs_limit}"
+                     if needed is not None else "no cap would do")
+            raise DesignError(f"{error} ({limit}: raise max_runs_limit in [tool.harness.gate], or record more seeds)",
+                              seeds_needed=error.seeds_needed, runs_needed=needed) from error
+        note = (f"the requested rates need up to {needed} candidate runs on this baseline, more than max_runs="
+                f"{policy.max_runs}: the cap grew to {needed} (max_runs_limit {policy.max_runs_limit}); set max_runs = "
+                f"{needed} in [tool.harness.gate] to say so, or record more seeds ({error.seeds_needed or 'more'} "
+                f"would keep the cap at {policy.max_runs})")
+        return GateDesigns(design(needed), note)
 
 
 def candidate_seeds(config: RunConfig, baseline: MeasuredBaseline) -> Iterator[int]:
@@ -109,8 +122,7 @@ def sequential_report(report: GateReport, run: SequentialRun, designs: dict[str,
         if decision is None:
             checks.append(check)
             continue
-        look = decision.look
-        low, high = sorted((look.fail_threshold, look.pass_threshold))
+        low, high = sorted((decision.fail_threshold, decision.pass_threshold))
         checks.append(replace(check, measured=decision.candidate_mean, baseline_mean=design.reference_mean,
                               baseline_std=design.reference_sd, band_low=low, band_high=high,
                               verdict=FAIL if decision.verdict == REGRESSION else PASS))
@@ -126,13 +138,15 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
     unit = 100.0  # accuracy and F1 are reported in points
     seeds = [r.provenance["seed"] for r in run.results[: decision.runs]]
     values = ", ".join(f"{v:.4f}" for v in decision.values)
+    spread = " (at the candidates' own spread)" if decision.runs > 1 else ""
     summary = (
         f"{metric}: {decision.verdict} after {decision.runs} of at most {design.max_runs} runs "
         f"(seeds {seeds}: {values}; mean {decision.candidate_mean:.4f} against the baseline's "
         f"{design.reference_mean:.4f} ± {design.reference_sd:.4f} over {design.n_reference} seeds). "
-        f"At run {decision.runs} it fails at or beyond {decision.look.fail_threshold:.4f} and passes at or beyond "
-        f"{decision.look.pass_threshold:.4f}. This gate detects a drop of >= {design.detectable_worsening * unit:.2f} "
-        f"points with {p.power:.0%} probability, and fails an unchanged recipe at most {p.alpha:.2%} of the time"
+        f"At run {decision.runs} it fails at or beyond {decision.fail_threshold:.4f} and passes at or beyond "
+        f"{decision.pass_threshold:.4f}{spread}. This gate detects a drop of >= {design.detectable_worsening * unit:.2f} "
+        f"points with {p.power:.0%} probability; the check fails an unchanged recipe at most {p.alpha:.2%} of the time"
+        f" over all its metrics, {_spreads(p.spread_ratio)}"
         + (f" (practical margin {p.margin * unit:.2f} points)." if p.margin else ".")
     )
     return {
@@ -147,11 +161,13 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
         "reference_sd": design.reference_sd,
         "reference_seeds": design.n_reference,
         "reference_values": list(design.reference_values),
-        "fail_threshold": decision.look.fail_threshold,
-        "pass_threshold": decision.look.pass_threshold,
+        "fail_threshold": decision.fail_threshold,
+        "pass_threshold": decision.pass_threshold,
         "looks": [{"runs": look.runs, "fail_threshold": look.fail_threshold, "pass_threshold": look.pass_threshold}
                   for look in design.looks],
         "alpha": p.alpha,
+        "spread_ratio": p.spread_ratio,
+        "variance_prior_runs": p.variance_prior_runs,
         "power": p.power,
         "effect": p.effect,
         "margin": p.margin,
@@ -159,6 +175,12 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
         "sentence": decision.sentence,
         "summary": summary,
     }
+
+
+def _spreads(ratio: float) -> str:
+    if ratio == 1:
+        return "if the candidates' seed spread is the baseline's"
+    return f"for candidate seed spreads {1 / ratio:.2g}-{ratio:g}x the baseline's"
 
 
 @dataclass(frozen=True)

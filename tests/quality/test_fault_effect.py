@@ -86,7 +86,7 @@ def test_the_effect_and_its_welch_interval(baseline, tmp_path):
 
 @pytest.mark.parametrize(("shift", "verdict"), [(-0.06, "fail"), (0.0, "pass")])
 def test_the_replay_is_the_gates_decision(baseline, shift, verdict):
-    designs = designs_for(baseline, POLICY)
+    designs = designs_for(baseline, POLICY).designs
     fine_tune = NoisyFineTune(shift=shift, stream=1)
     results = [fine_tune(faulted(s)) for s in gate_seeds(faulted(), baseline, max(d.max_runs for d in designs.values()))]
     decided, runs = gate_replay(results, faulted(), designs, baseline)
@@ -94,7 +94,7 @@ def test_the_replay_is_the_gates_decision(baseline, shift, verdict):
 
 
 def test_too_few_measured_seeds_leave_the_replay_undecided(baseline):
-    designs = designs_for(baseline, POLICY)
+    designs = designs_for(baseline, POLICY).designs
     fine_tune = NoisyFineTune(shift=-0.008, stream=1)  # small: one run cannot decide
     decided, runs = gate_replay([fine_tune(faulted(42))], faulted(), designs, baseline)
     assert (decided, runs) == ("undecided", 1)

@@ -227,7 +227,7 @@ def test_the_command_writes_the_report(study, tmp_path, capsys):
     assert main(argv, settings=OFFLINE) == 0
     text = output.read_text()
     assert text.startswith("# Noise study: minilm-cpu, minilm-cpu-ema") and "## f1" in text
-    assert "8 (reference)" in text  # the default gate's max_runs, as no pyproject says otherwise
+    assert "12 (reference)" in text  # the default gate's max_runs, as no pyproject says otherwise
     assert text in capsys.readouterr().out
 
 

@@ -9,7 +9,7 @@ import pytest
 from fake_runs import run_result, smoke_run_config
 from harness.quality.baselines import BaselineError, BaselineStore, measured_from_runs
 from harness.quality.gate import GatePolicy
-from harness.quality.procedures import BandProcedure, SequentialProcedure, choose_procedure
+from harness.quality.procedures import BandProcedure, ReproductionProcedure, SequentialProcedure, choose_procedure
 from harness.quality.regression import GatePlan, perform_quality_check, procedure_for
 from harness.quality.seeds_ahead import NothingAhead, candidate_config
 from harness.quality.sequential_check import designs_for
@@ -41,27 +41,45 @@ def _choose(store: BaselineStore, policy: GatePolicy, config=None):
 def test_the_sequential_procedure_asks_for_the_configs_seed_then_seeds_after_the_baseline(store):
     procedure = _choose(store, POLICY)
     assert isinstance(procedure, SequentialProcedure) and procedure.note is None
-    assert procedure.seeds(smoke_run_config(), store.load(GatePlan.of(smoke_run_config(), POLICY).baseline)) == (42, 72, 73, 74, 75)
-    assert procedure.max_runs == 5
+    cap = procedure.max_runs
+    assert 1 < cap < POLICY.max_runs  # the design ends at the look with enough power, inside the cap
+    assert procedure.seeds(smoke_run_config(), store.load(GatePlan.of(smoke_run_config(), POLICY).baseline)) == (
+        (42,) + tuple(range(72, 72 + cap - 1)))
 
 
-def test_the_band_is_chosen_by_name_without_a_baseline_or_as_autos_fallback_with_a_note(store, small, tmp_path):
+def test_the_band_runs_only_by_name_or_without_a_baseline_and_auto_never_falls_back_to_it(store, small, tmp_path):
     by_name = _choose(store, GatePolicy(procedure="band", metrics=("accuracy",)))
-    assert isinstance(by_name, BandProcedure) and by_name.seeds(smoke_run_config(), None) == (42,) and by_name.note is None
+    assert isinstance(by_name, BandProcedure) and by_name.seeds(smoke_run_config(), None) == (42,)
+    assert "the band's simulated rates on this baseline" in by_name.note  # its rates, measured, beside the verdict
     none = _choose(BaselineStore(tmp_path), POLICY)
     assert isinstance(none, BandProcedure) and "no baseline at" in none.reason
-    fallback = _choose(small, GatePolicy(metrics=("accuracy",)))
-    assert isinstance(fallback, BandProcedure) and "false-alarm rate and power are not stated" in fallback.note
-    assert "harness record-baseline" in fallback.note  # the fix: a command that records enough seeds
+    reproduction = _choose(small, GatePolicy(metrics=("accuracy",)))
+    assert isinstance(reproduction, ReproductionProcedure) and reproduction.max_runs == 1
+    assert "only a run that reproduces a baseline seed passes" in reproduction.note
+    assert "harness record-baseline" in reproduction.problem  # the fix: a command that records enough seeds
+    assert 'procedure = "band"' in reproduction.problem  # and the cheap alternative, by name
     with pytest.raises(BaselineError, match="too few seeds for the sequential gate"):
         _choose(small, POLICY)
+
+
+def test_auto_on_a_small_baseline_passes_a_reproduced_seed_and_fails_anything_else(small):
+    """No silent downgrade: the one-run band's rates are unknown here, so a run that is not unchanged
+    code (it does not reproduce a baseline seed) fails with the fix, after one fine-tune."""
+    config = smoke_run_config()
+    policy = GatePolicy(metrics=("accuracy",), bootstrap_samples=20)
+    reproduced = perform_quality_check(config, fine_tune=lambda c: run_result(c, accuracy=0.7 + 0.01 * (42 % 3)),
+                                       store=small, policy=policy)
+    assert reproduced.passed and not reproduced.report.problems
+    other = perform_quality_check(config, fine_tune=lambda c: run_result(c, accuracy=0.71), store=small, policy=policy)
+    assert not other.passed
+    assert any("did not reproduce a baseline seed" in problem and "record-baseline" in problem for problem in other.report.problems)
 
 
 def test_choose_procedure_is_given_the_baseline_and_the_resolved_policy(store):
     plan = GatePlan.of(smoke_run_config(), POLICY)
     baseline = store.load(plan.baseline)
     chosen = choose_procedure(baseline, plan.policy, store.path(plan.baseline), plan.config, record_command=plan.record_command)
-    assert chosen.designs.keys() == designs_for(baseline, plan.policy).keys() == {"accuracy"}
+    assert chosen.designs.keys() == designs_for(baseline, plan.policy).designs.keys() == {"accuracy"}
 
 
 @pytest.mark.parametrize("policy", [POLICY, GatePolicy(procedure="band", metrics=("accuracy",), bootstrap_samples=20),
@@ -94,7 +112,7 @@ def test_the_gate_fine_tunes_only_seeds_its_procedure_names_and_seeds_ahead_name
 def test_one_simulator_a_single_metric_is_the_check_with_one_design(store):
     """simulate() is simulate_runs() with one design: same draws, same stopping rule, same numbers."""
     baseline = store.load(GatePlan.of(smoke_run_config(), POLICY).baseline)
-    design = designs_for(baseline, GatePolicy(metrics=("accuracy",), max_runs=10))["accuracy"]
+    design = designs_for(baseline, GatePolicy(metrics=("accuracy",), max_runs=10)).designs["accuracy"]
     for mode in ("resample", "normal"):
         failed, used = simulate_runs({"accuracy": design}, {"accuracy": -0.02}, mode=mode, trials=3000, seed=5)
         single = simulate(design, -0.02, mode=mode, trials=3000, seed=5)
@@ -106,7 +124,7 @@ def test_the_simulators_stopping_rule_matches_a_trial_by_trial_replay_of_decide(
     from harness.quality.sequential_gate import NO_REGRESSION, REGRESSION, _draws, decide
 
     baseline = store.load(GatePlan.of(smoke_run_config(), POLICY).baseline)
-    design = designs_for(baseline, GatePolicy(metrics=("accuracy",), max_runs=6))["accuracy"]
+    design = designs_for(baseline, GatePolicy(metrics=("accuracy",), max_runs=6)).designs["accuracy"]
     failed, used = simulate_runs({"accuracy": design}, {"accuracy": -0.01}, mode="normal", trials=200, seed=9)
     reference, candidates = _draws({"accuracy": design}, ["accuracy"], mode="normal", trials=200,
                                 runs=design.max_runs, seed=9)

@@ -20,7 +20,7 @@ from harness.session import HarnessSession
 from harness.settings import Settings
 
 BASELINE_SEEDS = range(42, 72)
-POLICY = GatePolicy(bootstrap_samples=20, procedure="sequential", metrics=("accuracy",))  # designed to decide within 5 runs
+POLICY = GatePolicy(bootstrap_samples=20, procedure="sequential", metrics=("accuracy",))  # its design ends before the cap
 
 
 @dataclass
@@ -108,15 +108,16 @@ def test_the_band_procedure_and_a_baseline_too_small_train_one_run(store, tmp_pa
     small = BaselineStore(tmp_path)
     config = smoke_run_config()
     small.save(measured_from_runs(config, [run_result(config.replace(seed=s), accuracy=0.7 + 0.01 * (s % 3)) for s in (42, 43, 44)]))
-    assert "its baseline is too small for the sequential gate" in ahead(small, GatePolicy(bootstrap_samples=20))
+    assert "the baseline is too small for the sequential gate" in ahead(small, GatePolicy(bootstrap_samples=20))
     # An explicit sequential procedure makes that an error the gate reports before training.
     assert "the gate stops before it trains" in ahead(small, GatePolicy(procedure="sequential"))
 
 
 def test_regeneration_and_runs_past_the_design_are_never_asked_for(store):
     assert "--harness-force-regen re-measures the baseline" in ahead(store, force_regen=True)
-    assert candidate_config(smoke_run_config(), run=5, store=store, policy=POLICY).seed == 75
-    assert "decides within 5 runs, so it never asks for run 6" in ahead(store, POLICY, run=6)
+    cap = procedure_for(GatePlan.of(smoke_run_config(), POLICY), store.load(name_for(smoke_run_config())), store).max_runs
+    assert candidate_config(smoke_run_config(), run=cap, store=store, policy=POLICY).seed == 72 + cap - 2
+    assert f"decides within {cap} runs, so it never asks for run {cap + 1}" in ahead(store, POLICY, run=cap + 1)
     with pytest.raises(ValueError, match="run 1 is the gate's own"):
         candidate_config(smoke_run_config(), run=1, store=store, policy=POLICY)
 
