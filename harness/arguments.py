@@ -49,6 +49,17 @@ def simulation_trials(text: str) -> int:
     return value
 
 
+def bounded_int(lowest: int, highest: int):
+    """A validator for an integer from ``lowest`` to ``highest`` (inclusive)."""
+    def parse(text: str) -> int:
+        value = _int_at_least(text, lowest)
+        if value > highest:
+            raise argparse.ArgumentTypeError(f"must be from {lowest:,} to {highest:,}, got {value:,}")
+        return value
+    parse.__name__ = f"integer from {lowest} to {highest}"
+    return parse
+
+
 def output_file(text: str):
     """A report's path, checked before any work: not a folder, and its folder creatable and writable."""
     import os

@@ -220,10 +220,11 @@ def test_reports_go_to_the_projects_reports_folder_and_a_bad_output_fails_before
     project = tmp_path / "pyproject.toml"  # the repository's gate (fitted to its baseline), reports elsewhere
     project.write_text(f'[tool.harness]\nreports_dir = "myreports"\n\n{gate}\n', encoding="utf-8")
     baselines = repository / "baselines"
-    args = ["simulate-gate", "--pyproject", str(project), "--device", "cpu", "--baselines-dir", str(baselines), "--trials", "100"]
+    args = ["simulate-gate", "--pyproject", str(project), "--device", "cpu", "--baselines-dir", str(baselines), "--trials", "100",
+            "--truths", "10", "--truth-trials", "100"]
     assert main(args) == 0, capsys.readouterr().err
     assert (tmp_path / "myreports" / "gate-simulation.md").is_file() and not (tmp_path / "reports").exists()
-    for bad, message in (("--trials=50", "trials must be from 100"), ("--output=" + str(tmp_path), "is a folder"),
+    for bad, message in (("--trials=50", "trials must be from 100"), ("--truths=5", "must be >= 10"), ("--output=" + str(tmp_path), "is a folder"),
                          ("--output=/proc/nope/x.md", "is not a writable folder")):
         with pytest.raises(SystemExit):
             main([*args, bad])

@@ -145,11 +145,27 @@ class NullDraws:
 
 
 def normal_draws(corr: np.ndarray, n: int, runs: int, draws: int, rng: np.random.Generator) -> NullDraws:
-    """Unit-variance normal seeds, the metrics correlated by ``corr``."""
-    root = correlation_root(corr)
-    reference = rng.standard_normal((draws, n, corr.shape[0])) @ root.T
-    candidates = rng.standard_normal((draws, runs, corr.shape[0])) @ root.T
-    return _summarise(reference, candidates)
+    """Unit-variance normal seeds, the metrics correlated by ``corr``.
+
+    The reference enters only through its mean and sd, so those are drawn directly (the mean from
+    N(0, corr / n), the sums of squares from Wishart(n - 1, corr) by Bartlett's decomposition)
+    instead of as ``n`` seeds each: the searches for the seeds a design would need try references
+    of thousands of seeds, and ``draws x n`` seeds would not fit in memory.
+    """
+    root, m = correlation_root(corr), corr.shape[0]
+    reference_mean = rng.standard_normal((draws, m)) @ root.T / math.sqrt(n)
+    bartlett = np.zeros((draws, m, m))
+    rows, cols = np.tril_indices(m, -1)
+    # A_ii**2 ~ chi2(n - 1 - i), A_ij ~ N(0, 1) below: A @ A.T ~ Wishart(n - 1, I); with fewer
+    # degrees of freedom than metrics only the first n - 1 columns are non-zero (a singular Wishart)
+    bartlett[:, rows, cols] = rng.standard_normal((draws, rows.size)) * (cols < n - 1)
+    for i in range(min(m, n - 1)):
+        bartlett[:, i, i] = np.sqrt(rng.chisquare(n - 1 - i, size=draws))
+    spread = root @ bartlett  # (root A)(root A).T ~ Wishart(n - 1, corr)
+    reference_sd = np.sqrt(np.einsum("dij,dij->di", spread, spread) / (n - 1))
+    candidates = rng.standard_normal((draws, runs, m)) @ root.T
+    mean, variance = running_moments(candidates, axis=1)
+    return NullDraws(n, reference_mean, reference_sd, mean, variance)
 
 
 def resampled_draws(goodness: np.ndarray, runs: int, draws: int, rng: np.random.Generator) -> NullDraws:

@@ -541,7 +541,7 @@ def simulate_runs(designs: dict[str, SequentialDesign], shifts: dict[str, float]
     candidates = centre + (candidates - centre) * sd_ratio + np.array([shifts.get(m, 0.0) for m in metrics])
     ref_mean, ref_sd = reference.mean(axis=1), reference.std(axis=1, ddof=1)  # trials x metrics
     cand_mean, cand_var = running_moments(candidates, axis=1)  # trials x runs x metrics
-    return _stopping_rule([designs[m] for m in metrics], ref_mean, ref_sd, cand_mean, cand_var)
+    return stopping_rule([designs[m] for m in metrics], ref_mean, ref_sd, cand_mean, cand_var)
 
 
 def _draws(designs: dict[str, SequentialDesign], metrics: list[str], *, mode: str, trials: int, runs: int,
@@ -571,7 +571,7 @@ def _correlation_root(pool: np.ndarray) -> np.ndarray:
     return correlation_root(corr)
 
 
-def _stopping_rule(designs: list[SequentialDesign], ref_mean: np.ndarray, ref_sd: np.ndarray,
+def stopping_rule(designs: list[SequentialDesign], ref_mean: np.ndarray, ref_sd: np.ndarray,
                    cand_mean: np.ndarray, cand_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Apply every design's boundaries look by look: a trial fails when one metric fails, passes
     once every metric has passed (a metric past its own cap has passed at its last look)."""

@@ -135,12 +135,20 @@ def test_simulate_gate_reports_error_rates_for_a_recorded_baseline(baseline_stor
 
     output = tmp_path / "gate-simulation.md"
     argv = ["simulate-gate", "--recipe", "smoke", "--device", "cpu", "--baselines-dir", str(baseline_store.root),
-            "--pyproject", str(no_settings(tmp_path / "none.toml")), "--trials", "500", "--output", str(output)]
+            "--pyproject", str(no_settings(tmp_path / "none.toml")), "--trials", "500", "--truths", "20",
+            "--truth-trials", "200", "--output", str(output)]
     assert main(argv) == 0
     text = output.read_text()
-    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| every") or line.startswith("| f1")]
-    labels = {(label.strip(), mode.strip()) for label, mode in rows}
-    assert {("every metric +0 points", "resample"), ("f1 -2 points", "normal"), ("every metric -3 points", "resample")} <= labels
+    grid = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip().endswith("points")]
+    cells = {(change, ratio, mode) for change, ratio, mode, *_ in grid}
+    # the whole grid: change 0, -1, -2, -3 x sd ratio 0.7, 1, 1.3, 1.5 x both noise models, each with both views
+    assert cells == {(f"{c:+d} points", r, m) for c in (0, -1, -2, -3) for r in ("0.7", "1", "1.3", "1.5")
+                     for m in ("resample", "normal")}
+    assert all(len(row) == 8 and row[6].endswith("%") and row[7].endswith("%") for row in grid)
+    unchanged = {(ratio, mode): float(row[0].split("%")[0]) for change, ratio, mode, *row in grid if change == "+0 points"}
+    dropped = {(ratio, mode): float(row[0].split("%")[0]) for change, ratio, mode, *row in grid if change == "-3 points"}
+    assert all(dropped[key] > unchanged[key] for key in unchanged)  # a drop fails more often than no change
+    assert "pessimistic sigma" in text
     assert "detects a fall of >=" in text and "30 reference seeds" in text
 
 
