@@ -9,7 +9,6 @@ from harness.cli.options import Parents, recipe_options, report_path, task_optio
 from harness.run.config import RunConfig
 from harness.project import Project
 from harness.quality.baselines import BaselineError
-from harness.tables import markdown_table
 
 
 def add_parser(commands, parents: Parents) -> None:

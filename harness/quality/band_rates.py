@@ -12,13 +12,13 @@ pool is small and the rates are rough; they are what the recorded seeds say, not
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from harness.quality.baselines import MeasuredBaseline
 from harness.quality.gate import GatePolicy
+from harness.quality.sequential_calibration import resampling_deviations
 
 BAND_TRIALS = 20_000
 
@@ -45,8 +45,7 @@ def band_rates(baseline: MeasuredBaseline, policy: GatePolicy, *, trials: int = 
     sign = np.array([1.0 if policy.direction(m) == "higher" else -1.0 for m in metrics])
     goodness = np.column_stack([np.asarray(baseline.metrics[m].values, dtype=float) for m in metrics]) * sign
     n = goodness.shape[0]
-    centre = goodness.mean(axis=0)
-    pool = centre + (goodness - centre) * math.sqrt(n / (n - 1))
+    pool = goodness.mean(axis=0) + resampling_deviations(goodness)
     rng = np.random.default_rng(seed)
     reference = pool[rng.integers(0, n, size=(trials, n))]
     candidate = pool[rng.integers(0, n, size=trials)]

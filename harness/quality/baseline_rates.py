@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from harness.quality.sequential_calibration import running_moments
+from harness.quality.sequential_calibration import resampling_deviations, running_moments
 from harness.quality.sequential_gate import SIMULATION_MODES, SequentialDesign, stopping_rule
 
 BOUND_CONFIDENCE = 0.90
@@ -101,7 +101,7 @@ def baseline_rates(designs: dict[str, SequentialDesign], shifts: dict[str, float
     ref_mean = np.broadcast_to(mean, (trials, m))
     ref_sd = np.broadcast_to(np.sqrt(np.diag(sample_cov)), (trials, m))
     if mode == "resample":  # the seeds' own shape, per metric scaled to the truth's sd
-        deviations = (pool - mean) * math.sqrt(n / (n - 1)) / np.sqrt(np.diag(sample_cov))
+        deviations = resampling_deviations(pool) / np.sqrt(np.diag(sample_cov))
     per_truth, runs_used = np.empty(truths), []
     for t in range(truths):
         if mode == "normal":

@@ -46,12 +46,8 @@ class GateWarning(UserWarning):
     """The gate runs otherwise than configured (a grown cap): said before anything trains."""
 
 
-@dataclass(frozen=True)
-class BandProcedure:
-    """One run, against the band; ``reason``: why this gate is the band check (for messages)."""
-
-    reason: str = "procedure 'band'"
-    note: str | None = None  # said beside the verdict: the band's simulated rates on this baseline
+class _OneRun:
+    """What the one-run procedures share: they fine-tune the config's own seed and nothing more."""
 
     @property
     def max_runs(self) -> int:
@@ -63,7 +59,26 @@ class BandProcedure:
 
     def why_not(self, config: RunConfig, run: int) -> str:
         """Why it never asks for candidate run ``run`` (> 1)."""
-        return f"the gate is the one-run band check here ({self.reason}), so it trains only its first seed ({config.seed})"
+        return f"{self.why_one_run()}, so it trains only its first seed ({config.seed})"
+
+    def why_one_run(self) -> str:
+        raise NotImplementedError
+
+
+def _decided_by_first(first: GateReport) -> bool:
+    """A first run that reproduces a baseline seed, or cannot be gated (its problems say why), decides alone."""
+    return bool(first.problems) or any(check.verdict == REPRODUCED for check in first.checks)
+
+
+@dataclass(frozen=True)
+class BandProcedure(_OneRun):
+    """One run, against the band; ``reason``: why this gate is the band check (for messages)."""
+
+    reason: str = "procedure 'band'"
+    note: str | None = None  # said beside the verdict: the band's simulated rates on this baseline
+
+    def why_one_run(self) -> str:
+        return f"the gate is the one-run band check here ({self.reason})"
 
     def decide(self, first: GateReport, result: RunResult, config: RunConfig, *, fine_tune: FineTune | None,
                baseline: MeasuredBaseline | None) -> GateReport:
@@ -94,7 +109,7 @@ class SequentialProcedure:
                baseline: MeasuredBaseline | None) -> GateReport:
         """One run decides when it reproduces a baseline seed or cannot be gated (its problems say why);
         otherwise more seeds run until the designs decide."""
-        if first.problems or any(check.verdict == REPRODUCED for check in first.checks):
+        if _decided_by_first(first):
             return first
         if fine_tune is None or baseline is None:
             raise ValueError("the sequential procedure needs the fine-tune and the baseline to run more seeds")
@@ -102,27 +117,20 @@ class SequentialProcedure:
 
 
 @dataclass(frozen=True)
-class ReproductionProcedure:
+class ReproductionProcedure(_OneRun):
     """One run, which passes only if it reproduces a baseline seed: what ``auto`` can still decide on a
     baseline too small for the sequential gate. ``problem``: why any other run fails, and the fix."""
 
     problem: str
     note: str | None = None
 
-    @property
-    def max_runs(self) -> int:
-        return 1
-
-    def seeds(self, config: RunConfig, baseline: MeasuredBaseline | None) -> tuple[int, ...]:
-        return (config.seed,)
-
-    def why_not(self, config: RunConfig, run: int) -> str:
-        return f"the baseline is too small for the sequential gate, so the gate trains only its first seed ({config.seed})"
+    def why_one_run(self) -> str:
+        return "the baseline is too small for the sequential gate"
 
     def decide(self, first: GateReport, result: RunResult, config: RunConfig, *, fine_tune: FineTune | None,
                baseline: MeasuredBaseline | None) -> GateReport:
         """Reproduced: the first run's pass. Otherwise a problem, so the check fails, saying why."""
-        if first.problems or any(check.verdict == REPRODUCED for check in first.checks):
+        if _decided_by_first(first):
             return first
         return dataclasses.replace(first, problems=first.problems + (self.problem,))
 

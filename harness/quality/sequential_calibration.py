@@ -99,13 +99,29 @@ def information_fraction(n: int, runs: int) -> np.ndarray:
     return information / information[-1]
 
 
+def resampling_deviations(values: np.ndarray) -> np.ndarray:
+    """The seeds' deviations from their mean (seeds x metrics), scaled by sqrt(n / (n - 1)) so that
+    drawing whole seeds from them with replacement has the sample variance: the pool of every
+    resampling simulation (calibration, operating characteristics, the band's rates)."""
+    n = values.shape[0]
+    return (values - values.mean(axis=0)) * math.sqrt(n / (n - 1))
+
+
+def sample_correlation(values: np.ndarray) -> np.ndarray:
+    """The metrics' correlation over the seeds (seeds x metrics); a metric that never varied is
+    uncorrelated with the rest."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.atleast_2d(np.corrcoef(values, rowvar=False))
+    corr = np.where(np.isfinite(corr), corr, 0.0)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
 def conservative_correlation(goodness: np.ndarray) -> np.ndarray:
     """The metrics' correlation over the reference seeds (seeds x metrics, each oriented so higher is
     better), each pair moved to its 90% lower confidence bound (Fisher's z), as a valid matrix."""
     n, m = goodness.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = np.atleast_2d(np.corrcoef(goodness, rowvar=False))
-    corr = np.where(np.isfinite(corr), corr, 0.0)
+    corr = sample_correlation(goodness)
     if n > 3 and m > 1:
         z = np.arctanh(np.clip(corr, -0.999999, 0.999999)) - stats.norm.ppf(CORRELATION_CONFIDENCE) / math.sqrt(n - 3)
         corr = np.tanh(z)
@@ -172,7 +188,7 @@ def resampled_draws(goodness: np.ndarray, runs: int, draws: int, rng: np.random.
     """Whole seeds drawn with replacement from the reference (seeds x metrics), deviations from the
     mean scaled by sqrt(n / (n - 1)) so the pool's variance is the sample variance."""
     n = goodness.shape[0]
-    pool = (goodness - goodness.mean(axis=0)) * math.sqrt(n / (n - 1))
+    pool = resampling_deviations(goodness)
     return _summarise(pool[rng.integers(0, n, size=(draws, n))], pool[rng.integers(0, n, size=(draws, runs))])
 
 

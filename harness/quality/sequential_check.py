@@ -74,6 +74,9 @@ def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> GateDesigns:
         return GateDesigns(design(needed), note)
 
 
+BASELINE_SPREAD = "the baseline's"  # whose spread a verdict compares the candidates' with
+
+
 def candidate_seeds(config: RunConfig, baseline: MeasuredBaseline) -> Iterator[int]:
     """The config's own seed first, then seeds after the baseline's highest."""
     yield config.seed
@@ -146,7 +149,7 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
         f"At run {decision.runs} it fails at or beyond {decision.fail_threshold:.4f} and passes at or beyond "
         f"{decision.pass_threshold:.4f}{spread}. This gate detects a drop of >= {design.detectable_worsening * unit:.2f} "
         f"points with {p.power:.0%} probability; the check fails an unchanged recipe at most {p.alpha:.2%} of the time"
-        f" over all its metrics, {_spreads(p.spread_ratio)}"
+        f" over all its metrics, {p.spreads(BASELINE_SPREAD)}"
         + (f" (practical margin {p.margin * unit:.2f} points)." if p.margin else ".")
     )
     return {
@@ -175,12 +178,6 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
         "sentence": decision.sentence,
         "summary": summary,
     }
-
-
-def _spreads(ratio: float) -> str:
-    if ratio == 1:
-        return "if the candidates' seed spread is the baseline's"
-    return f"for candidate seed spreads {1 / ratio:.2g}-{ratio:g}x the baseline's"
 
 
 @dataclass(frozen=True)

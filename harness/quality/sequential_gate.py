@@ -82,7 +82,9 @@ from harness.quality.sequential_calibration import (
     normal_draws,
     pass_boundaries,
     resampled_draws,
+    resampling_deviations,
     running_moments,
+    sample_correlation,
     spending,
     standard_error,
 )
@@ -197,6 +199,12 @@ class SequentialGateParameters:
         return (self.alpha, self.max_runs, self.alpha_spending_gamma, self.calibration_draws, self.calibration_seed,
                 self.spread_ratio, self.variance_prior_runs, self.calibrate_on_seeds)
 
+    def spreads(self, whose: str = "the reference's") -> str:
+        """The spread range the false-alarm rate holds for, in words (every verdict and table says it)."""
+        if self.spread_ratio == 1:
+            return f"if the candidates are as spread as {whose}"
+        return f"for candidate seed spreads {1 / self.spread_ratio:.2g}-{self.spread_ratio:g}x {whose}"
+
     @property
     def spread_ratios(self) -> tuple[float, ...]:
         """The candidate/reference sd ratios the fail boundaries are calibrated at (the range's ends bind)."""
@@ -274,13 +282,11 @@ class SequentialDesign:
         p = self.parameters
         better, worse = ("higher", "fall") if p.direction == "higher" else ("lower", "rise")
         fail_op, pass_op = ("<=", ">=") if p.direction == "higher" else (">=", "<=")
-        spread = (f"for candidate seed spreads {1 / p.spread_ratio:.2g}-{p.spread_ratio:g}x the reference's"
-                  if p.spread_ratio > 1 else "if the candidates are as spread as the reference")
         head = (
             f"Sequential gate for {self.metric} ({better} is better): reference mean {_fmt(self.reference_mean)}, "
             f"sd {_fmt(self.reference_sd)} over {self.n_reference} seeds. It fails a recipe whose true {worse} "
             f"is at most {_fmt(p.margin)} no more than {p.alpha:.2%} of the time (with the metrics gated beside "
-            f"it, {spread}), and detects a {worse} of >= {_fmt(self.detectable_worsening)} with {p.power:.0%} "
+            f"it, {p.spreads()}), and detects a {worse} of >= {_fmt(self.detectable_worsening)} with {p.power:.0%} "
             f"probability within {self.max_runs} candidate runs (power {self.power_at_effect:.3f} at {_fmt(p.effect)}). "
             "The thresholds below are for candidates as spread as the reference; a decision uses their own spread."
         )
@@ -552,7 +558,7 @@ def _draws(designs: dict[str, SequentialDesign], metrics: list[str], *, mode: st
     pool = np.column_stack([np.asarray(designs[m].reference_values) for m in metrics])  # seeds x metrics
     centre = pool.mean(axis=0)
     if mode == "resample":
-        pool = centre + (pool - centre) * np.sqrt(n / (n - 1))
+        pool = centre + resampling_deviations(pool)
         return pool[rng.integers(0, n, size=(trials, n))], pool[rng.integers(0, n, size=(trials, runs))]
     sd, mix = np.array([designs[m].reference_sd for m in metrics]), _correlation_root(pool)
     return (centre + sd * (rng.standard_normal((trials, n, len(metrics))) @ mix.T),
@@ -564,11 +570,7 @@ def _correlation_root(pool: np.ndarray) -> np.ndarray:
     so standard normal draws times ``A.T`` move together as the seeds' metrics did (accuracy and F1 at
     r = 0.97 on MRPC): a simulation that drew them independently would overstate how often two metrics
     disagree, and so the runs a check needs. A metric that never varied is uncorrelated with the rest."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = np.atleast_2d(np.corrcoef(pool, rowvar=False))
-    corr = np.where(np.isfinite(corr), corr, 0.0)
-    np.fill_diagonal(corr, 1.0)
-    return correlation_root(corr)
+    return correlation_root(sample_correlation(pool))
 
 
 def stopping_rule(designs: list[SequentialDesign], ref_mean: np.ndarray, ref_sd: np.ndarray,

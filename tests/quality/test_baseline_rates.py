@@ -1,0 +1,42 @@
+"""The committed baseline's rates: a statement over its truth's posterior, tied to the boundaries."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from harness.quality.baseline_rates import baseline_rates
+from harness.quality.sequential_gate import SequentialGateParameters, design_gate
+
+
+@pytest.fixture(scope="module")
+def design():
+    f1 = 0.86 + 0.0093 * np.random.default_rng(3).standard_normal(30)
+    return design_gate(f1, SequentialGateParameters(calibration_draws=20_000, max_runs=16), metric="f1")
+
+
+def test_a_loosened_fail_boundary_raises_this_baselines_false_alarms(design):
+    tight = baseline_rates({"f1": design}, {}, truths=50, trials=2_000)
+    looks = tuple(dataclasses.replace(look, fail_boundary=look.fail_boundary - 0.5) for look in design.looks)
+    loose = baseline_rates({"f1": dataclasses.replace(design, looks=looks)}, {}, truths=50, trials=2_000)
+    assert loose.mean > tight.mean + 3 * tight.monte_carlo_se
+    assert tight.bound >= np.median(tight.per_truth) and tight.per_truth.size == 50
+
+
+def test_power_at_the_pessimistic_sigma_is_below_the_average_over_sigma(design):
+    drawn = baseline_rates({"f1": design}, {"f1": -0.02}, truths=50, trials=2_000)
+    pessimistic = baseline_rates({"f1": design}, {"f1": -0.02}, truths=50, trials=2_000, pessimistic_sigma=True)
+    assert pessimistic.mean < drawn.mean - 0.01
+    assert drawn.expected_runs <= pessimistic.worst_case_runs <= design.max_runs
+
+
+def test_noisier_candidates_fail_an_unchanged_recipe_more_often(design):
+    calm = baseline_rates({"f1": design}, {}, mode="resample", truths=50, trials=2_000, sd_ratio=0.7)
+    noisy = baseline_rates({"f1": design}, {}, mode="resample", truths=50, trials=2_000, sd_ratio=1.5)
+    assert noisy.mean > calm.mean
+
+
+@pytest.mark.parametrize("bad", [{"mode": "bootstrap"}, {"truths": 5}, {"trials": 10}, {"sd_ratio": 0}])
+def test_bad_settings_are_refused(design, bad):
+    with pytest.raises(ValueError):
+        baseline_rates({"f1": design}, {}, **bad)
