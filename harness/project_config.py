@@ -8,7 +8,7 @@ command line and the environment by :class:`harness.project.Project`.
     procedure = "auto"        # "auto" or "sequential" (the sequential gate), or "band" (one run, by name only)
     alpha = 0.01              # false alarms on an unchanged recipe, at most (all the metrics together)
     power = 0.95              # probability of catching a drop of `effect`
-    max_runs = 8              # candidate runs at most ...
+    max_runs = 12             # candidate runs at most ...
     max_runs_limit = 20       # ... unless the rates need more: the cap grows up to this, saying so
     spread_ratio = 1.5        # alpha holds for candidate seed sds 1/1.5 to 1.5 times the baseline's
     metrics = ["accuracy", "f1"]

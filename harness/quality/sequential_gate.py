@@ -59,7 +59,8 @@ The procedure (all parameters live in :class:`SequentialGateParameters`):
 What the error rates mean: they are over repeated baselines *and* candidate runs, as for any
 t-test. For one fixed baseline the false-alarm rate is above or below alpha depending on how lucky
 the reference draw was, and widely so (issue 21: with 30 seeds the 90th percentile over baselines
-is above 1% at alpha 1%). Redrawing the reference until a design succeeds (or gives a smaller
+is above 1% at alpha 1%); :mod:`harness.quality.baseline_rates` states the rate and a 90% bound
+for the committed baseline itself, and ``harness simulate-gate`` prints them. Redrawing the reference until a design succeeds (or gives a smaller
 ``K``) would select a low ``s`` and is not covered.
 """
 
