@@ -11,6 +11,7 @@ command line and the environment by :class:`harness.project.Project`.
     max_runs = 12             # candidate runs at most ...
     max_runs_limit = 20       # ... unless the rates need more: the cap grows up to this, saying so
     spread_ratio = 1.5        # alpha holds for candidate seed sds 1/1.5 to 1.5 times the baseline's
+    guarantee = "average"     # alpha averaged over baselines; "this-baseline": for the committed one, 90% sure
     metrics = ["accuracy", "f1"]
 
     [tool.harness.gate.effects]   # the drop each metric's gate must catch, in the metric's units
@@ -60,7 +61,7 @@ from harness.tasks.metrics import MetricRegistry, builtin_metrics
 from harness.tasks.registry import TaskRegistry, builtin_tasks
 
 GATE_KEYS = {"procedure": str, "alpha": float, "power": float, "max_runs": int, "max_runs_limit": int,
-             "spread_ratio": float, "variance_prior_runs": float, "metrics": list, "sigmas": float,
+             "spread_ratio": float, "variance_prior_runs": float, "guarantee": str, "metrics": list, "sigmas": float,
              "floor": float, "effects": dict, "margins": dict, "bootstrap_samples": int, "confidence": float,
              "reproduction_tolerance": float}
 

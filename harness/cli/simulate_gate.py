@@ -17,10 +17,10 @@ def add_parser(commands, parents: Parents) -> None:
     recipe_options(simulate)
     task_option(simulate)
     simulate.add_argument("--trials", type=simulation_trials, default=20_000, help="simulated gate runs per row over fresh baselines (default: 20000)")
-    simulate.add_argument("--truths", type=bounded_int(10, 10_000), default=200,
-                          help="truths drawn from the committed baseline's posterior per row (default: 200)")
-    simulate.add_argument("--truth-trials", type=bounded_int(100, 1_000_000), default=4_000,
-                          help="simulated gate runs per drawn truth (default: 4000)")
+    simulate.add_argument("--truths", type=bounded_int(10, 10_000), default=1_000,
+                          help="truths drawn from the committed baseline's posterior per row (default: 1000; 200 left the 90%% bound noisy)")
+    simulate.add_argument("--truth-trials", type=bounded_int(100, 1_000_000), default=1_000,
+                          help="simulated gate runs per drawn truth (default: 1000)")
     simulate.add_argument("--output", type=output_file,
                           help="Markdown report (default: gate-simulation.md in the project's reports folder)")
     simulate.set_defaults(handler=command)

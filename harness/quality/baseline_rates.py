@@ -31,13 +31,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
-from harness.quality.sequential_calibration import resampling_deviations, running_moments
+from harness.quality.sequential_calibration import (
+    BOUND_CONFIDENCE,
+    posterior_truths,
+    resampling_deviations,
+    running_moments,
+)
 from harness.quality.sequential_gate import SIMULATION_MODES, SequentialDesign, stopping_rule
-
-BOUND_CONFIDENCE = 0.90
-PESSIMISTIC_SIGMA_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def baseline_rates(designs: dict[str, SequentialDesign], shifts: dict[str, float
     runs = max(d.max_runs for d in ordered)
     rng = np.random.default_rng(seed)
     mean, sample_cov = pool.mean(axis=0), np.atleast_2d(np.cov(pool, rowvar=False))
-    true_mean, true_cov = _posterior_truths(mean, sample_cov, n, truths, rng, pessimistic_sigma)
+    true_mean, true_cov = posterior_truths(mean, sample_cov, n, truths, rng, pessimistic_sigma)
     shift = np.array([shifts.get(metric, 0.0) for metric in metrics])
     ref_mean = np.broadcast_to(mean, (trials, m))
     ref_sd = np.broadcast_to(np.sqrt(np.diag(sample_cov)), (trials, m))
@@ -116,20 +117,3 @@ def baseline_rates(designs: dict[str, SequentialDesign], shifts: dict[str, float
         runs_used.append(used)
     used = np.concatenate(runs_used)
     return BaselineRates(dict(shifts), mode, float(sd_ratio), trials, per_truth, float(used.mean()), int(used.max()))
-
-
-def _posterior_truths(mean: np.ndarray, cov: np.ndarray, n: int, truths: int, rng: np.random.Generator,
-                      pessimistic_sigma: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``truths`` draws of (mu, Sigma) given the committed seeds' mean and covariance."""
-    m = mean.size
-    if m >= n - 1:
-        raise ValueError(f"{n} seeds cannot inform a {m}-metric covariance; record more seeds")
-    if pessimistic_sigma:
-        upper = math.sqrt((n - 1) / stats.chi2.ppf(1 - PESSIMISTIC_SIGMA_CONFIDENCE, n - 1))
-        covs = np.broadcast_to(cov * upper**2, (truths, m, m)).copy()
-    else:
-        draws = stats.invwishart(df=n - 1, scale=(n - 1) * cov).rvs(size=truths, random_state=rng)
-        covs = np.asarray(draws, dtype=float).reshape(truths, m, m)
-    roots = np.linalg.cholesky(covs / n + 1e-18 * np.eye(m))
-    means = mean + np.einsum("tij,tj->ti", roots, rng.standard_normal((truths, m)))
-    return means, covs

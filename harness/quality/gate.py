@@ -63,7 +63,9 @@ class GatePolicy:
     false-alarm rate ``alpha`` (for the gated metrics together: their boundaries are calibrated
     jointly, with their correlation) and ``power`` against a drop of each metric's ``effect``
     (:mod:`harness.quality.sequential_gate`), for candidates whose seed spread is from
-    ``1/spread_ratio`` to ``spread_ratio`` times the baseline's; ``band`` is the one-run check against
+    ``1/spread_ratio`` to ``spread_ratio`` times the baseline's; ``guarantee`` says whether alpha is
+    the rate averaged over baselines (``"average"``) or bounds the committed baseline's own rate with
+    90% confidence (``"this-baseline"``, stricter, so more runs); ``band`` is the one-run check against
     ``mean - max(sigmas x std, floor)``, run only when named, whose simulated error rates the verdict
     prints. ``auto`` is the sequential gate too; on a baseline too small for it, the one check it can
     still make is exact reproduction of a baseline seed (unchanged code), and any other first run
@@ -93,6 +95,7 @@ class GatePolicy:
     max_runs_limit: int = 20
     spread_ratio: float = SequentialGateParameters.spread_ratio
     variance_prior_runs: float = SequentialGateParameters.variance_prior_runs
+    guarantee: str = SequentialGateParameters.guarantee
     effects: tuple[tuple[str, float], ...] = ()
     margins: tuple[tuple[str, float], ...] = ()
     reproduction_tolerance: float = REPRODUCTION_TOLERANCE
@@ -138,7 +141,8 @@ class GatePolicy:
         gates the task's metrics checks the ones its effects and margins name."""
         named = self.metrics or tuple(dict.fromkeys(metric for metric, _ in (*self.effects, *self.margins)))
         SequentialGateParameters(alpha=self.alpha, power=self.power, max_runs=self.max_runs,
-                                 spread_ratio=self.spread_ratio, variance_prior_runs=self.variance_prior_runs)
+                                 spread_ratio=self.spread_ratio, variance_prior_runs=self.variance_prior_runs,
+                                 guarantee=self.guarantee)
         for metric in named:
             self._parameters(metric)
         if not (isinstance(self.max_runs_limit, int) and not isinstance(self.max_runs_limit, bool)
@@ -194,6 +198,7 @@ class GatePolicy:
             direction=self.direction(metric),
             spread_ratio=self.spread_ratio,
             variance_prior_runs=self.variance_prior_runs,
+            guarantee=self.guarantee,
         )
 
 

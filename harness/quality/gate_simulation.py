@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.quality.baseline_rates import BOUND_CONFIDENCE, PESSIMISTIC_SIGMA_CONFIDENCE, baseline_rates
+from harness.quality.baseline_rates import baseline_rates
+from harness.quality.sequential_calibration import BOUND_CONFIDENCE, PESSIMISTIC_SIGMA_CONFIDENCE
 from harness.quality.sequential_check import simulate_check
 from harness.quality.sequential_gate import SequentialDesign
 from harness.tables import markdown_table
@@ -65,16 +66,41 @@ def operating_grid(designs: dict[str, SequentialDesign], *, trials: int = 20_000
 
 def pessimistic_power(designs: dict[str, SequentialDesign], *, truths: int = 200, truth_trials: int = 4_000) -> list[list[str]]:
     """Each metric's power at its own effect (the others unchanged) for the committed baseline: sigma
-    drawn from its posterior (the average the design promises) and at its 95% upper bound."""
+    drawn from its posterior (the average the design promises) and at its 95% upper bound, and the
+    drop the gate catches with the power asked for at that pessimistic sigma."""
     rows = []
     for metric, design in designs.items():
         p = design.parameters
         shift = {metric: -p.effect if p.direction == "higher" else p.effect}
         drawn = baseline_rates(designs, shift, truths=truths, trials=truth_trials)
         upper = baseline_rates(designs, shift, truths=truths, trials=truth_trials, pessimistic_sigma=True)
+        caught = pessimistic_detectable(designs, metric, truths=truths, truth_trials=truth_trials)
         rows.append([metric, f"{p.effect * 100:g} points", f"{p.power:.0%}", f"{drawn.mean:.1%}", f"{upper.mean:.1%}",
-                     f"{upper.expected_runs:.2f}"])
+                     f"{upper.expected_runs:.2f}", f"{caught * 100:.2f} points"])
     return rows
+
+
+def pessimistic_detectable(designs: dict[str, SequentialDesign], metric: str, *, truths: int = 200,
+                           truth_trials: int = 4_000, tolerance: float = 0.0005) -> float:
+    """The smallest worsening of ``metric`` (its units; the other metrics unchanged) that the check
+    catches with the power asked for when sigma sits at its pessimistic bound, to ``tolerance``.
+
+    Bisection with the same random draws at every worsening (one seed), so the rate it bisects is
+    monotone: a larger worsening raises every path's statistic at every look."""
+    p = designs[metric].parameters
+    sign = -1.0 if p.direction == "higher" else 1.0
+
+    def power(worsening: float) -> float:
+        return baseline_rates(designs, {metric: sign * worsening}, truths=truths, trials=truth_trials,
+                              pessimistic_sigma=True).mean
+
+    low, high = 0.0, p.effect
+    while power(high) < p.power:
+        low, high = high, 2 * high
+    while high - low > tolerance:
+        middle = (low + high) / 2
+        low, high = (low, middle) if power(middle) >= p.power else (middle, high)
+    return high
 
 
 def report(name: str, designs: dict[str, SequentialDesign], rows: list[GridRow], power_rows: list[list[str]], *,
@@ -83,7 +109,7 @@ def report(name: str, designs: dict[str, SequentialDesign], rows: list[GridRow],
     n = next(iter(designs.values())).n_reference
     lines = [f"# Sequential gate: {name}", "",
              f"{n} reference seeds; alpha {first.alpha:g} for the {len(designs)} metric(s) together, calibrated for "
-             f"candidate/baseline seed-sd ratios {1 / first.spread_ratio:.2g}-{first.spread_ratio:g}; power {first.power:g}; "
+             f"candidate/baseline seed-sd ratios {1 / first.spread_ratio:.2g}-{first.spread_ratio:g}, alpha {_scope(first)}; power {first.power:g}; "
              f"cap {max(d.max_runs for d in designs.values())} candidate runs.", ""]
     lines += [design.explain() + "\n" for design in designs.values()]
     lines += [f"Operating characteristics: every gated metric moved by the change (points of the metric, worse), "
@@ -98,8 +124,14 @@ def report(name: str, designs: dict[str, SequentialDesign], rows: list[GridRow],
     lines += [f"Power for this baseline at each metric's effect (the other metrics unchanged, sd ratio 1, normal), "
               f"sigma drawn from its posterior and at its {PESSIMISTIC_SIGMA_CONFIDENCE:.0%} upper bound:", "",
               markdown_table(["metric", "effect", "power asked", "power, sigma drawn", "power, pessimistic sigma",
-                              "expected runs, pessimistic sigma"], power_rows), ""]
+                              "expected runs, pessimistic sigma", "drop caught with the power asked, pessimistic sigma"],
+                             power_rows), ""]
     return "\n".join(lines)
+
+
+def _scope(parameters) -> str:
+    return ("bounding this baseline's own rate with 90% confidence" if parameters.guarantee == "this-baseline"
+            else "averaged over baselines")
 
 
 def _worse(design: SequentialDesign, points: int) -> float:

@@ -47,6 +47,14 @@ from scipy import stats
 
 # A 90% lower confidence bound on each correlation (Fisher's z): see the module docstring.
 CORRELATION_CONFIDENCE = 0.90
+# The posterior probability with which a bound on the committed baseline's own false-alarm rate
+# holds (``guarantee = "this-baseline"``, and the bound ``harness simulate-gate`` reports).
+BOUND_CONFIDENCE = 0.90
+# What the sd is held at for "power at the pessimistic sigma": its one-sided upper confidence bound.
+PESSIMISTIC_SIGMA_CONFIDENCE = 0.95
+# The committed baseline's truths drawn, and candidate paths per truth, when calibrating to its bound.
+BOUND_TRUTHS = 1_000
+BOUND_PATHS = 1_000
 
 
 def standard_error(reference_sd: np.ndarray, candidate_var: np.ndarray, runs: np.ndarray | int, n: int,
@@ -287,3 +295,79 @@ def _fail_shifts(null: np.ndarray, scale: np.ndarray, fail: np.ndarray, passing:
         to_stay = (passing[None, :] - null) / scale
     stayed = np.hstack([np.full((null.shape[0], 1), -np.inf), np.maximum.accumulate(to_stay, axis=1)[:, :-1]])
     return np.nan_to_num(np.maximum(to_fail, stayed).min(axis=1), nan=np.inf)
+
+
+def posterior_truths(mean: np.ndarray, cov: np.ndarray, n: int, truths: int, rng: np.random.Generator,
+                     pessimistic_sigma: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``truths`` draws of the true (mu, Sigma) given ``n`` seeds of this mean and covariance, under
+    the noninformative prior (normal-inverse-Wishart: ``Sigma ~ InvWishart(n - 1, (n - 1) S)``,
+    ``mu ~ N(mean, Sigma / n)``; for one metric ``sigma**2 ~ (n - 1) s**2 / chi2_{n-1}``).
+
+    ``pessimistic_sigma``: Sigma held at the covariance scaled by each sd's 95% upper bound instead
+    of drawn (the mean is still drawn)."""
+    m = mean.size
+    if m >= n - 1:
+        raise ValueError(f"{n} seeds cannot inform a {m}-metric covariance; record more seeds")
+    if pessimistic_sigma:
+        upper = math.sqrt((n - 1) / stats.chi2.ppf(1 - PESSIMISTIC_SIGMA_CONFIDENCE, n - 1))
+        covs = np.broadcast_to(cov * upper**2, (truths, m, m)).copy()
+    else:
+        draws = stats.invwishart(df=n - 1, scale=(n - 1) * cov).rvs(size=truths, random_state=rng)
+        covs = np.asarray(draws, dtype=float).reshape(truths, m, m)
+    roots = np.linalg.cholesky(covs / n + 1e-18 * np.eye(m))
+    means = mean + np.einsum("tij,tj->ti", roots, rng.standard_normal((truths, m)))
+    return means, covs
+
+
+def baseline_bound_offset(goodness: np.ndarray, fail: np.ndarray, ratios: tuple[float, ...], prior_runs: float,
+                          alpha: float, rng: np.random.Generator, *, on_seeds: bool = True,
+                          truths: int = BOUND_TRUTHS, paths: int = BOUND_PATHS, chunk: int = 100) -> float:
+    """How far (>= 0) to raise the fail boundaries ``fail`` so that, for *this* reference (seeds x
+    metrics, higher is better), the check's false-alarm rate is at most ``alpha`` with
+    :data:`BOUND_CONFIDENCE` posterior probability, at every spread ratio and under both noise models.
+
+    Why: boundaries calibrated over fresh baselines hold alpha on average; one committed baseline
+    whose mean landed high or whose sd landed low fails unchanged recipes more often for as long as
+    it stays. Here the reference is held at the committed seeds, the truth they came from is drawn
+    from its posterior (:func:`posterior_truths`), and candidates are drawn from each truth. A path
+    fails for an offset ``c`` when its largest statistic crosses ``fail + c`` at some look (pass
+    boundaries ignored, as in :func:`fail_boundaries`), so each truth's rate is at most alpha once
+    ``c`` reaches an order statistic of its paths' excesses, and the bound holds once ``c`` reaches
+    the :data:`BOUND_CONFIDENCE` quantile of those over the truths. Binomial noise in each truth's
+    rate (``paths`` runs) makes the offset err high, i.e. safe.
+    """
+    n, m = goodness.shape
+    mean, cov = goodness.mean(axis=0), np.atleast_2d(np.cov(goodness, rowvar=False))
+    true_mean, true_cov = posterior_truths(mean, cov, n, truths, rng)
+    per_truth = np.concatenate([
+        _truths_excess(goodness, fail, true_mean[start:start + chunk], true_cov[start:start + chunk], ratios, prior_runs,
+                       alpha, rng, on_seeds=on_seeds, paths=paths)
+        for start in range(0, truths, chunk)], axis=1)  # (models x ratios) x truths
+    offsets = [float(np.nextafter(np.quantile(row, BOUND_CONFIDENCE, method="higher"), np.inf)) for row in per_truth]
+    return max(0.0, *offsets)
+
+
+def _truths_excess(goodness: np.ndarray, fail: np.ndarray, true_mean: np.ndarray, true_cov: np.ndarray,
+                   ratios: tuple[float, ...], prior_runs: float, alpha: float, rng: np.random.Generator, *,
+                   on_seeds: bool, paths: int) -> np.ndarray:
+    """Per (noise model, ratio) and truth, the offset that brings that truth's rate within alpha."""
+    n, m = goodness.shape
+    runs, truths = fail.size, true_mean.shape[0]
+    mean, reference_sd = goodness.mean(axis=0), goodness.std(axis=0, ddof=1)
+    noises = [np.einsum("tprj,tij->tpri", rng.standard_normal((truths, paths, runs, m)),
+                        np.linalg.cholesky(true_cov + 1e-18 * np.eye(m)))]
+    if on_seeds:  # the seeds' own shape, each metric scaled to the truth's sd
+        true_sd = np.sqrt(np.diagonal(true_cov, axis1=1, axis2=2))
+        deviations = resampling_deviations(goodness) / reference_sd
+        noises.append(deviations[rng.integers(0, n, size=(truths, paths, runs))] * true_sd[:, None, None, :])
+    allowed = math.floor(alpha * paths)  # failing paths a truth may have
+    k = np.arange(1, runs + 1)[None, None, :, None]
+    rows = []
+    for noise in noises:
+        for ratio in ratios:
+            cand_mean, cand_var = running_moments(true_mean[:, None, None, :] + ratio * noise, axis=2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = (mean - cand_mean) / standard_error(reference_sd, cand_var, k, n, prior_runs)
+            excess = np.nanmax(np.fmax.reduce(t, axis=3) - fail, axis=2)  # truths x paths
+            rows.append(np.partition(excess, paths - 1 - allowed, axis=1)[:, paths - 1 - allowed])
+    return np.array(rows)

@@ -148,8 +148,7 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
         f"{design.reference_mean:.4f} ± {design.reference_sd:.4f} over {design.n_reference} seeds). "
         f"At run {decision.runs} it fails at or beyond {decision.fail_threshold:.4f} and passes at or beyond "
         f"{decision.pass_threshold:.4f}{spread}. This gate detects a drop of >= {design.detectable_worsening * unit:.2f} "
-        f"points with {p.power:.0%} probability; the check fails an unchanged recipe at most {p.alpha:.2%} of the time"
-        f" over all its metrics, {p.spreads(BASELINE_SPREAD)}"
+        f"points with {p.power:.0%} probability; the check fails an unchanged recipe {p.false_alarms(BASELINE_SPREAD)}"
         + (f" (practical margin {p.margin * unit:.2f} points)." if p.margin else ".")
     )
     return {
@@ -171,6 +170,7 @@ def _entry(metric: str, decision: SequentialDecision, design: SequentialDesign, 
         "alpha": p.alpha,
         "spread_ratio": p.spread_ratio,
         "variance_prior_runs": p.variance_prior_runs,
+        "guarantee": p.guarantee,
         "power": p.power,
         "effect": p.effect,
         "margin": p.margin,

@@ -149,7 +149,8 @@ def test_simulate_gate_reports_error_rates_for_a_recorded_baseline(baseline_stor
     dropped = {(ratio, mode): float(row[0].split("%")[0]) for change, ratio, mode, *row in grid if change == "-3 points"}
     assert all(dropped[key] > unchanged[key] for key in unchanged)  # a drop fails more often than no change
     assert "pessimistic sigma" in text
-    assert "detects a fall of >=" in text and "30 reference seeds" in text
+    assert "a fall of >= " in text and "is caught with 95% probability" in text and "30 reference seeds" in text
+    assert "drop caught with the power asked, pessimistic sigma" in text
 
 
 def test_a_baseline_too_small_names_the_seeds_every_metric_needs(tmp_path):
