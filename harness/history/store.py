@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from itertools import groupby
@@ -41,7 +42,7 @@ class HistoryError(ValueError):
 
 def _create_v1(connection: sqlite3.Connection) -> None:
     """Version 1: sessions, and per session its quality checks and throughput cases."""
-    connection.executescript("""
+    _execute_each(connection, """
         CREATE TABLE sessions (
             id INTEGER PRIMARY KEY,
             commit_sha TEXT NOT NULL,
@@ -88,11 +89,19 @@ def _v1_to_v2(connection: sqlite3.Connection) -> None:
     rows = connection.execute("SELECT id, cpu_model, gpu, cores FROM sessions").fetchall()
     connection.executemany("UPDATE sessions SET machine_key = ? WHERE id = ?",
                            [(Machine(cpu, gpu, cores).key, row_id) for row_id, cpu, gpu, cores in rows])
-    connection.executescript("""
+    _execute_each(connection, """
         CREATE INDEX sessions_by_time ON sessions(time, id);
         CREATE INDEX quality_by_check ON quality(check_name, baseline_identity);
         CREATE INDEX throughput_by_case ON throughput(case_name);
     """)
+
+
+def _execute_each(connection: sqlite3.Connection, script: str) -> None:
+    """Run a script's statements one by one: ``executescript`` would first COMMIT the migration's
+    transaction, and a crash after that would leave a half-migrated file."""
+    for statement in script.split(";"):
+        if statement.strip():
+            connection.execute(statement)
 
 
 # MIGRATIONS[v] takes a version-v file to version v + 1; a new file is version 0.
@@ -147,7 +156,7 @@ class HistoryStore:
         with self._connection() as connection:
             if self._version(connection) == SCHEMA_VERSION:
                 return
-            connection.execute("PRAGMA journal_mode = WAL")  # only once the file is known to be ours or new
+            _switch_to_wal(connection)  # only once the file is known to be ours or new
         with self._transaction() as connection:
             version = self._version(connection)  # again: another process may have migrated meanwhile
             for migrate in MIGRATIONS[version:]:
@@ -157,12 +166,11 @@ class HistoryStore:
 
     def _version(self, connection: sqlite3.Connection) -> int:
         """The file's schema version (0 for a new, empty file), or a HistoryError if it is not ours to use."""
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if application_id == 0:
-            tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables == 0:
-                return 0
+        application_id, version, tables = connection.execute(  # one statement, so one snapshot of a file
+            "SELECT (SELECT * FROM pragma_application_id), (SELECT * FROM pragma_user_version), "  # others may
+            "(SELECT count(*) FROM sqlite_master)").fetchone()  # be creating meanwhile
+        if application_id == 0 and tables == 0:
+            return 0
         if application_id != APPLICATION_ID:
             raise HistoryError(f"{self.path} is another application's SQLite database (application_id "
                                f"{application_id}), not a harness history store; {FIX}")
@@ -235,6 +243,20 @@ class HistoryStore:
                 "GROUP BY t.case_name, s.machine_key ORDER BY t.case_name, s.machine_key").fetchall()
         return ([SeriesKey(QUALITY, *row) for row in quality]
                 + [SeriesKey(THROUGHPUT, *row) for row in throughput])
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a no-op once it is). While another process holds a new file, SQLite
+    refuses the switch at once, without the busy wait, so the wait is here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "database is locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 _SESSION_COLUMNS = "id, commit_sha, branch, time, cpu_model, gpu, cores, versions"
