@@ -114,8 +114,9 @@ class QualityRecord:
     means: dict[str, float]
 
     def __post_init__(self) -> None:
-        for name in ("check", "baseline", "baseline_identity", "run_identity", "verdict"):
-            _require_name(getattr(self, name), f"{self.check!r}: {name}" if name != "check" else "check")
+        _require_name(self.check, "check")
+        for name in ("baseline", "baseline_identity", "run_identity", "verdict"):
+            _require_name(getattr(self, name), f"{self.check!r}: {name}")
         _set(self, "runs", tuple(self.runs))
         if any(not isinstance(run, RunMetrics) for run in self.runs):
             raise ValueError(f"{self.check!r}: runs must be RunMetrics")
@@ -145,8 +146,9 @@ class ThroughputRecord:
     rounds: int
 
     def __post_init__(self) -> None:
-        for name in ("case", "device", "precision"):
-            _require_name(getattr(self, name), name if name == "case" else f"{self.case!r}: {name}")
+        _require_name(self.case, "case")
+        for name in ("device", "precision"):
+            _require_name(getattr(self, name), f"{self.case!r}: {name}")
         _require_finite(self.samples_per_s, f"{self.case!r}: samples_per_s")
         _require_finite(self.samples_per_s_iqr, f"{self.case!r}: samples_per_s_iqr")
         if self.samples_per_s <= 0 or self.samples_per_s_iqr < 0:
