@@ -62,7 +62,9 @@ class ChangePoint:
         return self.relative_change < 0
 
     def sentence(self) -> str:
-        """>>> ChangePoint(5, "abc123", 100.0, 80.0, -0.2, (-0.23, -0.17)).sentence()
+        """The change in words, for a trend report or a pull-request comment.
+
+        >>> ChangePoint(5, "abc123", 100.0, 80.0, -0.2, (-0.23, -0.17)).sentence()
         'slower by 20.0% (95% interval 17.0% to 23.0%) from run 5 (abc123): 100 -> 80 samples/s'
         """
         where = f"run {self.index}" + (f" ({self.commit})" if self.commit else "")

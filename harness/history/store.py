@@ -131,18 +131,19 @@ class HistoryStore:
                 connection.execute("PRAGMA foreign_keys = ON")
                 yield connection
         except sqlite3.OperationalError as error:
-            raise HistoryError(f"cannot use the history store {self.path}: {error} (after waiting up to "
-                               f"{BUSY_TIMEOUT_S:g}s for other writers); check the file's folder and "
-                               f"permissions, or {FIX}") from error
+            hint = (f"another process held it for more than {BUSY_TIMEOUT_S:g}s" if "locked" in str(error)
+                    else "check that it is a file in a folder you can write to")
+            raise HistoryError(f"cannot use the history store {self.path}: {error}; {hint}, or {FIX}") from error
         except sqlite3.DatabaseError as error:
             raise HistoryError(f"{self.path} is not a readable harness history store ({error}); move it aside "
                                f"to start a new history, or {FIX}") from error
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: it takes the write lock first, so two writers queue instead of deadlocking."""
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One transaction. A writer's takes the write lock first (IMMEDIATE), so two writers queue
+        instead of deadlocking; a reader's (plain BEGIN) reads one snapshot across its queries."""
         with self._connection() as connection:
-            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(begin)
             try:
                 yield connection
             except BaseException:
@@ -152,7 +153,10 @@ class HistoryStore:
             connection.execute("COMMIT")
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise HistoryError(f"cannot create the folder of the history store {self.path}: {error}; {FIX}") from error
         with self._connection() as connection:
             if self._version(connection) == SCHEMA_VERSION:
                 return
@@ -191,7 +195,7 @@ class HistoryStore:
 
     def sessions(self) -> list[SessionRecord]:
         """Every session, oldest first, as it was recorded."""
-        with self._connection() as connection:
+        with self._transaction("BEGIN") as connection:
             rows = connection.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY time, id").fetchall()
             quality = _children(connection, f"SELECT session_id, {_QUALITY_COLUMNS} FROM quality", _quality_record)
             throughput = _children(connection, f"SELECT session_id, {_THROUGHPUT_COLUMNS} FROM throughput",
@@ -234,7 +238,7 @@ class HistoryStore:
 
     def series_keys(self) -> list[SeriesKey]:
         """Every series the store holds, quality first, each with its number of points."""
-        with self._connection() as connection:
+        with self._transaction("BEGIN") as connection:
             quality = connection.execute(
                 "SELECT check_name, baseline_identity, count(*) FROM quality "
                 "GROUP BY check_name, baseline_identity ORDER BY check_name, baseline_identity").fetchall()

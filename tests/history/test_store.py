@@ -180,6 +180,21 @@ def test_another_applications_database_is_refused_and_left_untouched(path, setup
     assert path.read_bytes() == before and not path.with_name(path.name + "-wal").exists()
 
 
+def test_a_folder_where_the_file_should_be_is_refused(path):
+    path.mkdir(parents=True)
+    with pytest.raises(HistoryError) as error:
+        HistoryStore(path)
+    assert_names_the_file_and_the_fix(error, path, "unable to open database file", "a folder you can write to")
+
+
+def test_a_file_where_the_folder_should_be_is_refused(tmp_path):
+    (tmp_path / "history").write_text("not a folder")
+    path = tmp_path / "history" / "history.sqlite"
+    with pytest.raises(HistoryError) as error:
+        HistoryStore(path)
+    assert_names_the_file_and_the_fix(error, path, "cannot create the folder")
+
+
 def test_a_newer_schema_is_refused(path):
     HistoryStore(path)
     with closing(sqlite3.connect(path)) as connection:
