@@ -20,12 +20,13 @@ The parameters, in one place:
   the segments the detection chose, so it is somewhat optimistic for steps near the noise.
 
 Measured by :func:`simulate_detection` (normal noise, the step half-way, 2000 trials per row, seed 0;
-the table in ``docs/measurements`` has the rest): at a CV of 2%, pure noise shows a change in 3.0% of
-series of 10 runs, 0.2% of 20 and 0.1% of 30; over 10 runs a 20% slowdown is found at its run in
-100% of series, a 10% one in 98.4% and a 5% one in 47.0% (over 30 runs: 100%, 99.3%, 76.0%). The
-rates depend on the step in units of the CV: at a CV of 3%, a 10% slowdown over 10 runs is found at
-its run in 80.2%. The size's interval held the planted size in 94-96% of the found steps (88-93%
-for 5% steps at a CV of 3%, which are found only when the noise happens to enlarge them).
+the whole table is in ``docs/measurements/2026-12-06-change-point-detection.md``): at a CV of 2%,
+pure noise shows a change in 3.0% of series of 10 runs, 0.2% of 20 and 0.1% of 30; over 10 runs a
+20% slowdown is found at its run in 100% of series, a 10% one in 98.4% and a 5% one in 47.0% (over
+30 runs: 100%, 99.3%, 76.0%). The rates depend on the step in units of the CV: at a CV of 3%, a 10%
+slowdown over 10 runs is found at its run in 80.2%. The size's interval held the planted size in
+94-96% of the steps found at their run (88-93% for 5% steps at a CV of 3%, which are found only when
+the noise happens to enlarge them).
 """
 
 from __future__ import annotations
