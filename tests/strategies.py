@@ -7,11 +7,14 @@ hypothesis so that a failure shrinks to a minimal example and replays from its s
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from harness.history.records import Boundary, Machine, QualityRecord, RunMetrics, SessionRecord, ThroughputRecord
 
 MRPC_LABELS = (0, 1)
 MODEL_MAX_LENGTH = 512
@@ -405,3 +408,53 @@ def regression_batches(
     rows = len(predicted)
     labels = draw(score_arrays(min_size=rows, max_size=rows, elements=st.sampled_from(SCORE_GRID)))
     return RegressionBatch(predicted, labels)
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+def record_names(*, max_size: int = 20) -> st.SearchStrategy[str]:
+    """Check, case, commit and library names: any text with something besides whitespace."""
+    return st.text(min_size=1, max_size=max_size).filter(str.strip)
+
+
+def finite_floats() -> st.SearchStrategy[float]:
+    return st.floats(allow_nan=False, allow_infinity=False)
+
+
+def machines() -> st.SearchStrategy[Machine]:
+    return st.builds(Machine, record_names(), st.none() | record_names(), st.integers(min_value=1, max_value=1024))
+
+
+@st.composite
+def quality_records(draw, *, check: st.SearchStrategy[str] | None = None, max_runs: int = 4) -> QualityRecord:
+    seeds = draw(st.lists(st.integers(min_value=0, max_value=2**31), min_size=1, max_size=max_runs, unique=True))
+    metrics = st.dictionaries(record_names(), finite_floats(), min_size=1, max_size=3)
+    runs = tuple(RunMetrics(seed, draw(metrics)) for seed in seeds)
+    boundary = st.builds(Boundary, st.none() | finite_floats(), st.none() | finite_floats())
+    return QualityRecord(
+        draw(record_names() if check is None else check), draw(record_names()), draw(record_names()),
+        draw(record_names()), draw(record_names()), draw(st.integers(min_value=1, max_value=len(runs))), runs,
+        draw(st.dictionaries(record_names(), boundary, max_size=3)), draw(metrics),
+    )
+
+
+def throughput_records(*, case: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[ThroughputRecord]:
+    positive = st.floats(min_value=0.0, exclude_min=True, allow_infinity=False)
+    return st.builds(ThroughputRecord, record_names() if case is None else case, record_names(), record_names(),
+                     positive, st.floats(min_value=0.0, allow_infinity=False), st.integers(min_value=1, max_value=100))
+
+
+@st.composite
+def session_records(draw, *, max_records: int = 3) -> SessionRecord:
+    """A session of any shape: each check and case named once, times in any zone from 2000 to 2100."""
+    checks = draw(st.lists(record_names(), max_size=max_records, unique=True))
+    cases = draw(st.lists(record_names(), max_size=max_records, unique=True))
+    moment = draw(st.datetimes(min_value=dt.datetime(2000, 1, 2), max_value=dt.datetime(2099, 12, 30),
+                               timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=-7))])))
+    return SessionRecord(
+        draw(record_names()), draw(st.none() | record_names()), moment.isoformat(), draw(machines()),
+        draw(st.dictionaries(record_names(), record_names(), max_size=3)),
+        tuple(draw(quality_records(check=st.just(name))) for name in checks),
+        tuple(draw(throughput_records(case=st.just(name))) for name in cases),
+    )
