@@ -66,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "else reports/ under the rootdir.")
     group.addoption("--harness-baselines-dir", type=Path, default=None,
                     help="the baseline files. Default: [tool.harness] baselines_dir, else baselines/ under the rootdir.")
+    group.addoption("--harness-history", type=Path, default=None,
+                    help="the history store (SQLite) each session that gated or benchmarked something is recorded in, "
+                         "for `harness history`. Default: [tool.harness] history, else $HARNESS_HISTORY, else "
+                         ".harness/history.sqlite under the rootdir.")
+    group.addoption("--harness-no-history", action="store_true", default=False,
+                    help="record nothing in the history store. Default: off (sessions are recorded).")
     group.addoption("--harness-device", default=None, choices=DEVICES,
                     help="device for fine-tunes. Default: [tool.harness] device, else auto (cuda, then mps, then cpu).")
     group.addoption("--harness-precision", default=None, choices=(*PRECISIONS, AUTO_PRECISION),
@@ -156,7 +162,8 @@ def _project(config: pytest.Config) -> Project:
     opt = config.option
     flags = ProjectFlags(
         data_dir=opt.harness_data_dir, cache_dir=opt.harness_cache_dir, reports_dir=opt.harness_reports_dir,
-        baselines_dir=opt.harness_baselines_dir, device=opt.harness_device, precision=opt.harness_precision,
+        baselines_dir=opt.harness_baselines_dir, history=opt.harness_history, record_history=not opt.harness_no_history,
+        device=opt.harness_device, precision=opt.harness_precision,
         gate={"procedure": opt.harness_gate_procedure, "sigmas": opt.harness_gate_sigmas, "floor": opt.harness_gate_floor,
               "bootstrap_samples": opt.harness_bootstrap_samples},
         prefix="--harness-",

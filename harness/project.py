@@ -4,7 +4,7 @@ Every setting is decided here, in one order, for every entry point:
 
 1. a command-line flag (``--harness-device``, ``--device``, ...), when it was given;
 2. ``[tool.harness]`` in the project's ``pyproject.toml``;
-3. the environment (``HARNESS_DATA_DIR``, ``HARNESS_CACHE_DIR``, ``HARNESS_REPORTS_DIR``);
+3. the environment (``HARNESS_DATA_DIR``, ``HARNESS_CACHE_DIR``, ``HARNESS_REPORTS_DIR``, ``HARNESS_HISTORY``);
 4. the documented default.
 
 A flag is "given" when it is not None: options default to None, so a flag whose value happens to
@@ -17,12 +17,14 @@ equal the library's default (``--harness-gate-sigmas=3``) still overrides the pr
     reports_dir = "reports"
     data_dir = "data/glue/MRPC"   # the GLUE folder of configs that name no data
     cache_dir = ".harness-cache"  # where fine-tunes are cached
+    history = ".harness/history.sqlite"  # the history store each session is recorded in (the default)
 
 Paths in ``pyproject.toml`` are relative to its folder; a flag's or the environment's to the working
 folder. The device and precision come out concrete (``cpu``, ``bf16``), checked against this
 machine, so nothing below resolves ``auto`` again for the project's device (a recipe that asks for
 another device gets ``auto`` resolved for that device, by :meth:`Project.precision_on`);
-``pyproject.toml`` is parsed once, here.
+``pyproject.toml`` is parsed once, here. The history store is ``Settings.history``: None when the
+command line turned recording off (``--harness-no-history``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from harness.tasks.registry import TaskRegistry, builtin_tasks
 
 DEFAULT_DEVICE = "auto"
 DEFAULT_PRECISION = "fp32"
+DEFAULT_HISTORY = Path(".harness") / "history.sqlite"  # beside pyproject.toml: kept across runs, unlike reports/
 GATE_FLAGS = ("procedure", "sigmas", "floor", "bootstrap_samples")
 
 
@@ -56,6 +59,8 @@ class ProjectFlags:
     cache_dir: Path | None = None
     reports_dir: Path | None = None
     baselines_dir: Path | None = None
+    history: Path | None = None
+    record_history: bool = True  # False: --harness-no-history, whatever the store's path
     device: str | None = None
     precision: str | None = None
     # [tool.harness.gate] values given as flags: procedure, sigmas, floor, bootstrap_samples.
@@ -134,7 +139,8 @@ class Project:
         data_dir = path("data_dir", None)  # type: ignore[arg-type]
         settings = Settings(data_dir=data_dir, cache_dir=path("cache_dir", default_cache_dir()),
                             reports_dir=path("reports_dir", root / "reports"), hub_offline=env["hub_offline"],
-                            step_summary=env.get("step_summary"))
+                            step_summary=env.get("step_summary"),
+                            history=path("history", root / DEFAULT_HISTORY) if flags.record_history else None)
         device, precision = _hardware(flags, tops, pyproject)
         metrics = read_metrics(table)
         recipes, tasks = read_recipes(table), read_tasks(table, metrics=metrics)

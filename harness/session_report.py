@@ -1,6 +1,7 @@
-"""The end of a pytest session: the verdict tables and throughput lines in the terminal, and the
+"""The end of a pytest session: the verdict tables and throughput lines in the terminal, the
 reports (``quality.*``, ``throughput.*``) written once over the whole run, with what an earlier run
-left removed. The plugin calls :func:`report_session` from its terminal summary on the controller.
+left removed, and then the session recorded in the history store. The plugin calls
+:func:`report_session` from its terminal summary on the controller.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import xdist_records
+from harness import session_history, xdist_records
+from harness.history.store import HistoryStore
 from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
 from harness.session import HarnessSession
 from harness.throughput.report import write_throughput_reports
@@ -23,6 +25,15 @@ def report_session(terminalreporter, session: HarnessSession, *, worker_verdicts
     when the run began, so reports an earlier run left are told from this run's; ``pytest_session``,
     whose exit status a report that cannot be written turns into a failure.
     """
+    try:
+        _write_reports(terminalreporter, session, worker_verdicts=worker_verdicts, exitstatus=exitstatus, started=started,
+                       pytest_session=pytest_session)
+    finally:  # after the reports, so a store that cannot be written never costs one
+        _record_history(terminalreporter, session, session.verdicts + worker_verdicts, pytest_session)
+
+
+def _write_reports(terminalreporter, session: HarnessSession, *, worker_verdicts: list[QualitySummary], exitstatus,
+                   started: float, pytest_session: pytest.Session | None) -> None:
     written: list[Path] = []
     if session.throughput or session.throughput_skipped:
         written += _report_throughput(terminalreporter, session)
@@ -42,14 +53,40 @@ def report_session(terminalreporter, session: HarnessSession, *, worker_verdicts
             paths = []
             terminalreporter.write_line(f"harness: error: could not write the quality reports to "
                                         f"{session.settings.reports_dir} ({error}); this run has none, so it fails", red=True)
-            if pytest_session is not None and pytest_session.exitstatus == pytest.ExitCode.OK:
-                pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            _fail(pytest_session)
         for path in paths:
             terminalreporter.write_line(f"harness: wrote {path}")
         written += paths
     if written or summaries:  # a run that gated anything leaves no older report beside (or instead of) its own
         for path in remove_stale_reports(session.settings.reports_dir, started=started, kept=written):
             terminalreporter.write_line(f"harness: removed {path}, left by an earlier run (this run did not write it)")
+
+
+def _record_history(terminalreporter, session: HarnessSession, summaries: list[QualitySummary],
+                    pytest_session: pytest.Session | None) -> None:
+    """Append one session to the history store, when recording is on and the run gated or benchmarked
+    something; a store that cannot be written fails the run, saying why (the reports are written)."""
+    path = session.settings.history
+    if path is None:
+        return
+    try:
+        record = session_history.session_record(session, summaries, session.throughput)
+        if record is None:
+            return
+        HistoryStore(path).append(record)
+    except (ValueError, OSError) as error:  # HistoryError is a ValueError
+        terminalreporter.write_line(f"harness: error: could not record this session in the history store {path} "
+                                    f"({error}); the reports are written, but the history misses this run, so it "
+                                    f"fails (--harness-no-history records nothing)", red=True)
+        _fail(pytest_session)
+        return
+    terminalreporter.write_line(f"harness: recorded {len(record.quality)} quality check(s) and {len(record.throughput)} "
+                                f"throughput case(s) of commit {record.commit[:12]} in {path}")
+
+
+def _fail(pytest_session: pytest.Session | None) -> None:
+    if pytest_session is not None and pytest_session.exitstatus == pytest.ExitCode.OK:
+        pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _report_throughput(terminalreporter, session: HarnessSession) -> list[Path]:

@@ -15,6 +15,7 @@ from typing import Any
 DATA_DIR_VAR = "HARNESS_DATA_DIR"
 CACHE_DIR_VAR = "HARNESS_CACHE_DIR"
 REPORTS_DIR_VAR = "HARNESS_REPORTS_DIR"
+HISTORY_VAR = "HARNESS_HISTORY"
 STEP_SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 
 _TRUTHY = {"1", "true", "yes", "on"}
@@ -34,6 +35,10 @@ class Settings:
     reports_dir: Path = Path("reports")
     hub_offline: bool = False
     step_summary: Path | None = None
+    # The history store (harness.history) sessions are recorded in; None: not recorded. From the
+    # environment alone it is only what $HARNESS_HISTORY says: the default (beside pyproject.toml) is
+    # the Project's to decide.
+    history: Path | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +49,7 @@ class Settings:
             reports_dir=values.get("reports_dir", Path("reports")),
             hub_offline=values["hub_offline"],
             step_summary=values.get("step_summary"),
+            history=values.get("history"),
         )
 
 
@@ -55,7 +61,7 @@ def environment_values(environ: Mapping[str, str] | None = None) -> dict[str, An
     values: dict[str, Any] = {"hub_offline": (env.get("HF_HUB_OFFLINE", "").lower() in _TRUTHY)
                               or (env.get("TRANSFORMERS_OFFLINE", "").lower() in _TRUTHY)}
     for name, var in (("data_dir", DATA_DIR_VAR), ("cache_dir", CACHE_DIR_VAR), ("reports_dir", REPORTS_DIR_VAR),
-                      ("step_summary", STEP_SUMMARY_VAR)):
+                      ("step_summary", STEP_SUMMARY_VAR), ("history", HISTORY_VAR)):
         if env.get(var):
             values[name] = Path(env[var]).expanduser()
     return values

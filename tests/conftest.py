@@ -23,7 +23,7 @@ import matplotlib.pyplot  # noqa: E402,F401
 from harness.run.config import RunConfig
 from harness.run.result import RunResult
 from harness.session import HarnessSession
-from harness.settings import CACHE_DIR_VAR
+from harness.settings import CACHE_DIR_VAR, HISTORY_VAR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMOKE_DIR = Path(__file__).resolve().parent / "data" / "mrpc-smoke"
@@ -46,15 +46,20 @@ def cache_in_a_temp_dir(harness: HarnessSession, tmp_path_factory: pytest.TempPa
 
     So do the caches of everything the suite starts: child processes (the CLI, pytester's
     subprocess runs, the cache's kill tests) and in-process pytester runs read HARNESS_CACHE_DIR and
-    HF_HOME. ``evaluate`` also writes under HF_HOME (a copy of the metric script, lock files beside
+    HF_HOME. The history store each session that gates or benchmarks records into (by default
+    .harness/history.sqlite in the checkout) moves too, through HARNESS_HISTORY: a test's verdicts
+    in a user's history would read as a commit's. ``evaluate`` also writes under HF_HOME (a copy of the metric script, lock files beside
     its metric cache); it fixes its paths when first imported, so one imported already is pointed
     here too. Datasets and the Hub client, imported with the plugin, only read there offline.
     """
     cache_dir = tmp_path_factory.mktemp("harness-cache")
     hf_home = tmp_path_factory.mktemp("hf-home")
-    harness.project = dataclasses.replace(harness.project, settings=dataclasses.replace(harness.settings, cache_dir=cache_dir))
+    history = tmp_path_factory.mktemp("history") / "history.sqlite"
+    harness.project = dataclasses.replace(harness.project, settings=dataclasses.replace(
+        harness.settings, cache_dir=cache_dir, history=history if harness.settings.history is not None else None))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_DIR_VAR, str(cache_dir))
+        patch.setenv(HISTORY_VAR, str(history))
         patch.setenv("HF_HOME", str(hf_home))
         for name in HF_CACHE_OVERRIDES:
             patch.delenv(name, raising=False)

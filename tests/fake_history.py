@@ -21,7 +21,8 @@ def fake_quality(check: str = CHECK, *, identity: str = "baseline-a", accuracy: 
     runs = tuple(RunMetrics(seed, {"accuracy": accuracy + 0.01 * i, "f1": 0.88}) for i, seed in enumerate(seeds))
     means = {"accuracy": sum(r.metrics["accuracy"] for r in runs) / len(runs), "f1": 0.88}
     return QualityRecord(check, "mrpc-minilm", identity, "run-1234", "no regression", len(runs), runs,
-                         {"accuracy": Boundary(0.80, 0.83), "f1": Boundary(None, 0.86)}, means)
+                         {"accuracy": Boundary(0.80, 0.83), "f1": Boundary(None, 0.86)}, means,
+                         {"accuracy": 0.84, "f1": 0.88})
 
 
 def fake_throughput(case: str = CASE, *, samples_per_s: float = 100.0) -> ThroughputRecord:

@@ -436,6 +436,7 @@ def quality_records(draw, *, check: st.SearchStrategy[str] | None = None, max_ru
         draw(record_names() if check is None else check), draw(record_names()), draw(record_names()),
         draw(record_names()), draw(record_names()), draw(st.integers(min_value=1, max_value=len(runs))), runs,
         draw(st.dictionaries(record_names(), boundary, max_size=3)), draw(metrics),
+        draw(st.dictionaries(record_names(), finite_floats(), max_size=3)),
     )
 
 

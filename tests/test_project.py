@@ -21,8 +21,9 @@ def pyproject(tmp_path: Path, text: str = "") -> Path:
     return path
 
 
-PATHS = ("data_dir", "cache_dir", "reports_dir", "baselines_dir")
-ENV = {"data_dir": "HARNESS_DATA_DIR", "cache_dir": "HARNESS_CACHE_DIR", "reports_dir": "HARNESS_REPORTS_DIR"}
+PATHS = ("data_dir", "cache_dir", "reports_dir", "baselines_dir", "history")
+ENV = {"data_dir": "HARNESS_DATA_DIR", "cache_dir": "HARNESS_CACHE_DIR", "reports_dir": "HARNESS_REPORTS_DIR",
+       "history": "HARNESS_HISTORY"}
 
 
 def _resolved(project: Project, name: str) -> Path | None:
@@ -46,9 +47,17 @@ def test_each_path_is_the_flag_else_pyproject_else_the_environment_else_the_defa
     }[given]
     if expected is None:  # no environment variable for baselines_dir: its default
         defaults = {"data_dir": None, "cache_dir": Path("~/.cache/harness").expanduser(), "reports_dir": tmp_path / "reports",
-                    "baselines_dir": tmp_path / "baselines"}
+                    "baselines_dir": tmp_path / "baselines", "history": tmp_path / ".harness" / "history.sqlite"}
         expected = defaults[name]
     assert _resolved(project, name) == expected
+
+
+@pytest.mark.parametrize("given", ["flag", "pyproject", "environment", "default"])
+def test_no_history_records_nowhere_whatever_names_a_store(tmp_path, given):
+    path = pyproject(tmp_path, '[tool.harness]\nhistory = "h.sqlite"\n' if given == "pyproject" else "")
+    flags = ProjectFlags(history=tmp_path / "flag.sqlite" if given == "flag" else None, record_history=False)
+    environ = {"HARNESS_HISTORY": str(tmp_path / "env.sqlite")} if given == "environment" else {}
+    assert Project.load(path, flags=flags, environ=environ).settings.history is None
 
 
 def test_a_gate_flag_equal_to_the_library_default_overrides_pyproject(tmp_path):

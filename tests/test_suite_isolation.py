@@ -1,6 +1,6 @@
 """`pytest tests` writes nothing into the user's caches: ~/.cache/harness holds their real
-fine-tunes (a test writing there would make their next session reuse a test's run) and
-~/.cache/huggingface their Hugging Face files. conftest.py's ``cache_in_a_temp_dir`` moves both into
+fine-tunes (a test writing there would make their next session reuse a test's run),
+~/.cache/huggingface their Hugging Face files, and .harness/history.sqlite the checkout's history. conftest.py's ``cache_in_a_temp_dir`` moves both into
 pytest's temp folder, for this process and every process the suite starts; these tests fail if
 any route a test could take there still leads home.
 """
@@ -24,6 +24,7 @@ from harness.settings import Settings
 
 print(json.dumps({
     "harness cache (Settings.from_environ)": str(Settings.from_environ().cache_dir),
+    "history store (Settings.from_environ)": str(Settings.from_environ().history),
     "evaluate modules": str(evaluate.config.HF_MODULES_CACHE),
     "evaluate metrics": str(evaluate.config.HF_METRICS_CACHE),
     "datasets cache": str(datasets.config.HF_DATASETS_CACHE),
@@ -45,6 +46,8 @@ def test_this_process_caches_inside_the_suites_temp_dir(harness, tmp_path_factor
     paths = {
         "session cache": harness.settings.cache_dir,
         "harness cache (Settings.from_environ)": Settings.from_environ().cache_dir,
+        "session history store": harness.settings.history or tmp_path_factory.getbasetemp(),  # None: not recorded
+        "history store (Settings.from_environ)": Settings.from_environ().history,
         "evaluate modules": evaluate.config.HF_MODULES_CACHE,
         "evaluate metrics": evaluate.config.HF_METRICS_CACHE,
     }

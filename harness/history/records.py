@@ -100,7 +100,8 @@ class QualityRecord:
     """One quality check's verdict, the fine-tunes behind it, and the boundaries it was held to.
 
     ``baseline_identity`` is what a quality series is split by: numbers compared against two different
-    baselines are two different questions, never one trend.
+    baselines are two different questions, never one trend. ``baseline_means`` holds the baseline's mean
+    of each gated metric (empty where the check had no baseline), so a trend reads against it.
     """
 
     check: str
@@ -112,6 +113,7 @@ class QualityRecord:
     runs: tuple[RunMetrics, ...]
     boundaries: dict[str, Boundary]
     means: dict[str, float]
+    baseline_means: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _require_name(self.check, "check")
@@ -132,6 +134,7 @@ class QualityRecord:
                 raise ValueError(f"{self.check!r}: boundaries[{metric!r}] must be a Boundary")
         _set(self, "boundaries", dict(self.boundaries))
         _set(self, "means", _finite_metrics(self.means, f"{self.check!r}: means"))
+        _set(self, "baseline_means", _finite_metrics(self.baseline_means, f"{self.check!r}: baseline_means"))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from harness.history.records import QualityRecord, ThroughputRecord
 
 QUALITY = "quality"
 THROUGHPUT = "throughput"
+DEFAULT_LAST_COMMITS = 20  # how many commits of each series a trend shows unless told
 
 RecordT = TypeVar("RecordT", QualityRecord, ThroughputRecord)
 

@@ -31,7 +31,7 @@ from harness.history.series import (
 )
 
 APPLICATION_ID = 0x48524E53  # "HRNS": marks the file as a harness history store
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another's transaction before giving up
 FIX = "point --harness-history (or [tool.harness] history) at another file"
 
@@ -104,8 +104,14 @@ def _execute_each(connection: sqlite3.Connection, script: str) -> None:
             connection.execute(statement)
 
 
+def _v2_to_v3(connection: sqlite3.Connection) -> None:
+    """Version 3 keeps each quality check's baseline means, so a trend reads against its baseline;
+    a check recorded before has none (an empty table), never a made-up one."""
+    connection.execute("ALTER TABLE quality ADD COLUMN baseline_means TEXT NOT NULL DEFAULT '{}'")
+
+
 # MIGRATIONS[v] takes a version-v file to version v + 1; a new file is version 0.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _v1_to_v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _v1_to_v2, _v2_to_v3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -265,7 +271,8 @@ def _switch_to_wal(connection: sqlite3.Connection) -> None:
 
 _SESSION_COLUMNS = "id, commit_sha, branch, time, cpu_model, gpu, cores, versions"
 _POINT_COLUMNS = "s.commit_sha, s.branch, s.time, s.machine_key"
-_QUALITY_COLUMNS = "check_name, baseline, baseline_identity, run_identity, verdict, runs_used, runs, boundaries, means"
+_QUALITY_COLUMNS = ("check_name, baseline, baseline_identity, run_identity, verdict, runs_used, runs, boundaries, means, "
+                    "baseline_means")
 _THROUGHPUT_COLUMNS = "case_name, device, precision, samples_per_s, samples_per_s_iqr, rounds"
 
 
@@ -283,9 +290,10 @@ def _insert_quality(connection: sqlite3.Connection, session_id: int, record: Qua
     runs = [{"seed": run.seed, "metrics": run.metrics} for run in record.runs]
     boundaries = {metric: {"fail_at": b.fail_at, "pass_at": b.pass_at} for metric, b in record.boundaries.items()}
     connection.execute(
-        f"INSERT INTO quality (session_id, {_QUALITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO quality (session_id, {_QUALITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (session_id, record.check, record.baseline, record.baseline_identity, record.run_identity, record.verdict,
-         record.runs_used, json.dumps(runs), json.dumps(boundaries), json.dumps(record.means)))
+         record.runs_used, json.dumps(runs), json.dumps(boundaries), json.dumps(record.means),
+         json.dumps(record.baseline_means)))
 
 
 def _insert_throughput(connection: sqlite3.Connection, session_id: int, record: ThroughputRecord) -> None:
@@ -296,12 +304,12 @@ def _insert_throughput(connection: sqlite3.Connection, session_id: int, record: 
 
 
 def _quality_record(row: tuple) -> QualityRecord:
-    check, baseline, identity, run_identity, verdict, runs_used, runs, boundaries, means = row
+    check, baseline, identity, run_identity, verdict, runs_used, runs, boundaries, means, baseline_means = row
     return QualityRecord(
         check, baseline, identity, run_identity, verdict, runs_used,
         tuple(RunMetrics(run["seed"], run["metrics"]) for run in json.loads(runs)),
         {metric: Boundary(**b) for metric, b in json.loads(boundaries).items()},
-        json.loads(means))
+        json.loads(means), json.loads(baseline_means))
 
 
 def _throughput_record(row: tuple) -> ThroughputRecord:
