@@ -69,8 +69,8 @@ def designs_for(baseline: MeasuredBaseline, policy: GatePolicy) -> GateDesigns:
                               seeds_needed=error.seeds_needed, runs_needed=needed) from error
         note = (f"the requested rates need up to {needed} candidate runs on this baseline, more than max_runs="
                 f"{policy.max_runs}: the cap grew to {needed} (max_runs_limit {policy.max_runs_limit}); set max_runs = "
-                f"{needed} in [tool.harness.gate] to say so, or record more seeds ({error.seeds_needed or 'more'} "
-                f"would keep the cap at {policy.max_runs})")
+                f"{needed} in [tool.harness.gate] to say so, or record more seeds"
+                + (f" ({error.seeds_needed} would keep the cap at {policy.max_runs})" if error.seeds_needed else ""))
         return GateDesigns(design(needed), note)
 
 

@@ -739,10 +739,16 @@ def _walk_out(start: int | None, limit: int, works) -> int | None:
 
 def _design_error(short: list[tuple[str, float]], goodness: np.ndarray, params: list[SequentialGateParameters],
                   shifts: list[float], sds: np.ndarray, metrics: list[str]) -> DesignError:
-    seeds = _seeds_needed(goodness, params, shifts)
-    runs = _runs_needed(goodness, params, shifts)
     n, p = goodness.shape[0], params[0]
-    if seeds is None:
+    # Under "this-baseline" the offset depends on the seeds themselves, which a search over seeds not yet
+    # recorded cannot know (it would answer with the average guarantee's count, even fewer than n).
+    bound = p.guarantee == "this-baseline"
+    seeds = None if bound else _seeds_needed(goodness, params, shifts)
+    runs = _runs_needed(goodness, params, shifts)
+    if bound:
+        seeds_text = ("More reference seeds narrow this baseline's bound, but how many would do cannot be said before "
+                      "they are recorded (guarantee = \"this-baseline\").")
+    elif seeds is None:
         seeds_text = f"No number of reference seeds (up to {MAX_SEEDS_SEARCHED}) is enough with max_runs={p.max_runs}."
     else:
         seeds_text = f"With max_runs={p.max_runs} it needs about {seeds} reference seeds (if their sd stays as it is)."

@@ -66,3 +66,17 @@ def test_the_bound_costs_runs_and_is_said_in_the_verdicts_words(design, bounded)
     assert bounded.max_runs >= design.max_runs
     assert "(for this baseline with 90% confidence)" in bounded.explain()
     assert "(on average over baselines)" in design.explain()
+
+
+@pytest.mark.slow  # the runs search calibrates the bound at every cap it tries: about a minute
+def test_a_cap_too_small_for_the_bound_names_the_runs_but_no_seed_count(bounded):
+    """A search over seeds not yet recorded cannot know this baseline's offset: it would answer with
+    the average guarantee's count (fewer seeds than there are), so it says what it can't say."""
+    from harness.quality.sequential_gate import DesignError
+
+    with pytest.raises(DesignError) as failure:
+        design_gate(bounded.reference_values, dataclasses.replace(bounded.parameters, max_runs=bounded.max_runs - 3),
+                    metric="f1")
+    assert failure.value.seeds_needed is None and failure.value.runs_needed >= bounded.max_runs - 2
+    assert "cannot be said before they are recorded" in str(failure.value)
+    assert "it needs about" not in str(failure.value)
