@@ -11,9 +11,9 @@ holds), so a verdict that crossed from an xdist worker is recorded exactly as on
 * the baseline identity is the baseline's name and a hash of the numbers the gate compared against
   (each gated metric's mean and sd, and the sequential gate's reference values): a re-recorded
   baseline with other numbers starts a new series;
-* the run identity is a hash of what the candidate runs were trained from, seed aside: the data's
-  and the model's sha256, the precision, the device kind, the library versions and the harness
-  source that computes the numbers (their provenance);
+* the run identity is a hash of the runs' :class:`~harness.run.run_identity.RunIdentity` but the
+  seed (its ledger view: recipe, task, data, model files, precision, device kind, world size, versions,
+  harness source), built from the config and provenance the verdict carries;
 * the runs are each candidate seed with its gated metrics (one run for the band gate and a
   reproduction), the boundaries those at the gate's last look.
 
@@ -35,8 +35,8 @@ import numpy as np
 from harness.checksums import sha256_json
 from harness.history.records import Boundary, Machine, QualityRecord, RunMetrics, SessionRecord, ThroughputRecord
 from harness.quality.report import QualitySummary
-from harness.run.devices import device_kind
 from harness.run.provenance import device_info, library_versions
+from harness.run.run_identity import RunIdentity
 from harness.session import HarnessSession
 from harness.throughput.runner import ThroughputResult
 
@@ -73,7 +73,7 @@ def quality_record(summary: QualitySummary, direction: Direction) -> QualityReco
     return QualityRecord(
         check=summary.test_id or summary.name, baseline=summary.name,
         baseline_identity=baseline_identity(summary.name, checks, sequential),
-        run_identity=run_identity(record.get("provenance") or {}), verdict=_verdict(summary, checks),
+        run_identity=run_identity(record["config"], record["provenance"]), verdict=_verdict(summary, checks),
         runs_used=len(runs), runs=runs,
         boundaries=_sequential_boundaries(sequential) if sequential else _band_boundaries(checks, direction),
         means=_finite({c["metric"]: c.get("measured") for c in checks}),
@@ -90,15 +90,11 @@ def baseline_identity(name: str, checks: list[dict[str, Any]], sequential: list[
     return f"{name}@{sha256_json({'metrics': numbers, 'references': references})[:IDENTITY_DIGITS]}"
 
 
-def run_identity(provenance: Mapping[str, Any]) -> str:
-    """A hash of what the runs were trained from, seed aside (see the module docstring)."""
-    model = provenance.get("model") or {}
-    device = (provenance.get("device") or {}).get("device")
-    parts = {"data_sha256": (provenance.get("data") or {}).get("sha256"), "precision": provenance.get("precision"),
-             "model": {key: model.get(key) for key in ("spec", "weights_sha256", "architecture_sha256")},
-             "device_kind": device_kind(device) if device else None, "versions": provenance.get("versions"),
-             "harness_source_sha256": provenance.get("harness_source_sha256")}
-    return sha256_json(parts)[:IDENTITY_DIGITS]
+def run_identity(config: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
+    """The hash of the runs' :class:`~harness.run.run_identity.RunIdentity` in its ledger view
+    (everything but the seed): the one definition of "the same run", so a history series and a
+    baseline recording agree on what counts as one recipe on one stack."""
+    return sha256_json(RunIdentity.from_result(config, provenance).ledger())[:IDENTITY_DIGITS]
 
 
 def _verdict(summary: QualitySummary, checks: list[dict[str, Any]]) -> str:

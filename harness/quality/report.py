@@ -59,6 +59,7 @@ class QualitySummary:
             "baseline": outcome.baseline_path,
             "data_warnings": list(outcome.result.data_warnings),
             "metrics": outcome.result.metrics,
+            "config": outcome.result.config.to_dict(),  # with the provenance: the run's identity (history)
             "provenance": outcome.result.provenance,
             "throughput": outcome.result.throughput.__dict__,
         }

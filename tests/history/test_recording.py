@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from fake_runs import run_result, smoke_run_config
 from fake_throughput import fake_result
 from harness.history.records import Boundary, RunMetrics
 from harness.history.store import HistoryStore
@@ -56,8 +57,7 @@ def sequential_summary() -> QualitySummary:
                                 "pass_threshold": 0.790},
                        entry | {"metric": "f1", "values": [0.78, 0.785, 0.79], "fail_threshold": 0.77,
                                 "pass_threshold": math.inf}],
-        "provenance": {"seed": 42, "precision": "fp32", "device": {"device": "cpu"}, "data": {"sha256": "d" * 64},
-                       "model": {"spec": "arch:bert-tiny"}, "versions": {"torch": "2.13.0"}},
+        "config": smoke_run_config().to_dict(), "provenance": run_result().provenance,
     }
     return QualitySummary("mrpc--smoke", True, "table", "", "baselines/mrpc--smoke.json", "run line", record,
                           test_id="benchmarks/test_quality.py::test_mrpc")
@@ -79,10 +79,13 @@ def test_the_baseline_identity_changes_with_the_baselines_numbers_and_the_run_id
     other_baseline = QualitySummary(**summary.to_record() | {"record": summary.record | {"checks": [
         check | {"baseline_mean": 0.85} for check in summary.record["checks"]]}})
     other_seed = QualitySummary(**summary.to_record() | {"record": summary.record | {
-        "provenance": summary.record["provenance"] | {"seed": 7}}})
-    records = [quality_record(s, direction) for s in (summary, other_baseline, other_seed)]
+        "config": smoke_run_config(seed=7).to_dict(), "provenance": run_result(smoke_run_config(seed=7)).provenance}})
+    other_recipe = QualitySummary(**summary.to_record() | {"record": summary.record | {
+        "config": smoke_run_config(learning_rate=1e-4).to_dict()}})
+    records = [quality_record(s, direction) for s in (summary, other_baseline, other_seed, other_recipe)]
     assert records[0].baseline_identity != records[1].baseline_identity
-    assert records[0].run_identity == records[2].run_identity
+    assert records[0].run_identity == records[2].run_identity  # the same run but the seed: one series
+    assert records[0].run_identity != records[3].run_identity  # RunIdentity's view: the recipe is in it
 
 
 def test_a_gate_that_raised_has_nothing_to_record():
