@@ -73,7 +73,8 @@ def quality_record(summary: QualitySummary, direction: Direction) -> QualityReco
     return QualityRecord(
         check=summary.test_id or summary.name, baseline=summary.name,
         baseline_identity=baseline_identity(summary.name, checks, sequential),
-        run_identity=run_identity(record["config"], record["provenance"]), verdict=_verdict(summary, checks),
+        run_identity=run_identity(_required(record, "config"), _required(record, "provenance")),
+        verdict=_verdict(summary, checks),
         runs_used=len(runs), runs=runs,
         boundaries=_sequential_boundaries(sequential) if sequential else _band_boundaries(checks, direction),
         means=_finite({c["metric"]: c.get("measured") for c in checks}),
@@ -95,6 +96,14 @@ def run_identity(config: Mapping[str, Any], provenance: Mapping[str, Any]) -> st
     (everything but the seed): the one definition of "the same run", so a history series and a
     baseline recording agree on what counts as one recipe on one stack."""
     return sha256_json(RunIdentity.from_result(config, provenance).ledger())[:IDENTITY_DIGITS]
+
+
+def _required(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A verdict with runs carries its run's config and provenance; one without is not recorded blind."""
+    if not isinstance(record.get(key), Mapping):
+        raise ValueError(f"the verdict of {record.get('name', 'a check')} carries no run {key}, so its run identity "
+                         "is unknown; it was made by another harness version")
+    return record[key]
 
 
 def _verdict(summary: QualitySummary, checks: list[dict[str, Any]]) -> str:

@@ -33,7 +33,7 @@ from harness.history.series import (
 APPLICATION_ID = 0x48524E53  # "HRNS": marks the file as a harness history store
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another's transaction before giving up
-FIX = "point --harness-history (or [tool.harness] history) at another file"
+FIX = "point --harness-history, `harness history --history` or [tool.harness] history at another file"
 
 
 class HistoryError(ValueError):
@@ -199,16 +199,28 @@ class HistoryStore:
                 _insert_throughput(connection, session_id, throughput)
         return session_id
 
+    @contextmanager
+    def _decoding(self) -> Iterator[None]:
+        """A row that no longer decodes (edited by hand, damaged) is this file's problem, said as one."""
+        try:
+            yield
+        except HistoryError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise HistoryError(f"{self.path} holds a record that does not decode ({type(error).__name__}: {error}); "
+                               f"the store is damaged: move it aside, or {FIX}") from error
+
     def sessions(self) -> list[SessionRecord]:
         """Every session, oldest first, as it was recorded."""
-        with self._transaction("BEGIN") as connection:
+        with self._decoding(), self._transaction("BEGIN") as connection:
             rows = connection.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY time, id").fetchall()
             quality = _children(connection, f"SELECT session_id, {_QUALITY_COLUMNS} FROM quality", _quality_record)
             throughput = _children(connection, f"SELECT session_id, {_THROUGHPUT_COLUMNS} FROM throughput",
                                    _throughput_record)
-        return [SessionRecord(commit, branch, time, Machine(cpu, gpu, cores), json.loads(versions),
-                              quality.get(row_id, ()), throughput.get(row_id, ()))
-                for row_id, commit, branch, time, cpu, gpu, cores, versions in rows]
+        with self._decoding():
+            return [SessionRecord(commit, branch, time, Machine(cpu, gpu, cores), json.loads(versions),
+                                  quality.get(row_id, ()), throughput.get(row_id, ()))
+                    for row_id, commit, branch, time, cpu, gpu, cores, versions in rows]
 
     def quality_series(self, check: str, baseline_identity: str | None = None,
                        last_commits: int | None = None) -> list[QualitySeries]:
@@ -219,8 +231,9 @@ class HistoryStore:
             where, parameters = where + " AND q.baseline_identity = ?", parameters + [baseline_identity]
         rows = self._points(f"SELECT q.baseline_identity, {_POINT_COLUMNS}, {_QUALITY_COLUMNS} FROM quality q "
                             f"JOIN sessions s ON s.id = q.session_id WHERE {where}", parameters)
-        return [QualitySeries(check, identity, _cut(points, _quality_record, last_commits))
-                for identity, points in rows]
+        with self._decoding():
+            return [QualitySeries(check, identity, _cut(points, _quality_record, last_commits))
+                    for identity, points in rows]
 
     def throughput_series(self, case: str, machine_key: str | None = None,
                           last_commits: int | None = None) -> list[ThroughputSeries]:
@@ -231,7 +244,8 @@ class HistoryStore:
             where, parameters = where + " AND s.machine_key = ?", parameters + [machine_key]
         rows = self._points(f"SELECT s.machine_key, {_POINT_COLUMNS}, {_THROUGHPUT_COLUMNS} FROM throughput t "
                             f"JOIN sessions s ON s.id = t.session_id WHERE {where}", parameters)
-        return [ThroughputSeries(case, key, _cut(points, _throughput_record, last_commits)) for key, points in rows]
+        with self._decoding():
+            return [ThroughputSeries(case, key, _cut(points, _throughput_record, last_commits)) for key, points in rows]
 
     def _points(self, query: str, parameters: list[str]) -> list[tuple[str, list[tuple]]]:
         """Rows grouped by their first column (the split), the groups in order of first appearance."""

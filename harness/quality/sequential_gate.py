@@ -414,6 +414,10 @@ def _design_gates(metrics: list[str], references: dict[str, tuple[float, ...]],
     n = sizes.pop()
     for m in metrics:
         _check_reference(values[m], m)
+    if first.guarantee == "this-baseline" and n - 1 <= len(metrics):
+        raise DesignError(f"guarantee = \"this-baseline\" bounds the rate over the covariance of the {len(metrics)} gated "
+                          f"metrics, which {n} reference seeds cannot inform; it needs at least {len(metrics) + 2}",
+                          seeds_needed=len(metrics) + 2, runs_needed=None)
     goodness = np.column_stack([values[m] * (1.0 if parameters[m].direction == "higher" else -1.0) for m in metrics])
     sds = goodness.std(axis=0, ddof=1)
     shifts = [(parameters[m].effect - parameters[m].margin) / sd for m, sd in zip(metrics, sds)]
@@ -451,7 +455,8 @@ def _check_reference(values: np.ndarray, metric: str) -> None:
             seeds_needed=None,
             runs_needed=None,
         )
-    if not float(values.std(ddof=1)) > 0:
+    # relative: 30 copies of 0.86 have a floating-point sd of 1e-16, which is no noise either
+    if not float(np.ptp(values)) > 1e-12 * max(1.0, float(np.abs(values).max())):
         raise DesignError(
             f"the {values.size} reference values of {metric} are all equal, so their noise cannot be estimated; "
             "record reference runs with distinct seeds",

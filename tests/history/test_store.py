@@ -386,3 +386,16 @@ def test_a_writer_killed_wherever_it_is_leaves_only_whole_sessions(path, spawn):
     assert child.exitcode == -signal.SIGKILL
     commits = only_whole_sessions(path)
     assert commits[:21] == [f"c{index}" for index in range(21)] and commits == [f"c{i}" for i in range(len(commits))]
+
+
+@pytest.mark.parametrize("damage", ["UPDATE quality SET runs = '{bad'", "UPDATE quality SET runs = '[{\"x\": 1}]'",
+                                    "UPDATE throughput SET samples_per_s = 'abc'", "UPDATE sessions SET versions = 'nope'"])
+def test_a_row_damaged_by_hand_is_a_history_error_naming_the_file(store, path, damage):
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute(damage)
+        connection.commit()
+    with pytest.raises(HistoryError, match="does not decode.*move it aside") as failure:
+        store.sessions()
+        store.quality_series(CHECK)
+        store.throughput_series(CASE)
+    assert str(path) in str(failure.value)

@@ -80,3 +80,24 @@ def test_a_cap_too_small_for_the_bound_names_the_runs_but_no_seed_count(bounded)
     assert failure.value.seeds_needed is None and failure.value.runs_needed >= bounded.max_runs - 2
     assert "cannot be said before they are recorded" in str(failure.value)
     assert "it needs about" not in str(failure.value)
+
+
+def test_too_few_seeds_for_the_bound_are_a_design_error_not_a_crash():
+    """The bound needs the gated metrics' covariance: 3 seeds cannot inform two metrics, and the gate
+    must say so as a DesignError (so `auto` falls back to exact reproduction), not raise a ValueError."""
+    from harness.quality.sequential_gate import DesignError, design_gates
+
+    parameters = SequentialGateParameters(guarantee="this-baseline", calibration_draws=20_000)
+    with pytest.raises(DesignError, match="needs at least 4") as failure:
+        design_gates({"accuracy": [0.80, 0.81, 0.79], "f1": [0.86, 0.87, 0.85]},
+                     {"accuracy": parameters, "f1": parameters})
+    assert failure.value.seeds_needed == 4
+
+
+def test_values_equal_up_to_rounding_have_no_noise_to_design_from():
+    """Three copies of MRPC's majority-class accuracy have a floating-point sd of 1e-16, not 0."""
+    from harness.quality.sequential_gate import DesignError
+
+    assert np.std([279 / 408] * 3, ddof=1) > 0
+    with pytest.raises(DesignError, match="all equal"):
+        design_gate([279 / 408] * 3, metric="accuracy")
