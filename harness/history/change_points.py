@@ -13,7 +13,9 @@ The parameters, in one place:
   differences over sqrt(2), leaving out the largest difference (which a step would inflate), floored
   at :data:`MIN_CV`. The factor was chosen by simulation (:func:`simulate_detection`) so that pure
   noise rarely shows a change at the shortest series we expect (10 runs);
-* every segment holds at least :data:`MIN_SEGMENT` runs, so a step is reported once two runs show it;
+* every segment holds at least :data:`MIN_SEGMENT` runs, but the first and the last change may then
+  move one run outwards (:func:`_at_the_ends`): a slowdown that only the newest run shows is put on
+  the newest commit, not on the innocent one before it;
 * each change's size is the ratio of the geometric means after and before, minus one, with Welch's
   t interval at :data:`CONFIDENCE` for the difference of the two segments' mean log samples/s (the
   same interval :mod:`harness.quality.noise_study` uses), mapped back to a ratio. It is computed on
@@ -90,8 +92,33 @@ def detect_change_points(samples_per_s: Sequence[float], commits: Sequence[str] 
         return ()
     penalty = penalty_factor * noise_sd(values) ** 2 * math.log(values.size)
     ends = ruptures.Pelt(model="l2", min_size=MIN_SEGMENT, jump=1).fit(values).predict(pen=penalty)
-    bounds = [0, *ends]  # ruptures gives each segment's end, the last being the series' length
+    bounds = _at_the_ends([0, *ends], values)  # ruptures gives each segment's end, the last being the series' length
     return tuple(_change(values, bounds[i - 1], bounds[i], bounds[i + 1], commits) for i in range(1, len(bounds) - 1))
+
+
+def _at_the_ends(bounds: list[int], values: np.ndarray) -> list[int]:
+    """Move a change next to either end of the series by one run where that fits better.
+
+    Why: PELT keeps :data:`MIN_SEGMENT` runs per segment, so a slowdown that only the newest run
+    shows is placed one run early, on an innocent commit, with the last two runs as its segment
+    (and a slow first run, say a cold cache, one run late). The newest commit is the one a pull
+    request asks about, so the first and last boundaries may move one run outwards when that leaves
+    less squared error on their two segments; inside the series nothing moves.
+    """
+    bounds = list(bounds)
+    for position, outer in ((1, 0), (len(bounds) - 2, len(bounds) - 1)):
+        if not 0 < position < len(bounds) - 1:
+            continue
+        start, index, end = bounds[position - 1], bounds[position], bounds[position + 1]
+        step = -1 if outer == 0 else 1
+        moved = index + step
+        if start < moved < end and _squared_error(values, start, moved, end) < _squared_error(values, start, index, end):
+            bounds[position] = moved
+    return bounds
+
+
+def _squared_error(values: np.ndarray, start: int, index: int, end: int) -> float:
+    return float(sum(((part - part.mean()) ** 2).sum() for part in (values[start:index], values[index:end])))
 
 
 def noise_sd(log_values: np.ndarray) -> float:
@@ -113,6 +140,10 @@ def _change(values: np.ndarray, start: int, index: int, end: int, commits: Seque
     difference = float(after.mean() - before.mean())
     if np.ptp(before) == 0 and np.ptp(after) == 0:
         low = high = difference
+    elif min(before.size, after.size) == 1:  # one run on a side: its spread is the other side's
+        other = before if after.size == 1 else after
+        half = stats.t.ppf((1 + CONFIDENCE) / 2, other.size - 1) * other.std(ddof=1) * math.sqrt(1 + 1 / other.size)
+        low, high = difference - half, difference + half
     else:
         interval = stats.ttest_ind(after, before, equal_var=False).confidence_interval(CONFIDENCE)
         low, high = float(interval.low), float(interval.high)

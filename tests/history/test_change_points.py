@@ -132,3 +132,18 @@ def test_a_simulation_that_cannot_be_run_is_refused(arguments, message):
 def test_a_change_point_says_where_and_how_much():
     change = ChangePoint(5, None, 100.0, 120.0, 0.2, (0.15, 0.25))
     assert change.sentence() == "faster by 20.0% (95% interval 15.0% to 25.0%) from run 5: 100 -> 120 samples/s"
+
+
+def test_a_slowdown_only_the_newest_run_shows_is_put_on_the_newest_commit():
+    """The pull request's own commit, not the innocent one before it (PELT's two-run segments put
+    it one run early), with an interval from the other runs' spread."""
+    series = [1000, 1010, 990, 1005, 995, 1000, 1008, 992, 1000, 700]
+    (change,) = detect_change_points(series, [f"c{i}" for i in range(10)])
+    assert (change.index, change.commit) == (9, "c9")
+    assert change.relative_change == pytest.approx(-0.3, abs=0.005)
+    assert change.interval[0] < change.relative_change < change.interval[1] < -0.25
+
+
+def test_a_slow_first_run_is_a_change_after_it_not_at_run_two():
+    (change,) = detect_change_points([700, 1000, 1010, 990, 1005, 995, 1000, 1008, 992, 1000])
+    assert change.index == 1 and not change.slowdown
