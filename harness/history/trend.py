@@ -46,7 +46,28 @@ class Trend:
         throughput = [ThroughputTrend(series, detect_change_points(series.samples_per_s, series.commits))
                       for key in keys if key.kind == THROUGHPUT
                       for series in store.throughput_series(key.name, key.split, last_commits=last_commits)]
-        return cls(tuple(quality), tuple(throughput), last_commits)
+        recent = _recent_commits([*quality, *(item.series for item in throughput)], last_commits)
+        return cls(tuple(series for series in quality if _active(series, recent)),
+                   tuple(item for item in throughput if _active(item.series, recent)), last_commits)
+
+
+def _recent_commits(series: Sequence, count: int) -> set[str]:
+    """The store's last ``count`` commits overall. Each series is already cut to its own last
+    ``count``, which hold every one of these that it has, so its points are enough to find them."""
+    points = sorted((point for one in series for point in one.points), key=lambda point: point.time)
+    recent: list[str] = []
+    for point in reversed(points):
+        if point.commit not in recent:
+            recent.append(point.commit)
+        if len(recent) == count:
+            break
+    return set(recent)
+
+
+def _active(series, recent: set[str]) -> bool:
+    """A series with a point among the last commits: a retired baseline or a machine gone from CI
+    leaves the trend instead of drawing a panel for ever."""
+    return any(point.commit in recent for point in series.points)
 
 
 def short_commit(commit: str) -> str:

@@ -109,3 +109,15 @@ def test_a_file_that_is_not_a_store_is_an_error_naming_it(tmp_path, capsys):
     assert history(tmp_path, "--history", str(tmp_path / "notes.sqlite")) == 2
     err = capsys.readouterr().err
     assert f"harness: error: {tmp_path / 'notes.sqlite'} is not a readable harness history store" in err
+
+
+def test_a_retired_baseline_or_machine_leaves_the_trend(tmp_path, store_path, capsys):
+    """A series with no point among the last N commits (a re-recorded baseline, a runner gone from CI)
+    draws no panel and no table: the trend is the last commits', not everything ever recorded."""
+    store = HistoryStore(store_path)
+    store.append(fake_session(100, commit="c12", quality=(fake_quality(identity="baseline-b"),),
+                              throughput=(fake_throughput(samples_per_s=80.0),)))
+    assert history(tmp_path, "--history", str(store_path), "--last", "1") == 0
+    out = capsys.readouterr().out
+    assert "baseline-b" in out and "baseline-a" not in out
+    assert f"{CASE} on {LAPTOP.key}" in out and GPU_BOX.key not in out
