@@ -34,6 +34,7 @@ the noise happens to enlarge them).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -145,7 +146,9 @@ def _change(values: np.ndarray, start: int, index: int, end: int, commits: Seque
         half = stats.t.ppf((1 + CONFIDENCE) / 2, other.size - 1) * other.std(ddof=1) * math.sqrt(1 + 1 / other.size)
         low, high = difference - half, difference + half
     else:
-        interval = stats.ttest_ind(after, before, equal_var=False).confidence_interval(CONFIDENCE)
+        with warnings.catch_warnings():  # nearly identical runs: scipy warns of precision loss, the interval stands
+            warnings.simplefilter("ignore", RuntimeWarning)
+            interval = stats.ttest_ind(after, before, equal_var=False).confidence_interval(CONFIDENCE)
         low, high = float(interval.low), float(interval.high)
     return ChangePoint(index, commits[index] if commits is not None else None, math.exp(before.mean()),
                        math.exp(after.mean()), math.expm1(difference), (math.expm1(low), math.expm1(high)))

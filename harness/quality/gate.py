@@ -110,6 +110,10 @@ class GatePolicy:
             raise ConfigError(f"unknown gate procedure {self.procedure!r}; use one of {', '.join(PROCEDURES)}")
         if self.procedure != "band":
             self._check_sequential()
+        elif self.guarantee != SequentialGateParameters.guarantee:
+            raise ConfigError(f"gate guarantee = {self.guarantee!r} applies to the sequential gate; procedure = \"band\" "
+                              "is one run against mean - max(sigmas x std, floor) with no alpha to guarantee: remove "
+                              "guarantee, or use procedure = \"auto\"")
 
     def _check_band_and_bootstrap(self) -> None:
         if not 0 <= self.reproduction_tolerance <= 1e-3:

@@ -479,3 +479,10 @@ def test_a_task_whose_spec_changed_is_a_mismatch():
     report = check_run(run_result(smoke_run_config(task=swapped)), baseline, name=NAME, policy=POLICY)
     assert not report.passed and {c.verdict for c in report.checks} == {MISMATCH}
     assert any(p.startswith("task 'reviews' differs from the baseline's (its columns, labels or metrics") for p in report.problems)
+
+
+def test_a_guarantee_with_the_band_is_refused_not_silently_ignored():
+    with pytest.raises(ConfigError, match="applies to the sequential gate"):
+        GatePolicy(procedure="band", guarantee="this-baseline")
+    assert GatePolicy(procedure="band").guarantee == "average"
+    assert GatePolicy(guarantee="this-baseline").guarantee == "this-baseline"
