@@ -109,7 +109,7 @@ def report(name: str, designs: dict[str, SequentialDesign], rows: list[GridRow],
     n = next(iter(designs.values())).n_reference
     lines = [f"# Sequential gate: {name}", "",
              f"{n} reference seeds; alpha {first.alpha:g} for the {len(designs)} metric(s) together, calibrated for "
-             f"candidate/baseline seed-sd ratios {1 / first.spread_ratio:.2g}-{first.spread_ratio:g}, alpha {_scope(first)}; power {first.power:g}; "
+             f"candidate/baseline seed-sd ratios {1 / first.spread_ratio:.2g}-{first.spread_ratio:g}, alpha {first.guarantee_scope}; power {first.power:g}; "
              f"cap {max(d.max_runs for d in designs.values())} candidate runs.", ""]
     lines += [design.explain() + "\n" for design in designs.values()]
     lines += [f"Operating characteristics: every gated metric moved by the change (points of the metric, worse), "
@@ -127,11 +127,6 @@ def report(name: str, designs: dict[str, SequentialDesign], rows: list[GridRow],
                               "expected runs, pessimistic sigma", "drop caught with the power asked, pessimistic sigma"],
                              power_rows), ""]
     return "\n".join(lines)
-
-
-def _scope(parameters) -> str:
-    return ("bounding this baseline's own rate with 90% confidence" if parameters.guarantee == "this-baseline"
-            else "averaged over baselines")
 
 
 def _worse(design: SequentialDesign, points: int) -> float:

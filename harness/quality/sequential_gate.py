@@ -76,6 +76,7 @@ import numpy as np
 from scipy import stats
 
 from harness.quality.sequential_calibration import (
+    BOUND_CONFIDENCE,
     baseline_bound_offset,
     conservative_correlation,
     correlation_root,
@@ -213,9 +214,14 @@ class SequentialGateParameters:
 
     def false_alarms(self, whose: str = "the reference's") -> str:
         """What alpha promises, in words: "at most 1.00% of the time ..." (every verdict and table says it)."""
-        scope = ("for this baseline with 90% confidence" if self.guarantee == "this-baseline"
-                 else "on average over baselines")
-        return f"at most {self.alpha:.2%} of the time ({scope}) over all its metrics, {self.spreads(whose)}"
+        return f"at most {self.alpha:.2%} of the time ({self.guarantee_scope}) over all its metrics, {self.spreads(whose)}"
+
+    @property
+    def guarantee_scope(self) -> str:
+        """Whose false-alarm rate alpha bounds, in words (verdicts, designs and reports say it)."""
+        if self.guarantee == "this-baseline":
+            return f"for this baseline with {BOUND_CONFIDENCE:.0%} confidence"
+        return "on average over baselines"
 
     def spreads(self, whose: str = "the reference's") -> str:
         """The spread range the false-alarm rate holds for, in words (every verdict and table says it)."""
