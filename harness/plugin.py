@@ -100,8 +100,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "seed outside the baseline skips the one-run reproduction fast path). Default: the recipe's (42).")
     group.addoption("--harness-fault", type=fault_name, action="append", default=[], metavar="FAULT",
                     help="inject a deliberate regression into every fine-tune the checks ask for, to see what the gate "
-                         "catches: shuffled-labels, truncated-inputs, label-noise-N (N from 1 to 50). Repeatable. "
-                         "Default: none.")
+                         "catches: shuffled-labels, truncated-inputs, label-noise-N (N from 1 to 50); or a slowdown into "
+                         "every training step, fine-tunes and throughput cases alike: slow-steps-N (N% extra compute, "
+                         "N from 1 to 400). Repeatable. Default: none.")
     group.addoption("--harness-nproc", type=positive_int, default=None,
                     help="training processes per fine-tune: DDP through torch's elastic launcher (gloo on CPU, nccl on "
                          "CUDA), each process with cores / N threads. Default: 1.")

@@ -171,7 +171,7 @@ def throughput_record(result: ThroughputResult) -> ThroughputRecord:
     rates = np.array([per_round / seconds for seconds in result.round_seconds])
     low, high = np.percentile(rates, [25, 75])
     return ThroughputRecord(result.case.id, result.case.device, result.case.precision, result.samples_per_second,
-                            float(high - low), len(result.round_seconds))
+                            float(high - low), len(result.round_seconds), faults=result.faults)
 
 
 def this_machine(device: str) -> Machine:

@@ -443,7 +443,8 @@ def quality_records(draw, *, check: st.SearchStrategy[str] | None = None, max_ru
 def throughput_records(*, case: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[ThroughputRecord]:
     positive = st.floats(min_value=0.0, exclude_min=True, allow_infinity=False)
     return st.builds(ThroughputRecord, record_names() if case is None else case, record_names(), record_names(),
-                     positive, st.floats(min_value=0.0, allow_infinity=False), st.integers(min_value=1, max_value=100))
+                     positive, st.floats(min_value=0.0, allow_infinity=False), st.integers(min_value=1, max_value=100),
+                     faults=st.lists(record_names(), max_size=2).map(tuple))
 
 
 @st.composite

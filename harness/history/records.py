@@ -147,9 +147,13 @@ class ThroughputRecord:
     samples_per_s: float
     samples_per_s_iqr: float
     rounds: int
+    faults: tuple[str, ...] = ()  # deliberate faults the case ran with: a planted slowdown is marked as one
 
     def __post_init__(self) -> None:
         _require_name(self.case, "case")
+        _set(self, "faults", tuple(self.faults))
+        for fault in self.faults:
+            _require_name(fault, f"{self.case!r}: a fault")
         for name in ("device", "precision"):
             _require_name(getattr(self, name), f"{self.case!r}: {name}")
         _require_finite(self.samples_per_s, f"{self.case!r}: samples_per_s")

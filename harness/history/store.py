@@ -31,7 +31,7 @@ from harness.history.series import (
 )
 
 APPLICATION_ID = 0x48524E53  # "HRNS": marks the file as a harness history store
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another's transaction before giving up
 FIX = "point --harness-history, `harness history --history` or [tool.harness] history at another file"
 
@@ -110,8 +110,14 @@ def _v2_to_v3(connection: sqlite3.Connection) -> None:
     connection.execute("ALTER TABLE quality ADD COLUMN baseline_means TEXT NOT NULL DEFAULT '{}'")
 
 
+def _v3_to_v4(connection: sqlite3.Connection) -> None:
+    """Version 4 keeps the deliberate faults a throughput case ran with (a planted ``slow-steps-N``),
+    so a step that was planted reads as planted; a case recorded before ran with none."""
+    connection.execute("ALTER TABLE throughput ADD COLUMN faults TEXT NOT NULL DEFAULT '[]'")
+
+
 # MIGRATIONS[v] takes a version-v file to version v + 1; a new file is version 0.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _v1_to_v2, _v2_to_v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -287,7 +293,7 @@ _SESSION_COLUMNS = "id, commit_sha, branch, time, cpu_model, gpu, cores, version
 _POINT_COLUMNS = "s.commit_sha, s.branch, s.time, s.machine_key"
 _QUALITY_COLUMNS = ("check_name, baseline, baseline_identity, run_identity, verdict, runs_used, runs, boundaries, means, "
                     "baseline_means")
-_THROUGHPUT_COLUMNS = "case_name, device, precision, samples_per_s, samples_per_s_iqr, rounds"
+_THROUGHPUT_COLUMNS = "case_name, device, precision, samples_per_s, samples_per_s_iqr, rounds, faults"
 
 
 def _insert_session(connection: sqlite3.Connection, session: SessionRecord) -> int:
@@ -312,9 +318,9 @@ def _insert_quality(connection: sqlite3.Connection, session_id: int, record: Qua
 
 def _insert_throughput(connection: sqlite3.Connection, session_id: int, record: ThroughputRecord) -> None:
     connection.execute(
-        f"INSERT INTO throughput (session_id, {_THROUGHPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO throughput (session_id, {_THROUGHPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (session_id, record.case, record.device, record.precision, record.samples_per_s, record.samples_per_s_iqr,
-         record.rounds))
+         record.rounds, json.dumps(list(record.faults))))
 
 
 def _quality_record(row: tuple) -> QualityRecord:
@@ -327,7 +333,8 @@ def _quality_record(row: tuple) -> QualityRecord:
 
 
 def _throughput_record(row: tuple) -> ThroughputRecord:
-    return ThroughputRecord(*row)
+    *fields, faults = row
+    return ThroughputRecord(*fields, faults=tuple(json.loads(faults)))
 
 
 def _children(connection: sqlite3.Connection, query: str, build: Callable[[tuple], object]) -> dict[int, tuple]:

@@ -22,7 +22,7 @@ from typing import Any
 from harness.checksums import sha256_json
 from harness.names import path_name_problem
 from harness.registry import Registry
-from harness.run.faults import LABEL_NOISE, fault_problem
+from harness.run.faults import LABEL_NOISE, SLOW_STEPS, fault_problem
 from harness.run.training_args import training_args_problem
 from harness.tasks.metrics import MetricRegistry, MetricSpec, builtin_metrics
 from harness.tasks.registry import TaskRegistry, builtin_tasks
@@ -365,6 +365,9 @@ class RunConfig:
         label_noise = [f for f in self.faults if f.startswith(LABEL_NOISE)]
         if len(label_noise) > 1:
             raise ConfigError(f"at most one label-noise fault per run, got {label_noise}")
+        slow = [f for f in self.faults if f.startswith(SLOW_STEPS)]
+        if len(slow) > 1:
+            raise ConfigError(f"at most one slow-steps fault per run, got {slow}")
         if self.task.is_regression and label_noise:
             raise ConfigError(f"task {self.task.name!r} is a regression task: label-noise flips classes, and it has none; "
                               "use shuffled-labels or truncated-inputs")

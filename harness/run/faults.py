@@ -17,8 +17,15 @@ FAULTS = {
     # Any whole percent from 1 to 50 is valid (see fault_problem); these are the ones listed in help.
     **{f"label-noise-{pct}": f"{pct}% of train labels flipped, rows drawn from the seed (noisy annotation)"
        for pct in (5, 10, 20)},
+    # A graded throughput fault: the same training, N% more compute per training step (a slower
+    # kernel, a redundant pass), to prove that the history's change points and the throughput checks
+    # can see a slowdown. Any whole percent from 1 to 400 is valid; its effect on samples/s is measured.
+    **{f"slow-steps-{pct}": f"{pct}% extra compute per training step (real matrix multiplies, not a sleep)"
+       for pct in (10, 25, 50)},
 }
 LABEL_NOISE = "label-noise-"
+SLOW_STEPS = "slow-steps-"
+MAX_SLOW_STEPS = 400  # 5x the work: beyond that a run is a stall, not a slowdown
 
 
 def fault_problem(fault: str) -> str | None:
@@ -26,12 +33,36 @@ def fault_problem(fault: str) -> str | None:
 
     ``label-noise-N`` takes any whole percent N from 1 to 50, so a graded fault can be calibrated
     to a chosen effect size; flipping more than half the labels would invert the task instead.
+    ``slow-steps-N`` takes any whole percent from 1 to 400.
     """
     if fault in FAULTS:
         return None
-    if fault.startswith(LABEL_NOISE):
-        pct = fault.removeprefix(LABEL_NOISE)
-        if pct.isdigit() and str(int(pct)) == pct and 1 <= int(pct) <= 50:
-            return None
-        return f"{fault!r}: label-noise takes a whole percent from 1 to 50 (e.g. label-noise-12)"
-    return f"unknown fault {fault!r}; known: {', '.join(FAULTS)} (label-noise-N for any N from 1 to 50)"
+    for prefix, example, top in ((LABEL_NOISE, 12, 50), (SLOW_STEPS, 15, MAX_SLOW_STEPS)):
+        if fault.startswith(prefix):
+            if _percent(fault, prefix) is not None and _percent(fault, prefix) <= top:
+                return None
+            return f"{fault!r}: {prefix.rstrip('-')} takes a whole percent from 1 to {top} (e.g. {prefix}{example})"
+    return (f"unknown fault {fault!r}; known: {', '.join(FAULTS)} (label-noise-N for any N from 1 to 50, "
+            f"slow-steps-N for any N from 1 to {MAX_SLOW_STEPS})")
+
+
+def slow_steps(faults: tuple[str, ...]) -> float:
+    """The extra compute per training step the config's slow-steps faults ask for, as a fraction of
+    the step's own (0 without one; two of them add up).
+
+    >>> slow_steps(("label-noise-10", "slow-steps-25"))
+    0.25
+    """
+    return sum(_percent(f, SLOW_STEPS) or 0 for f in faults if f.startswith(SLOW_STEPS)) / 100
+
+
+def step_faults(faults: tuple[str, ...]) -> tuple[str, ...]:
+    """The faults that act on how fast a step runs (what a throughput measurement injects); the
+    others change what a model learns, which a throughput measurement does not look at."""
+    return tuple(f for f in faults if f.startswith(SLOW_STEPS))
+
+
+def _percent(fault: str, prefix: str) -> int | None:
+    """The whole percent after ``prefix`` (``"07"`` and ``"0"`` are not), else None."""
+    pct = fault.removeprefix(prefix)
+    return int(pct) if pct.isdigit() and str(int(pct)) == pct and int(pct) >= 1 else None

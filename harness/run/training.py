@@ -31,6 +31,7 @@ from harness.run.models import ResolvedModel, resolve_model
 from harness.run.provenance import machine_provenance, resolve_device
 from harness.run.result import RunResult, TrainingThroughput
 from harness.run.run_identity import RunIdentity
+from harness.run.slow_steps import inject_slow_steps
 
 log = logging.getLogger(__name__)
 TRUNCATED_LENGTH = 8  # the "truncated-inputs" fault: [CLS] + a few word pieces + [SEP]s
@@ -304,6 +305,11 @@ def _load_model(config: RunConfig, model_ref: ResolvedModel):
     reinitialised = reinit_top_layers(model, recipe.reinit_top_layers, seed=config.seed)
     if recipe.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    try:
+        inject_slow_steps(model, config.faults)
+    except ValueError as error:
+        raise ConfigError(f"{config.model_spec}: the slow-steps fault sizes its extra work from the model's FLOPs, "
+                          f"which the harness estimates for BERT-style encoders only ({error})") from error
     return model, reinitialised
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, TYPE_CHECKING
 
 from harness.run.data import MrpcSource
+from harness.run.faults import step_faults
 from harness.tasks.glue import MRPC
 from harness.run.models import resolve_model
 from harness.throughput.peaks import PeakFlops, peak_flops_for
@@ -82,7 +83,8 @@ class ThroughputBench:
         batches = self.batches(case)
         model_ref = resolve_model(case.model, hub_offline=self.session.settings.hub_offline)
         benchmark.group = f"{case.model}, batch {case.batch_size}"
-        with TrainerStepRunner(case, batches, model_ref=model_ref, warmup_rounds=plan.warmup_rounds, seed=self.seed) as runner:
+        with TrainerStepRunner(case, batches, model_ref=model_ref, warmup_rounds=plan.warmup_rounds, seed=self.seed,
+                               faults=step_faults(self.session.faults)) as runner:
             peak = self.peak(case)
             rounds, warmup = plan.rounds, plan.warmup_rounds
             if plan.max_rounds is not None and not getattr(benchmark, "disabled", False):

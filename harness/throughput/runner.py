@@ -36,7 +36,9 @@ from harness.throughput.peaks import PeakFlops
 from harness.throughput.memory import PeakMemory, PeakMemoryMonitor
 from harness.run.provenance import cpu_name
 from harness.throughput.batches import TrainingBatches
-from harness.throughput.flops import EncoderShape
+from harness.run.faults import fault_problem, step_faults
+from harness.run.flops import EncoderShape
+from harness.run.slow_steps import inject_slow_steps
 
 BATCH_SEED = 42
 BATCHES_PER_ROUND = 2
@@ -201,6 +203,7 @@ class ThroughputResult:
     memory: PeakMemory
     parameters: int
     load_average: float | None = None
+    faults: tuple[str, ...] = ()  # deliberate faults injected into the steps (a planted slowdown), for the record
 
     @property
     def seconds(self) -> float:
@@ -264,6 +267,7 @@ class ThroughputResult:
                 "memory": PeakMemory(**fields["memory"]),
                 "step_seconds": tuple(fields["step_seconds"]),
                 "round_seconds": tuple(fields["round_seconds"]),
+                "faults": tuple(fields.get("faults", ())),
             }
         )
 
@@ -294,6 +298,7 @@ class ThroughputResult:
             "peak_memory_source": self.memory.source,
             "parameters": self.parameters,
             "load_average_1min": self.load_average,
+            "faults": list(self.faults),
         }
 
 
@@ -340,7 +345,7 @@ class TrainerStepRunner:
     """
 
     def __init__(self, case: ThroughputCase, batches: TrainingBatches, *, model_ref: ResolvedModel,
-                 warmup_rounds: int, seed: int = BATCH_SEED) -> None:
+                 warmup_rounds: int, seed: int = BATCH_SEED, faults: tuple[str, ...] = ()) -> None:
         from transformers import Trainer, TrainingArguments
         from harness.run.transformers_logging import errors_only
 
@@ -349,6 +354,12 @@ class TrainerStepRunner:
             raise RuntimeError(f"{case}: {reason}")
         if any(shape[0] != case.batch_size for shape in batches.shapes):
             raise ValueError(f"{case}: batches are not of batch size {case.batch_size}: {batches.shapes}")
+        problems = [problem for problem in map(fault_problem, faults) if problem]
+        unsupported = [fault for fault in faults if fault not in step_faults(faults)]
+        if problems or unsupported:
+            raise ValueError(f"{case}: " + "; ".join(problems or [
+                f"{', '.join(unsupported)} changes what a model learns, not how fast a step runs; the throughput "
+                "bench injects only slow-steps-N"]))
         self.case = case
         self.batches = batches
         self.warmup_rounds = warmup_rounds
@@ -358,8 +369,10 @@ class TrainerStepRunner:
         self._memory = PeakMemoryMonitor(case.device)
         self._output_dir = tempfile.TemporaryDirectory(prefix="harness-throughput-")
 
+        self.faults = tuple(faults)
         model = model_ref.load_for_classification(num_labels=2, seed=seed)
         self.shape = EncoderShape.from_config(model.config)
+        inject_slow_steps(model, self.faults)
         self.parameters = sum(p.numel() for p in model.parameters())
         args = TrainingArguments(
             output_dir=self._output_dir.name,
@@ -453,6 +466,7 @@ class TrainerStepRunner:
             memory=memory,
             parameters=self.parameters,
             load_average=load_average(),
+            faults=self.faults,
         )
 
     def close(self) -> None:

@@ -241,7 +241,7 @@ def write_v1(path: Path) -> None:
 def test_a_version_1_file_migrates_and_keeps_every_session(path):
     write_v1(path)
     store = HistoryStore(path)
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
     laptop, gpu_box = store.throughput_series("case")
     assert laptop.machine_key == Machine("Test CPU 3000", None, 4).key
     assert gpu_box.machine_key == GPU_BOX.key  # the key is spelled from the stored hardware, whitespace aside
@@ -249,6 +249,7 @@ def test_a_version_1_file_migrates_and_keeps_every_session(path):
     [series] = store.quality_series("check")
     assert series.points[0].record.boundaries["f1"].fail_at == 0.8
     assert series.points[0].record.baseline_means == {}  # recorded before version 3 kept them: none, not made up
+    assert laptop.points[0].record.faults == ()  # recorded before version 4 kept faults: it ran with none
     assert [session.commit for session in store.sessions()] == ["c0", "c1"]
     store.append(fake_session(2))
     assert len(store.sessions()) == 3
@@ -261,7 +262,7 @@ def test_a_failed_migration_leaves_the_old_file_as_it_was(path, monkeypatch):
         connection.execute("ALTER TABLE sessions ADD COLUMN machine_key TEXT")
         raise RuntimeError("migration interrupted")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], half_then_fail, store_module.MIGRATIONS[2]))
+    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], half_then_fail, *store_module.MIGRATIONS[2:]))
     with pytest.raises(RuntimeError, match="migration interrupted"):
         HistoryStore(path)
     assert pragma(path, "user_version") == 1

@@ -49,6 +49,16 @@ def bench(session, monkeypatch):
     return ThroughputBench(session, batches_per_round=2)
 
 
+def test_the_sessions_slow_steps_fault_reaches_the_steps_and_the_others_do_not(smoke_dir, tmp_path, monkeypatch):
+    """``--harness-fault=slow-steps-N`` slows the benchmarked steps; a label-noise fault in the same
+    session (for its quality checks) is not a throughput fault and must not stop the benchmarks."""
+    monkeypatch.setattr(throughput_bench, "peak_flops_for", lambda device, precision: PeakFlops(1e12, "a test's peak"))
+    session = HarnessSession(Project.of(Settings(data_dir=smoke_dir, hub_offline=True), tmp_path),
+                             faults=("label-noise-10", "slow-steps-20"))
+    result = ThroughputBench(session, batches_per_round=2).measure(TINY, StandInBenchmark(), plan=RoundPlan(0, 1))
+    assert result.faults == ("slow-steps-20",)
+
+
 def test_a_measured_case_is_recorded_with_its_figures(bench, session):
     benchmark = StandInBenchmark()
     result = bench.measure(TINY, benchmark, plan=RoundPlan(1, 2))

@@ -15,13 +15,14 @@ from harness.throughput.runner import (
     LatencySummary,
     RoundPlan,
     ThroughputCase,
+    ThroughputResult,
     TrainerStepRunner,
     coefficient_of_variation,
     measure_training_throughput,
     throughput_cases,
 )
 from harness.throughput.batches import sample_training_batches
-from harness.throughput.flops import EncoderShape
+from harness.run.flops import EncoderShape
 
 from fake_throughput import fake_result, one_torch_thread  # noqa: F401  (an autouse fixture)
 
@@ -167,3 +168,31 @@ def test_a_plan_without_a_cap_keeps_its_rounds():
     assert RoundPlan(1, 3).rounds_for(0.5) == 3
     with pytest.raises(ValueError, match="max_rounds"):
         RoundPlan(1, 3, max_rounds=2)
+
+
+def test_a_slow_steps_fault_does_its_work_in_every_timed_step_and_is_recorded(tiny_batches, monkeypatch):
+    from harness.run import slow_steps as slow_steps_module
+
+    hooks = []
+    original = slow_steps_module.SlowSteps.attach
+    monkeypatch.setattr(slow_steps_module.SlowSteps, "attach", lambda self, model: hooks.append(self) or original(self, model))
+    case = ThroughputCase(TINY, "cpu", "fp32", 4)
+    with TrainerStepRunner(case, tiny_batches, model_ref=resolve_model(TINY), warmup_rounds=0,
+                           faults=("slow-steps-30",)) as runner:
+        runner.run_pass()
+        result = runner.result(A_PEAK)
+    [hook] = hooks
+    assert hook.multiplies == sum(hook.multiplies_for(*shape) for shape in tiny_batches.shapes)
+    assert result.faults == ("slow-steps-30",)
+    assert ThroughputResult.from_record(json.loads(json.dumps(result.to_record()))) == result
+    assert result.to_json()["faults"] == ["slow-steps-30"]
+
+
+@pytest.mark.parametrize("faults, problem", [
+    (("label-noise-10",), "changes what a model learns"),
+    (("slow-steps-0",), "from 1 to 400"),
+])
+def test_the_runner_refuses_a_fault_it_cannot_inject(tiny_batches, faults, problem):
+    with pytest.raises(ValueError, match=problem):
+        TrainerStepRunner(ThroughputCase(TINY, "cpu", "fp32", 4), tiny_batches, model_ref=resolve_model(TINY),
+                          warmup_rounds=0, faults=faults)

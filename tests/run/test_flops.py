@@ -6,7 +6,7 @@ import pytest
 from transformers import AutoModelForSequenceClassification, BertConfig
 
 from harness.run.models import ARCHITECTURES
-from harness.throughput.flops import EncoderShape
+from harness.run.flops import EncoderShape
 
 TINY = BertConfig(num_labels=2, **ARCHITECTURES["bert-tiny"])  # hidden 32, 2 layers, 2 heads, intermediate 64
 
