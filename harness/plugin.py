@@ -29,7 +29,7 @@ from harness.fixtures import QualityGateFixture, TrainingThroughputFixture
 from harness.prefetch_items import drop_orphans, items_ahead
 from harness.session_report import report_session
 from harness.session import HarnessSession
-from harness.settings import DATA_DIR_VAR
+from harness.settings import DATA_DIR_VAR, MLFLOW_VAR
 from harness.throughput.bench import ThroughputBench
 from harness.run.precision import AUTO_PRECISION
 from harness import xdist_records
@@ -71,7 +71,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "for `harness history`. Default: [tool.harness] history, else $HARNESS_HISTORY, else "
                          ".harness/history.sqlite under the rootdir.")
     group.addoption("--harness-no-history", action="store_true", default=False,
-                    help="record nothing in the history store. Default: off (sessions are recorded).")
+                    help="record nothing in the history store (nor in MLflow). Default: off (sessions are recorded).")
+    group.addoption("--harness-mlflow-tracking-uri", default=None, metavar="URI",
+                    help="also log each recorded session to this MLflow tracking URI (a server, or sqlite:///file.db), one "
+                         "MLflow run per quality check and throughput case; needs the mlflow extra. Default: "
+                         f"[tool.harness] mlflow_tracking_uri, else ${MLFLOW_VAR}, else none.")
     group.addoption("--harness-device", default=None, choices=DEVICES,
                     help="device for fine-tunes. Default: [tool.harness] device, else auto (cuda, then mps, then cpu).")
     group.addoption("--harness-precision", default=None, choices=(*PRECISIONS, AUTO_PRECISION),
@@ -164,6 +168,7 @@ def _project(config: pytest.Config) -> Project:
     flags = ProjectFlags(
         data_dir=opt.harness_data_dir, cache_dir=opt.harness_cache_dir, reports_dir=opt.harness_reports_dir,
         baselines_dir=opt.harness_baselines_dir, history=opt.harness_history, record_history=not opt.harness_no_history,
+        mlflow_tracking_uri=opt.harness_mlflow_tracking_uri,
         device=opt.harness_device, precision=opt.harness_precision,
         gate={"procedure": opt.harness_gate_procedure, "sigmas": opt.harness_gate_sigmas, "floor": opt.harness_gate_floor,
               "bootstrap_samples": opt.harness_bootstrap_samples},

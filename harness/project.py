@@ -4,7 +4,8 @@ Every setting is decided here, in one order, for every entry point:
 
 1. a command-line flag (``--harness-device``, ``--device``, ...), when it was given;
 2. ``[tool.harness]`` in the project's ``pyproject.toml``;
-3. the environment (``HARNESS_DATA_DIR``, ``HARNESS_CACHE_DIR``, ``HARNESS_REPORTS_DIR``, ``HARNESS_HISTORY``);
+3. the environment (``HARNESS_DATA_DIR``, ``HARNESS_CACHE_DIR``, ``HARNESS_REPORTS_DIR``, ``HARNESS_HISTORY``,
+   ``HARNESS_MLFLOW_TRACKING_URI``);
 4. the documented default.
 
 A flag is "given" when it is not None: options default to None, so a flag whose value happens to
@@ -18,13 +19,15 @@ equal the library's default (``--harness-gate-sigmas=3``) still overrides the pr
     data_dir = "data/glue/MRPC"   # the GLUE folder of configs that name no data
     cache_dir = ".harness-cache"  # where fine-tunes are cached
     history = ".harness/history.sqlite"  # the history store each session is recorded in (the default)
+    mlflow_tracking_uri = "http://mlflow.internal:5000"  # also log sessions to MLflow (default: none)
 
 Paths in ``pyproject.toml`` are relative to its folder; a flag's or the environment's to the working
 folder. The device and precision come out concrete (``cpu``, ``bf16``), checked against this
 machine, so nothing below resolves ``auto`` again for the project's device (a recipe that asks for
 another device gets ``auto`` resolved for that device, by :meth:`Project.precision_on`);
-``pyproject.toml`` is parsed once, here. The history store is ``Settings.history``: None when the
-command line turned recording off (``--harness-no-history``).
+``pyproject.toml`` is parsed once, here. The history store is ``Settings.history`` and the MLflow
+tracking URI ``Settings.mlflow_tracking_uri``: both None when the command line turned recording off
+(``--harness-no-history``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class ProjectFlags:
     baselines_dir: Path | None = None
     history: Path | None = None
     record_history: bool = True  # False: --harness-no-history, whatever the store's path
+    mlflow_tracking_uri: str | None = None
     device: str | None = None
     precision: str | None = None
     # [tool.harness.gate] values given as flags: procedure, sigmas, floor, bootstrap_samples.
@@ -140,7 +144,9 @@ class Project:
         settings = Settings(data_dir=data_dir, cache_dir=path("cache_dir", default_cache_dir()),
                             reports_dir=path("reports_dir", root / "reports"), hub_offline=env["hub_offline"],
                             step_summary=env.get("step_summary"),
-                            history=path("history", root / DEFAULT_HISTORY) if flags.record_history else None)
+                            history=path("history", root / DEFAULT_HISTORY) if flags.record_history else None,
+                            mlflow_tracking_uri=_first(flags.mlflow_tracking_uri, tops.get("mlflow_tracking_uri"),
+                                                       env.get("mlflow_tracking_uri")) if flags.record_history else None)
         device, precision = _hardware(flags, tops, pyproject)
         metrics = read_metrics(table)
         recipes, tasks = read_recipes(table), read_tasks(table, metrics=metrics)
@@ -148,6 +154,11 @@ class Project:
                    device=device, precision=precision, policy=_policy(table, flags, metrics), recipes=recipes, tasks=tasks,
                    cases=read_cases(table, tasks=tasks, recipes=recipes, metrics=metrics), metrics=metrics,
                    asked_precision=flags.precision if flags.precision is not None else tops.get("precision", DEFAULT_PRECISION))
+
+
+def _first(*values: str | None) -> str | None:
+    """The first value given, in the order flag, pyproject, environment."""
+    return next((value for value in values if value is not None), None)
 
 
 def _as_environment(settings: Settings) -> dict[str, Any]:

@@ -166,7 +166,8 @@ def read_cases(pyproject: Path | HarnessTable, *, tasks: TaskRegistry | None = N
 
 HARNESS_SECTIONS = ("gate", "recipes", "metrics", "tasks", "cases")
 # [tool.harness] settings of a whole project (see harness.project): each a string.
-PROJECT_KEYS = ("data_dir", "cache_dir", "reports_dir", "baselines_dir", "history", "device", "precision")
+PROJECT_KEYS = ("data_dir", "cache_dir", "reports_dir", "baselines_dir", "history", "mlflow_tracking_uri", "device",
+                "precision")
 
 
 @dataclass(frozen=True)

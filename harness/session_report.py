@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import session_history, xdist_records
+from harness.history.mlflow_log import MlflowLogError, log_session
 from harness.history.store import HistoryStore
 from harness.quality.report import QualitySummary, remove_stale_reports, write_quality_reports
 from harness.session import HarnessSession
@@ -82,6 +83,17 @@ def _record_history(terminalreporter, session: HarnessSession, summaries: list[Q
         return
     terminalreporter.write_line(f"harness: recorded {len(record.quality)} quality check(s) and {len(record.throughput)} "
                                 f"throughput case(s) of commit {record.commit[:12]} in {path}")
+    uri = session.settings.mlflow_tracking_uri
+    if uri is None:
+        return
+    try:
+        runs = log_session(record, uri)
+    except MlflowLogError as error:
+        terminalreporter.write_line(f"harness: error: {error}; the history store has this session, MLflow does not, "
+                                    "so the run fails", red=True)
+        _fail(pytest_session)
+        return
+    terminalreporter.write_line(f"harness: logged them to MLflow ({uri}) as {len(runs)} run(s)")
 
 
 def _fail(pytest_session: pytest.Session | None) -> None:

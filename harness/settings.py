@@ -16,6 +16,7 @@ DATA_DIR_VAR = "HARNESS_DATA_DIR"
 CACHE_DIR_VAR = "HARNESS_CACHE_DIR"
 REPORTS_DIR_VAR = "HARNESS_REPORTS_DIR"
 HISTORY_VAR = "HARNESS_HISTORY"
+MLFLOW_VAR = "HARNESS_MLFLOW_TRACKING_URI"
 STEP_SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 
 _TRUTHY = {"1", "true", "yes", "on"}
@@ -39,6 +40,9 @@ class Settings:
     # environment alone it is only what $HARNESS_HISTORY says: the default (beside pyproject.toml) is
     # the Project's to decide.
     history: Path | None = None
+    # An MLflow tracking URI each recorded session is also logged to (harness.history.mlflow_log);
+    # None: MLflow is not used. A URI, not a path: a server (http://...) or a file store (sqlite:///...).
+    mlflow_tracking_uri: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +54,7 @@ class Settings:
             hub_offline=values["hub_offline"],
             step_summary=values.get("step_summary"),
             history=values.get("history"),
+            mlflow_tracking_uri=values.get("mlflow_tracking_uri"),
         )
 
 
@@ -64,4 +69,6 @@ def environment_values(environ: Mapping[str, str] | None = None) -> dict[str, An
                       ("step_summary", STEP_SUMMARY_VAR), ("history", HISTORY_VAR)):
         if env.get(var):
             values[name] = Path(env[var]).expanduser()
+    if env.get(MLFLOW_VAR):
+        values["mlflow_tracking_uri"] = env[MLFLOW_VAR]
     return values

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import textwrap
 from pathlib import Path
 
@@ -58,6 +60,21 @@ def test_no_history_records_nowhere_whatever_names_a_store(tmp_path, given):
     flags = ProjectFlags(history=tmp_path / "flag.sqlite" if given == "flag" else None, record_history=False)
     environ = {"HARNESS_HISTORY": str(tmp_path / "env.sqlite")} if given == "environment" else {}
     assert Project.load(path, flags=flags, environ=environ).settings.history is None
+
+
+@pytest.mark.parametrize("given", ["flag", "pyproject", "environment", "default"])
+def test_the_mlflow_uri_is_the_flag_else_pyproject_else_the_environment_else_none(tmp_path, given):
+    layers = ("flag", "pyproject", "environment", "default")
+    present = layers[layers.index(given):]
+    path = pyproject(tmp_path, '[tool.harness]\nmlflow_tracking_uri = "sqlite:///p.db"\n' if "pyproject" in present else "")
+    flags = ProjectFlags(mlflow_tracking_uri="http://flag:5000" if "flag" in present else None)
+    environ = {"HARNESS_MLFLOW_TRACKING_URI": "http://env:5000"} if "environment" in present else {}
+    uri = Project.load(path, flags=flags, environ=environ).settings.mlflow_tracking_uri
+    # A URI is not a path: pyproject's is kept as written, not joined to the project's folder.
+    assert uri == {"flag": "http://flag:5000", "pyproject": "sqlite:///p.db", "environment": "http://env:5000",
+                   "default": None}[given]
+    off = Project.load(path, flags=dataclasses.replace(flags, record_history=False), environ=environ)
+    assert off.settings.mlflow_tracking_uri is None  # --harness-no-history logs nowhere
 
 
 def test_a_gate_flag_equal_to_the_library_default_overrides_pyproject(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,14 @@ from harness.quality.report import QualitySummary
 from harness.session_history import UNKNOWN_COMMIT, git_checkout, quality_record, throughput_record
 from harness.throughput.runner import ThroughputCase
 
+try:  # at collection: MLflow imported inside an in-process pytester run is unloaded after it, and
+    # the half-unloaded package then stops pytest loading any plugin in the next in-process run
+    import mlflow.tracking
+except ImportError:
+    mlflow = None
+
 pytest_plugins = ["pytester"]
+NO_MLFLOW = "the mlflow extra is not installed: pip install -e '.[mlflow]'"
 
 CPU_CASE = ThroughputCase("arch:bert-tiny", "cpu", "fp32", 4)
 INNER = """
@@ -162,3 +170,43 @@ def test_a_store_that_cannot_be_written_fails_the_run_and_keeps_its_reports(inne
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([f"harness: error: could not record this session in the history store {store}*"])
     assert (tmp_path / "reports" / "quality.json").is_file() and (tmp_path / "reports" / "throughput.md").is_file()
+
+
+def test_under_xdist_the_controller_records_every_workers_verdicts_and_cases_once(inner, tmp_path, monkeypatch):
+    """Two workers, one session: the controller gathers what each worker measured and appends it in one
+    transaction, so the store holds one session (not one per worker) with every record in it."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # the workers import fake_runs
+    store = tmp_path / "xdist-history.sqlite"
+    result = inner.runpytest_subprocess("-p", "no:cacheprovider", f"--harness-baselines-dir={tmp_path / 'baselines'}",
+                                        "-n", "2", f"--harness-history={store}")
+    result.assert_outcomes(passed=3)
+    [session] = HistoryStore(store).sessions()
+    assert [q.check for q in session.quality] == ["test_inner.py::test_gate"]
+    assert [t.case for t in session.throughput] == [CPU_CASE.id]
+
+
+def test_a_session_is_also_logged_to_mlflow_when_a_tracking_uri_is_set(inner, tmp_path):
+    if mlflow is None:
+        pytest.skip(NO_MLFLOW)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run(inner, tmp_path, f"--harness-mlflow-tracking-uri={uri}")
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"harness: logged them to MLflow ({uri}) as 2 run(s)"])
+    client = mlflow.tracking.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("harness").experiment_id])
+    assert sorted(run.data.tags["harness.kind"] for run in runs) == ["quality", "throughput"]
+    [session] = HistoryStore(tmp_path / "env-history.sqlite").sessions()  # the store has it too
+    assert {run.data.tags["harness.commit"] for run in runs} == {session.commit}
+
+
+def test_an_mlflow_uri_that_cannot_be_written_fails_the_run_and_the_store_keeps_the_session(inner, tmp_path):
+    if mlflow is None:
+        pytest.skip(NO_MLFLOW)
+    (tmp_path / "a-file").write_text("not a folder")
+    uri = f"sqlite:///{tmp_path / 'a-file' / 'mlflow.db'}"
+    result = run(inner, tmp_path, f"--harness-mlflow-tracking-uri={uri}")
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"harness: error: could not log this session to the MLflow tracking URI {uri}*"])
+    assert len(HistoryStore(tmp_path / "env-history.sqlite").sessions()) == 1
