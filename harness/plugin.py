@@ -27,6 +27,7 @@ from harness.project import Project, ProjectFlags
 from harness.quality.regression import DEFAULT_BASELINE_SEEDS
 from harness.fixtures import QualityGateFixture, TrainingThroughputFixture
 from harness.prefetch_items import drop_orphans, items_ahead
+from harness import session_history
 from harness.session_report import report_session
 from harness.session import HarnessSession
 from harness.settings import DATA_DIR_VAR, MLFLOW_VAR
@@ -46,6 +47,7 @@ MARKERS = {
 _SESSION_KEY = pytest.StashKey[HarnessSession]()
 _STARTED_KEY = pytest.StashKey[float]()
 _PYTEST_SESSION_KEY = pytest.StashKey[pytest.Session]()
+_CHECKOUT_KEY = pytest.StashKey[tuple]()  # (commit, branch) when the session began, for the history
 _FINISHED_KEY = pytest.StashKey[set]()  # node ids of the tests this process has finished
 _RELAY_KEY = pytest.StashKey[xdist_records.VerdictRelay]()
 _COLLECTOR_KEY = pytest.StashKey[xdist_records.VerdictCollector]()
@@ -248,6 +250,11 @@ def pytest_configure_node(node) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_PYTEST_SESSION_KEY] = session  # so a report that cannot be written can fail the run
+    harness_session = session.config.stash.get(_SESSION_KEY, None)
+    if harness_session is not None and harness_session.settings.history is not None and not _is_xdist_worker(session.config):
+        # The commit measured is the one checked out when the session began: a checkout or commit made
+        # while a long benchmark runs must not be credited with its numbers.
+        session.config.stash[_CHECKOUT_KEY] = session_history.git_checkout(harness_session.project.root)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -299,4 +306,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if session is None or _is_xdist_worker(config):
         return
     report_session(terminalreporter, session, worker_verdicts=config.stash[_COLLECTOR_KEY].verdicts, exitstatus=exitstatus,
-                   started=config.stash[_STARTED_KEY], pytest_session=config.stash.get(_PYTEST_SESSION_KEY, None))
+                   started=config.stash[_STARTED_KEY], pytest_session=config.stash.get(_PYTEST_SESSION_KEY, None),
+                   checkout=config.stash.get(_CHECKOUT_KEY, None))

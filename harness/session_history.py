@@ -47,15 +47,19 @@ Direction = Callable[[str], "str | None"]  # a metric's better direction, "highe
 
 
 def session_record(session: HarnessSession, summaries: Iterable[QualitySummary],
-                   throughput: Iterable[ThroughputResult], *, now: _dt.datetime | None = None) -> SessionRecord | None:
-    """The session's record, or None when it gated and benchmarked nothing that can be recorded."""
+                   throughput: Iterable[ThroughputResult], *, now: _dt.datetime | None = None,
+                   checkout: tuple[str, str | None] | None = None) -> SessionRecord | None:
+    """The session's record, or None when it gated and benchmarked nothing that can be recorded.
+
+    ``checkout`` is the commit and branch the session measured, read when it began (the plugin does);
+    None reads them now."""
     registry = session.project.metrics
     direction: Direction = lambda metric: registry.spec(metric).direction if metric in registry else None  # noqa: E731
     quality = tuple(record for record in (quality_record(s, direction) for s in summaries) if record is not None)
     speeds = tuple(throughput_record(result) for result in throughput)
     if not quality and not speeds:
         return None
-    commit, branch = git_checkout(session.project.root)
+    commit, branch = checkout if checkout is not None else git_checkout(session.project.root)
     return SessionRecord(commit=commit, branch=branch, time=now or _dt.datetime.now(_dt.timezone.utc),
                          machine=this_machine(session.device),
                          versions={name: version for name, version in library_versions().items() if version},

@@ -19,18 +19,20 @@ from harness.throughput.report import write_throughput_reports
 
 
 def report_session(terminalreporter, session: HarnessSession, *, worker_verdicts: list[QualitySummary], exitstatus,
-                   started: float, pytest_session: pytest.Session | None) -> None:
+                   started: float, pytest_session: pytest.Session | None,
+                   checkout: tuple[str, str | None] | None = None) -> None:
     """Print every verdict and throughput figure of the run and write its reports, once, on the controller.
 
     ``worker_verdicts``: what xdist workers handed over (:mod:`harness.xdist_records`); ``started``:
     when the run began, so reports an earlier run left are told from this run's; ``pytest_session``,
-    whose exit status a report that cannot be written turns into a failure.
+    whose exit status a report that cannot be written turns into a failure; ``checkout``, the commit
+    and branch checked out when the session began (read now when None).
     """
     try:
         _write_reports(terminalreporter, session, worker_verdicts=worker_verdicts, exitstatus=exitstatus, started=started,
                        pytest_session=pytest_session)
     finally:  # after the reports, so a store that cannot be written never costs one
-        _record_history(terminalreporter, session, session.verdicts + worker_verdicts, pytest_session)
+        _record_history(terminalreporter, session, session.verdicts + worker_verdicts, pytest_session, checkout)
 
 
 def _write_reports(terminalreporter, session: HarnessSession, *, worker_verdicts: list[QualitySummary], exitstatus,
@@ -64,14 +66,14 @@ def _write_reports(terminalreporter, session: HarnessSession, *, worker_verdicts
 
 
 def _record_history(terminalreporter, session: HarnessSession, summaries: list[QualitySummary],
-                    pytest_session: pytest.Session | None) -> None:
+                    pytest_session: pytest.Session | None, checkout: tuple[str, str | None] | None) -> None:
     """Append one session to the history store, when recording is on and the run gated or benchmarked
     something; a store that cannot be written fails the run, saying why (the reports are written)."""
     path = session.settings.history
     if path is None:
         return
     try:
-        record = session_history.session_record(session, summaries, session.throughput)
+        record = session_history.session_record(session, summaries, session.throughput, checkout=checkout)
         if record is None:
             return
         HistoryStore(path).append(record)

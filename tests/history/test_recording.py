@@ -210,3 +210,29 @@ def test_an_mlflow_uri_that_cannot_be_written_fails_the_run_and_the_store_keeps_
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([f"harness: error: could not log this session to the MLflow tracking URI {uri}*"])
     assert len(HistoryStore(tmp_path / "env-history.sqlite").sessions()) == 1
+
+
+COMMITS_WHILE_RUNNING = """
+import subprocess
+from fake_throughput import fake_result
+from harness.throughput.runner import ThroughputCase
+
+
+def test_speed_then_a_commit(harness, pytestconfig):
+    harness.throughput.append(fake_result(ThroughputCase("arch:bert-tiny", "cpu", "fp32", 4)))
+    subprocess.run(["git", "-C", str(pytestconfig.rootpath), "-c", "user.name=t", "-c", "user.email=t@example.com",
+                    "commit", "-q", "--allow-empty", "-m", "made while the benchmarks ran"], check=True)
+"""
+
+
+def test_the_commit_recorded_is_the_one_checked_out_when_the_session_began(pytester, tmp_path):
+    git = ["git", "-C", str(pytester.path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "trunk"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "measured"], check=True)
+    measured = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    pytester.makepyfile(test_inner=COMMITS_WHILE_RUNNING)
+    store = tmp_path / "history.sqlite"
+    run(pytester, tmp_path, f"--harness-history={store}", f"--harness-reports-dir={tmp_path / 'reports'}").assert_outcomes(passed=1)
+    assert git_checkout(pytester.path)[0] != measured  # the test did commit
+    [session] = HistoryStore(store).sessions()
+    assert (session.commit, session.branch) == (measured, "trunk")
