@@ -88,6 +88,7 @@ def _record_history(terminalreporter, session: HarnessSession, summaries: list[Q
     uri = session.settings.mlflow_tracking_uri
     if uri is None:
         return
+    terminalreporter.write_line(f"harness: logging them to MLflow ({uri}) ...")
     try:
         runs = log_session(record, uri)
     except MlflowLogError as error:

@@ -25,8 +25,8 @@ def fake_quality(check: str = CHECK, *, identity: str = "baseline-a", accuracy: 
                          {"accuracy": 0.84, "f1": 0.88})
 
 
-def fake_throughput(case: str = CASE, *, samples_per_s: float = 100.0) -> ThroughputRecord:
-    return ThroughputRecord(case, "cpu", "fp32", samples_per_s, 0.02 * samples_per_s, 3)
+def fake_throughput(case: str = CASE, *, samples_per_s: float = 100.0, faults: tuple[str, ...] = ()) -> ThroughputRecord:
+    return ThroughputRecord(case, "cpu", "fp32", samples_per_s, 0.02 * samples_per_s, 3, faults=faults)
 
 
 def fake_session(index: int, *, commit: str | None = None, machine: Machine = LAPTOP,

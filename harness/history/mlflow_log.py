@@ -10,21 +10,28 @@ mix baselines or machines.
 
 Per quality check: each gated metric's mean over the gate's runs (``mean/<metric>``), every run's
 value as that metric's history (step = the run's place in the gate's order), the boundaries at the
-last look (``fail_at/<metric>``, ``pass_at/<metric>``) and the runs used; the verdict, the run and
+last look (``fail_at/<metric>``, ``pass_at/<metric>``) and the runs used (``gate/runs_used``); the verdict, the run and
 baseline identities and the seeds as tags and parameters. Per throughput case: samples/s, its
 interquartile range over rounds and the rounds; device, precision and any planted fault.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from harness.history.records import QualityRecord, SessionRecord, ThroughputRecord
 
 EXPERIMENT = "harness"
 INSTALL = "pip install 'harness[mlflow]'"
+# MLflow's HTTP client retries 7 times with a 120 s timeout: a server that is down would hold the end
+# of a CI job for many minutes, silently. Unless the user set MLflow's own variables, a session gives
+# up after about a minute (20 s a try, 2 retries) and fails, saying so.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 _KEY_CHARACTERS = re.compile(r"[^\w\-./ ]")  # what MLflow accepts in a metric, parameter or tag key
 
 
@@ -35,38 +42,72 @@ class MlflowLogError(RuntimeError):
 def log_session(session: SessionRecord, tracking_uri: str, *, experiment: str = EXPERIMENT) -> list[str]:
     """Log every check and case of ``session`` as MLflow runs under ``experiment``; their run ids.
 
-    Raises :class:`MlflowLogError` when MLflow is not installed or the tracking URI cannot be
-    written; runs logged before the failure stay (MLflow has no transaction across runs), each
-    one whole, because each is written by one ``log_batch``.
+    Raises :class:`MlflowLogError` when MLflow is not installed or the tracking URI is empty or
+    cannot be written. Runs logged before a failure stay (MLflow has no transaction across runs),
+    each one whole: a run's numbers go in one ``log_batch``, and a run whose batch failed is deleted.
     """
     try:
-        from mlflow.entities import Metric, Param, RunTag
-        from mlflow.tracking import MlflowClient
+        import mlflow.tracking  # noqa: F401  (only to say early that the extra is missing)
     except ImportError as error:
         raise MlflowLogError(f"logging to the MLflow tracking URI {tracking_uri} needs MLflow ({error}); {INSTALL}, "
                              "or unset the tracking URI") from error
-    started = int(_dt.datetime.fromisoformat(session.time).timestamp() * 1000)
+    if not tracking_uri.strip():
+        raise MlflowLogError("the MLflow tracking URI is empty; give a server (http://host:5000) or a file "
+                             "(sqlite:///path.db), or leave the setting out")
     try:
-        client = MlflowClient(tracking_uri=tracking_uri)
-        found = client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
-        run_ids = []
-        for name, series, metrics, params, tags in [*map(_quality, session.quality),
-                                                     *(_throughput(case, session) for case in session.throughput)]:
-            run = client.create_run(experiment_id, start_time=started, run_name=f"{name} @ {session.commit[:12]}",
-                                    tags=_session_tags(session) | {"harness.series": series} | tags)
+        with _bounded_http():
+            return _log(session, tracking_uri, experiment)
+    except Exception as error:  # MLflow raises MlflowException, requests', sqlalchemy's and OS errors alike
+        raise MlflowLogError(f"could not log this session to the MLflow tracking URI {tracking_uri} "
+                             f"({type(error).__name__}: {' '.join(str(error).split())[:300]}); check that the URI is "
+                             "right and its server or file is reachable and writable, or unset it") from error
+
+
+def _log(session: SessionRecord, tracking_uri: str, experiment: str) -> list[str]:
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    started = int(_dt.datetime.fromisoformat(session.time).timestamp() * 1000)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
+    run_ids = []
+    for name, series, metrics, params, tags in [*map(_quality, session.quality),
+                                                 *(_throughput(case, session) for case in session.throughput)]:
+        run = client.create_run(experiment_id, start_time=started, run_name=f"{name} @ {session.commit[:12]}",
+                                tags=_session_tags(session) | {"harness.series": series} | tags)
+        try:
             client.log_batch(
                 run.info.run_id,
                 metrics=[Metric(_key(key), value, started, step) for key, value, step in metrics],
                 params=[Param(_key(key), value) for key, value in (_session_params(session) | params).items()],
                 tags=[RunTag("mlflow.runName", run.info.run_name)])
             client.set_terminated(run.info.run_id, "FINISHED", end_time=started)
-            run_ids.append(run.info.run_id)
-    except Exception as error:  # MLflow raises MlflowException, requests', sqlalchemy's and OS errors alike
-        raise MlflowLogError(f"could not log this session to the MLflow tracking URI {tracking_uri} "
-                             f"({type(error).__name__}: {' '.join(str(error).split())[:300]}); check that the URI is "
-                             "right and its server or file is reachable and writable, or unset it") from error
+        except Exception:
+            _discard(client, run.info.run_id)  # no half-logged run left RUNNING
+            raise
+        run_ids.append(run.info.run_id)
     return run_ids
+
+
+def _discard(client, run_id: str) -> None:
+    """Delete a run whose numbers could not all be logged; if even that fails, the original error is the one to see."""
+    try:
+        client.delete_run(run_id)
+    except Exception:  # noqa: BLE001 - best effort, under the error being raised
+        pass
+
+
+@contextlib.contextmanager
+def _bounded_http() -> Iterator[None]:
+    """:data:`HTTP_LIMITS` for the MLflow variables the user did not set, for this call only."""
+    added = {name: value for name, value in HTTP_LIMITS.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 _Metrics = list[tuple[str, float, int]]
@@ -80,7 +121,7 @@ def _quality(record: QualityRecord) -> _Logged:
     for metric, boundary in record.boundaries.items():
         metrics += [(f"{edge}/{metric}", value, 0) for edge, value in (("fail_at", boundary.fail_at),
                                                                        ("pass_at", boundary.pass_at)) if value is not None]
-    metrics.append(("runs_used", float(record.runs_used), 0))
+    metrics.append(("gate/runs_used", float(record.runs_used), 0))  # "gate/": no metric of a project is named so
     params = {"baseline": record.baseline, "baseline_identity": record.baseline_identity,
               "run_identity": record.run_identity, "seeds": ",".join(str(run.seed) for run in record.runs)}
     tags = {"harness.kind": "quality", "harness.check": record.check, "harness.verdict": record.verdict}

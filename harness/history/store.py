@@ -334,7 +334,10 @@ def _quality_record(row: tuple) -> QualityRecord:
 
 def _throughput_record(row: tuple) -> ThroughputRecord:
     *fields, faults = row
-    return ThroughputRecord(*fields, faults=tuple(json.loads(faults)))
+    names = json.loads(faults)
+    if not isinstance(names, list):
+        raise ValueError(f"a throughput row's faults must be a JSON list of fault names, got {faults!r}")
+    return ThroughputRecord(*fields, faults=tuple(names))
 
 
 def _children(connection: sqlite3.Connection, query: str, build: Callable[[tuple], object]) -> dict[int, tuple]:

@@ -22,7 +22,7 @@ from typing import Any
 from harness.checksums import sha256_json
 from harness.names import path_name_problem
 from harness.registry import Registry
-from harness.run.faults import LABEL_NOISE, SLOW_STEPS, fault_problem
+from harness.run.faults import LABEL_NOISE, fault_problems
 from harness.run.training_args import training_args_problem
 from harness.tasks.metrics import MetricRegistry, MetricSpec, builtin_metrics
 from harness.tasks.registry import TaskRegistry, builtin_tasks
@@ -359,15 +359,10 @@ class RunConfig:
     def _check_faults(self) -> None:
         """Reject faults that cannot be injected into this run: every problem at once, so one
         edit fixes them all, then the label-noise ones, which need classes and stack badly."""
-        problems = [problem for problem in map(fault_problem, self.faults) if problem]
+        problems = fault_problems(self.faults)
         if problems:
             raise ConfigError("; ".join(problems))
         label_noise = [f for f in self.faults if f.startswith(LABEL_NOISE)]
-        if len(label_noise) > 1:
-            raise ConfigError(f"at most one label-noise fault per run, got {label_noise}")
-        slow = [f for f in self.faults if f.startswith(SLOW_STEPS)]
-        if len(slow) > 1:
-            raise ConfigError(f"at most one slow-steps fault per run, got {slow}")
         if self.task.is_regression and label_noise:
             raise ConfigError(f"task {self.task.name!r} is a regression task: label-noise flips classes, and it has none; "
                               "use shuffled-labels or truncated-inputs")

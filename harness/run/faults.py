@@ -57,12 +57,25 @@ def slow_steps(faults: tuple[str, ...]) -> float:
 
 
 def step_faults(faults: tuple[str, ...]) -> tuple[str, ...]:
-    """The faults that act on how fast a step runs (what a throughput measurement injects); the
-    others change what a model learns, which a throughput measurement does not look at."""
-    return tuple(f for f in faults if f.startswith(SLOW_STEPS))
+    """The faults that act on how fast a step runs (what a throughput measurement injects), each
+    once; the others change what a model learns, which a throughput measurement does not look at."""
+    return tuple(dict.fromkeys(f for f in faults if f.startswith(SLOW_STEPS)))
+
+
+def fault_problems(faults: tuple[str, ...]) -> list[str]:
+    """Every reason ``faults`` cannot be injected together into one run (empty when they can): each
+    fault's own problem, then more than one fault of a graded kind, which would stack unclearly."""
+    problems = [problem for problem in map(fault_problem, faults) if problem]
+    for prefix in (LABEL_NOISE, SLOW_STEPS):
+        graded = sorted({fault for fault in faults if fault.startswith(prefix)})
+        if len(graded) > 1:
+            problems.append(f"at most one {prefix.rstrip('-')} fault per run, got {graded}")
+    return problems
 
 
 def _percent(fault: str, prefix: str) -> int | None:
-    """The whole percent after ``prefix`` (``"07"`` and ``"0"`` are not), else None."""
+    """The whole percent after ``prefix`` in ASCII digits (``"07"``, ``"0"`` and ``"²"`` are not), else None."""
     pct = fault.removeprefix(prefix)
-    return int(pct) if pct.isdigit() and str(int(pct)) == pct and int(pct) >= 1 else None
+    if not (pct.isascii() and pct.isdigit()) or pct.startswith("0"):
+        return None
+    return int(pct)

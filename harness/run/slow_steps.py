@@ -21,17 +21,19 @@ from typing import Any
 from harness.run.faults import slow_steps
 from harness.run.flops import EncoderShape
 
-# One multiply of two MATRIX x MATRIX matrices is 2 * 256^3 = 33.6 MFLOP: about 0.1% of a MiniLM
-# training step over 8 pairs of 64 tokens, so N% is met closely; large enough that the multiply
-# runs at the BLAS's speed rather than at its call overhead.
+# The extra work is MIN_MULTIPLIES or more multiplies of two m x m matrices, m at most MATRIX: one
+# 256 x 256 multiply is 2 * 256^3 = 33.6 MFLOP, about 0.1% of a MiniLM training step over 8 pairs of
+# 64 tokens, large enough to run at the BLAS's speed rather than at its call overhead. A smaller
+# step's share (a tiny test model) takes smaller matrices, so N% stays N% (to within 1/64) at any size.
 MATRIX = 256
+MIN_MULTIPLIES = 32
 OPERAND_SEED = 20261206  # the operand's values are drawn from their own generator, never the global one
 
 
 class SlowSteps:
     """A forward pre-hook that spends ``fraction`` of each training step's FLOPs on extra multiplies.
 
-    ``multiplies`` counts what it has done, so a test can check the work against the claim.
+    ``multiplies`` and ``flops`` count what it has done, so a test can check the work against the claim.
     """
 
     def __init__(self, fraction: float, shape: EncoderShape) -> None:
@@ -40,43 +42,48 @@ class SlowSteps:
         self.fraction = fraction
         self.shape = shape
         self.multiplies = 0
+        self.flops = 0  # of the extra work done so far
         self._operands: dict[Any, Any] = {}
 
-    def multiplies_for(self, batch_size: int, sequence_length: int) -> int:
-        """How many multiplies add ``fraction`` of a step over ``batch_size`` sequences of that length.
+    def work_for(self, batch_size: int, sequence_length: int) -> tuple[int, int]:
+        """``(count, m)``: ``count`` multiplies of m x m matrices add ``fraction`` of a step over
+        ``batch_size`` sequences of that length.
 
-        >>> SlowSteps(0.5, EncoderShape(layers=6, hidden=384, intermediate=1536)).multiplies_for(8, 64)
-        501
+        >>> SlowSteps(0.5, EncoderShape(layers=6, hidden=384, intermediate=1536)).work_for(8, 64)
+        (501, 256)
         """
         extra = self.fraction * self.shape.step_flops(batch_size, sequence_length)
-        return max(1, round(extra / (2 * MATRIX**3)))
+        size = max(1, min(MATRIX, int((extra / (2 * MIN_MULTIPLIES)) ** (1 / 3))))
+        return max(1, round(extra / (2 * size**3))), size
 
     def __call__(self, module, args: tuple, kwargs: dict) -> None:
         import torch
 
         if not module.training or not torch.is_grad_enabled():
             return  # evaluation and prediction are not training steps
-        inputs = kwargs.get("input_ids")
+        candidates = (kwargs.get("input_ids"), args[0] if args else None, kwargs.get("attention_mask"),
+                      kwargs.get("inputs_embeds"))
+        inputs = next((tensor for tensor in candidates if isinstance(tensor, torch.Tensor) and tensor.dim() >= 2), None)
         if inputs is None:
-            inputs = kwargs.get("attention_mask", args[0] if args else None)
-        if inputs is None or inputs.dim() != 2:
-            raise RuntimeError("the slow-steps fault reads the batch's shape from input_ids or attention_mask "
-                               f"(batch x tokens); this forward had neither (kwargs: {sorted(kwargs)})")
-        count = self.multiplies_for(*inputs.shape)
-        operand = self._operand(inputs.device)
+            raise RuntimeError("the slow-steps fault reads the batch's shape (batch x tokens) from input_ids, "
+                               f"attention_mask or inputs_embeds; this forward had none (kwargs: {sorted(kwargs)})")
+        count, size = self.work_for(*inputs.shape[:2])
+        operand = self._operand(inputs.device, size)
         with torch.no_grad():
             for _ in range(count):
                 torch.mm(operand, operand)
         self.multiplies += count
+        self.flops += 2 * count * size**3
 
-    def _operand(self, device):
-        """A fixed random matrix on ``device``, scaled so its square stays near unit size in any precision."""
+    def _operand(self, device, size: int):
+        """A fixed random size x size matrix on ``device``, scaled so its square stays near unit size
+        in any precision (at most MATRIX sizes per device are ever kept)."""
         import torch
 
-        if device not in self._operands:
+        if (device, size) not in self._operands:
             generator = torch.Generator().manual_seed(OPERAND_SEED)
-            self._operands[device] = (torch.randn(MATRIX, MATRIX, generator=generator) / MATRIX**0.5).to(device)
-        return self._operands[device]
+            self._operands[device, size] = (torch.randn(size, size, generator=generator) / size**0.5).to(device)
+        return self._operands[device, size]
 
     def attach(self, model):
         """Hook ``model``'s forward; returns the handle (``.remove()`` takes the fault out again)."""

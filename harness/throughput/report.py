@@ -186,6 +186,10 @@ def throughput_markdown(results: Sequence[ThroughputResult], skipped: Sequence[T
         "the batches; warm-up rounds are discarded; GPU steps are synchronised before the clock is read.",
         "",
     ]
+    planted = sorted({fault for r in results for fault in r.faults})
+    if planted:
+        lines += [f"**Planted fault**: {', '.join(planted)} (extra compute in every training step, injected on purpose "
+                  "with `--harness-fault`): these figures are slowed deliberately.", ""]
     plans = dict.fromkeys(
         f"{device_kind(r.case.device)}: {r.warmup_steps} warm-up steps, then {len(r.round_seconds)} timed rounds of "
         f"{len(r.step_seconds) // len(r.round_seconds)} steps" for r in results

@@ -36,7 +36,7 @@ from harness.throughput.peaks import PeakFlops
 from harness.throughput.memory import PeakMemory, PeakMemoryMonitor
 from harness.run.provenance import cpu_name
 from harness.throughput.batches import TrainingBatches
-from harness.run.faults import fault_problem, step_faults
+from harness.run.faults import fault_problems, step_faults
 from harness.run.flops import EncoderShape
 from harness.run.slow_steps import inject_slow_steps
 
@@ -354,7 +354,7 @@ class TrainerStepRunner:
             raise RuntimeError(f"{case}: {reason}")
         if any(shape[0] != case.batch_size for shape in batches.shapes):
             raise ValueError(f"{case}: batches are not of batch size {case.batch_size}: {batches.shapes}")
-        problems = [problem for problem in map(fault_problem, faults) if problem]
+        problems = fault_problems(faults)
         unsupported = [fault for fault in faults if fault not in step_faults(faults)]
         if problems or unsupported:
             raise ValueError(f"{case}: " + "; ".join(problems or [

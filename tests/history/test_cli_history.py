@@ -30,7 +30,8 @@ def store_path(tmp_path):
     for index in range(SESSIONS):
         quality = (fake_quality(accuracy=0.85 - 0.001 * index),)
         store.append(fake_session(2 * index, commit=f"c{index}", quality=quality,
-                                  throughput=(fake_throughput(samples_per_s=laptop_speed(index)),)))
+                                  throughput=(fake_throughput(samples_per_s=laptop_speed(index),
+                                                              faults=("slow-steps-25",) if index >= STEP_AT else ()),)))
         store.append(fake_session(2 * index + 1, commit=f"c{index}", machine=GPU_BOX, quality=(),
                                   throughput=(fake_throughput(samples_per_s=900.0 * NOISE[-1 - index]),)))
     return path
@@ -61,6 +62,8 @@ def test_history_prints_the_trend_writes_markdown_and_png_and_finds_the_planted_
     laptop = section(markdown, f"{CASE} on {LAPTOP.key}")
     marked = [line.split("|")[1].strip() for line in laptop.splitlines() if "from here" in line]
     assert marked == [f"c{STEP_AT}"]  # the first commit of the slowdown, and only it
+    planted = [line.split("|")[1].strip() for line in commit_rows(laptop) if "| slow-steps-25 |" in line]
+    assert planted == [f"c{index}" for index in range(STEP_AT, SESSIONS)]  # a planted step reads as planted
     assert re.search(r"slower (19|20)\.\d% from here", laptop)
     assert re.search(rf"- slower by (19|20)\.\d% \(95% interval .*\) from run {STEP_AT} \(c{STEP_AT}\)", laptop)
     assert "no change point in 12 run(s)" in section(markdown, f"{CASE} on {GPU_BOX.key}")  # a series per machine

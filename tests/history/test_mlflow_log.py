@@ -3,14 +3,16 @@ a local ``sqlite:///`` tracking URI in the test's temp dir; and a URI that canno
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 
 import pytest
 
 from harness.history.mlflow_log import MlflowLogError, log_session
 from harness.history.records import ThroughputRecord
 
-from fake_history import CASE, CHECK, GPU_BOX, LAPTOP, fake_session
+from fake_history import CASE, CHECK, GPU_BOX, LAPTOP, fake_quality, fake_session
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed: pip install -e '.[mlflow]'")
 
@@ -70,3 +72,41 @@ def test_a_tracking_uri_that_cannot_be_written_names_itself_and_the_fix(tmp_path
     with pytest.raises(MlflowLogError, match="could not log this session") as error:
         log_session(fake_session(1), uri)
     assert uri in str(error.value) and "unset it" in str(error.value)
+
+
+def test_a_run_whose_numbers_mlflow_refuses_is_deleted_not_left_running(tracking_uri):
+    """MLflow refuses a metric key over 250 characters: the error names the URI, and no half-logged
+    run is left RUNNING in the experiment."""
+    refused = dataclasses.replace(fake_quality(), means={"m" * 260: 0.5})
+    with pytest.raises(MlflowLogError, match="could not log this session"):
+        log_session(fake_session(1, quality=(refused,), throughput=()), tracking_uri)
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    assert runs_by(client) == []
+
+
+def test_an_empty_tracking_uri_is_refused_not_taken_for_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MlflowLogError, match="the MLflow tracking URI is empty"):
+        log_session(fake_session(1), "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_server_is_given_up_within_bounds_unless_the_user_set_mlflows_own(monkeypatch):
+    """MLflow's defaults (7 retries, 120 s a try) would hold a CI job for many minutes: the limits
+    apply for the call only, and a variable the user set wins."""
+    from harness.history import mlflow_log
+
+    seen = {}
+
+    def record(session, uri, experiment):
+        seen.update({name: os.environ.get(name) for name in mlflow_log.HTTP_LIMITS})
+        return []
+
+    monkeypatch.setattr(mlflow_log, "_log", record)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "300")
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"):
+        monkeypatch.delenv(name, raising=False)
+    log_session(fake_session(1), "http://127.0.0.1:9")
+    assert seen == {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                    "MLFLOW_HTTP_REQUEST_TIMEOUT": "300"}
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # for the call only

@@ -390,7 +390,10 @@ def test_a_writer_killed_wherever_it_is_leaves_only_whole_sessions(path, spawn):
 
 
 @pytest.mark.parametrize("damage", ["UPDATE quality SET runs = '{bad'", "UPDATE quality SET runs = '[{\"x\": 1}]'",
-                                    "UPDATE throughput SET samples_per_s = 'abc'", "UPDATE sessions SET versions = 'nope'"])
+                                    "UPDATE throughput SET samples_per_s = 'abc'", "UPDATE sessions SET versions = 'nope'",
+                                    "UPDATE throughput SET faults = '\"abc\"'",
+                                    "UPDATE throughput SET faults = '{\"slow-steps-10\": 1}'",
+                                    "UPDATE throughput SET faults = '[1]'"])
 def test_a_row_damaged_by_hand_is_a_history_error_naming_the_file(store, path, damage):
     with closing(sqlite3.connect(path)) as connection:
         connection.execute(damage)

@@ -3,6 +3,8 @@ measured in the same run, and a PNG a person can open."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib.image
 import pytest
 
@@ -132,3 +134,10 @@ def test_a_noisy_run_is_flagged_under_the_table():
     markdown = throughput_markdown([steady, noisy], [])
     assert "**Noisy run**: round CV above 5% in minilm-cpu-fp32-b32 (50.0%)." in markdown
     assert "minilm-cpu-fp32-b8 (" not in markdown.split("**Noisy run**")[1].split("\n")[0]
+
+
+def test_a_planted_slowdown_is_said_above_the_figures():
+    results, skipped = cpu_only_session()
+    assert "Planted fault" not in throughput_markdown(results, skipped)
+    planted = [dataclasses.replace(result, faults=("slow-steps-25",)) for result in results]
+    assert "**Planted fault**: slow-steps-25" in throughput_markdown(planted, skipped)

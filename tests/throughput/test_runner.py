@@ -182,7 +182,7 @@ def test_a_slow_steps_fault_does_its_work_in_every_timed_step_and_is_recorded(ti
         runner.run_pass()
         result = runner.result(A_PEAK)
     [hook] = hooks
-    assert hook.multiplies == sum(hook.multiplies_for(*shape) for shape in tiny_batches.shapes)
+    assert hook.multiplies == sum(hook.work_for(*shape)[0] for shape in tiny_batches.shapes)
     assert result.faults == ("slow-steps-30",)
     assert ThroughputResult.from_record(json.loads(json.dumps(result.to_record()))) == result
     assert result.to_json()["faults"] == ["slow-steps-30"]
@@ -191,6 +191,7 @@ def test_a_slow_steps_fault_does_its_work_in_every_timed_step_and_is_recorded(ti
 @pytest.mark.parametrize("faults, problem", [
     (("label-noise-10",), "changes what a model learns"),
     (("slow-steps-0",), "from 1 to 400"),
+    (("slow-steps-10", "slow-steps-20"), "at most one slow-steps fault"),
 ])
 def test_the_runner_refuses_a_fault_it_cannot_inject(tiny_batches, faults, problem):
     with pytest.raises(ValueError, match=problem):
