@@ -69,9 +69,11 @@ class ChangePoint:
         """The change in words, for a trend report or a pull-request comment.
 
         >>> ChangePoint(5, "abc123", 100.0, 80.0, -0.2, (-0.23, -0.17)).sentence()
-        'slower by 20.0% (95% interval 17.0% to 23.0%) from run 5 (abc123): 100 -> 80 samples/s'
+        'slower by 20.0% (95% interval 17.0% to 23.0%) from run 6 (abc123): 100 -> 80 samples/s'
+
+        Runs are counted from 1 for people (``index`` counts from 0), commits cut to 12 digits.
         """
-        where = f"run {self.index}" + (f" ({self.commit})" if self.commit else "")
+        where = f"run {self.index + 1}" + (f" ({self.commit[:12]})" if self.commit else "")
         low, high = (-self.interval[1], -self.interval[0]) if self.slowdown else self.interval
         return (f"{'slower' if self.slowdown else 'faster'} by {abs(self.relative_change) * 100:.1f}% "
                 f"({CONFIDENCE:.0%} interval {low * 100:.1f}% to {high * 100:.1f}%) from {where}: "

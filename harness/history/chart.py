@@ -62,12 +62,18 @@ def _quality_panel(ax, series: QualitySeries) -> None:
 
 
 def _throughput_panel(ax, case: str, items: list[ThroughputTrend]) -> None:
+    import matplotlib.ticker
+
     commits = trend_commits([point for item in items for point in sorted(item.series.points, key=lambda p: p.time)])
     position = {commit: index for index, commit in enumerate(commits)}
     for index, item in enumerate(items):
         colour = f"C{index}"
         xs = [position[point.commit] for point in item.series.points]
         ax.plot(xs, item.series.samples_per_s, marker="o", color=colour, label=item.series.machine_key)
+        planted = [(x, point.record.samples_per_s) for x, point in zip(xs, item.series.points) if point.record.faults]
+        if planted:
+            ax.scatter(*zip(*planted), s=90, facecolors="none", edgecolors="black", linewidths=1, zorder=3,
+                       label=f"{item.series.machine_key}: a planted fault ({', '.join(_faults(item))})")
         for change in item.change_points:
             at = xs[change.index]
             ax.axvline(at - 0.5, color=colour, linestyle="--", linewidth=1)
@@ -79,6 +85,12 @@ def _throughput_panel(ax, case: str, items: list[ThroughputTrend]) -> None:
     log_scale = max(rates) / min(rates) > LOG_SCALE_SPREAD
     if log_scale:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))  # 20, not 2 x 10^1
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.set_ylabel("samples / s" + (" (log scale)" if log_scale else ""))
     ax.legend(fontsize=6, loc="best")
     ax.grid(alpha=0.3)
+
+
+def _faults(item: ThroughputTrend) -> list[str]:
+    return sorted({fault for point in item.series.points for fault in point.record.faults})

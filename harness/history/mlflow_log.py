@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -100,12 +101,17 @@ def _discard(client, run_id: str) -> None:
 
 @contextlib.contextmanager
 def _bounded_http() -> Iterator[None]:
-    """:data:`HTTP_LIMITS` for the MLflow variables the user did not set, for this call only."""
+    """:data:`HTTP_LIMITS` for the MLflow variables the user did not set, and MLflow's INFO lines
+    ("Creating initial MLflow database tables...") kept out of the test report, for this call only."""
     added = {name: value for name, value in HTTP_LIMITS.items() if name not in os.environ}
     os.environ.update(added)
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(max(logging.WARNING, level))
     try:
         yield
     finally:
+        logger.setLevel(level)
         for name in added:
             os.environ.pop(name, None)
 

@@ -32,7 +32,7 @@ def test_a_20_percent_slowdown_at_2_percent_noise_is_found_at_its_commit_with_it
     assert change.interval[0] <= change.relative_change <= change.interval[1]
     assert change.before == pytest.approx(np.exp(np.log(values[:7]).mean()))
     assert change.sentence().startswith(f"slower by {-change.relative_change * 100:.1f}% ({CONFIDENCE:.0%} interval")
-    assert "from run 7 (c7)" in change.sentence()
+    assert "from run 8 (c7)" in change.sentence()  # the 8th run, commit c7 (commits counted from c0)
 
 
 def test_a_speedup_is_a_change_too_and_the_scale_does_not_matter():
@@ -131,7 +131,7 @@ def test_a_simulation_that_cannot_be_run_is_refused(arguments, message):
 
 def test_a_change_point_says_where_and_how_much():
     change = ChangePoint(5, None, 100.0, 120.0, 0.2, (0.15, 0.25))
-    assert change.sentence() == "faster by 20.0% (95% interval 15.0% to 25.0%) from run 5: 100 -> 120 samples/s"
+    assert change.sentence() == "faster by 20.0% (95% interval 15.0% to 25.0%) from run 6: 100 -> 120 samples/s"
 
 
 def test_a_slowdown_only_the_newest_run_shows_is_put_on_the_newest_commit():

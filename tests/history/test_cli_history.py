@@ -65,7 +65,7 @@ def test_history_prints_the_trend_writes_markdown_and_png_and_finds_the_planted_
     planted = [line.split("|")[1].strip() for line in commit_rows(laptop) if "| slow-steps-25 |" in line]
     assert planted == [f"c{index}" for index in range(STEP_AT, SESSIONS)]  # a planted step reads as planted
     assert re.search(r"slower (19|20)\.\d% from here", laptop)
-    assert re.search(rf"- slower by (19|20)\.\d% \(95% interval .*\) from run {STEP_AT} \(c{STEP_AT}\)", laptop)
+    assert re.search(rf"- slower by (19|20)\.\d% \(95% interval .*\) from run {STEP_AT + 1} \(c{STEP_AT}\)", laptop)
     assert "no change point in 12 run(s)" in section(markdown, f"{CASE} on {GPU_BOX.key}")  # a series per machine
 
     quality = section(markdown, CHECK)
