@@ -21,11 +21,7 @@ runs=${2:-12}
 from=${3:-7}
 fault=${4:-slow-steps-25}
 case=${5:-minilm-cpu-fp32-b8}
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-python=$repo/.venv/bin/python
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-export HARNESS_DATA_DIR=${HARNESS_DATA_DIR:-$(cd "$repo/.." && pwd)/shared/data/glue/MRPC}
-unset HARNESS_HISTORY HARNESS_MLFLOW_TRACKING_URI GITHUB_STEP_SUMMARY
+source "$(dirname "$0")/measurement-env.sh"  # $repo, $python, offline, the data
 
 mkdir -p "$work"
 work=$(cd "$work" && pwd)

@@ -15,11 +15,7 @@ work=${1:?usage: slow-steps-effect.sh WORKDIR [N ...]}
 shift
 levels=("${@:-0 10 25 50 100}")
 read -r -a levels <<<"${levels[*]}"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-python=$repo/.venv/bin/python
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-export HARNESS_DATA_DIR=${HARNESS_DATA_DIR:-$(cd "$repo/.." && pwd)/shared/data/glue/MRPC}
-unset HARNESS_HISTORY HARNESS_MLFLOW_TRACKING_URI GITHUB_STEP_SUMMARY
+source "$(dirname "$0")/measurement-env.sh"  # $repo, $python, offline, the data
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 cd "$repo"
