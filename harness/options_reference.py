@@ -41,7 +41,8 @@ class _RecordingParser:
 
 
 def _cell(text: object) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One table cell, as ``--help`` prints the text: argparse's ``%%`` is one ``%``."""
+    return " ".join(str(text).split()).replace("%%", "%").replace("|", "\\|")
 
 
 def _value_name(kind: object) -> str:

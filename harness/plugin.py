@@ -107,7 +107,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-fault", type=fault_name, action="append", default=[], metavar="FAULT",
                     help="inject a deliberate regression into every fine-tune the checks ask for, to see what the gate "
                          "catches: shuffled-labels, truncated-inputs, label-noise-N (N from 1 to 50); or a slowdown into "
-                         "every training step, fine-tunes and throughput cases alike: slow-steps-N (N% extra compute, "
+                         "every training step, fine-tunes and throughput cases alike: slow-steps-N (N%% extra compute, "
                          "N from 1 to 400). Repeatable. Default: none.")
     group.addoption("--harness-nproc", type=positive_int, default=None,
                     help="training processes per fine-tune: DDP through torch's elastic launcher (gloo on CPU, nccl on "

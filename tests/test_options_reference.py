@@ -36,3 +36,12 @@ def test_every_pytest_option_and_every_cli_flag_is_in_the_reference():
             for option in action.option_strings:
                 if option not in ("-h", "--help"):
                     assert f"`{option}" in section or f", {option}" in section, (name, option)
+
+
+def test_every_cli_commands_help_renders():
+    """argparse formats each help string with %: a bare "N% extra" raises when --help is asked for."""
+    parser = build_parser()
+    [commands] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    for name, command in commands.choices.items():
+        assert command.prog.endswith(name) and command.format_help()
+    assert parser.format_help()

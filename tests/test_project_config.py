@@ -48,7 +48,7 @@ f1 = 0.03
     ("text", "message"),
     [
         ("[tool.harness.gate]\nalfa = 0.01\n", "[tool.harness.gate]: unknown key(s) ['alfa']; valid keys: " + ", ".join(GATE_KEYS)),
-        ("[tool.harness]\ngates = 1\n", "[tool.harness]: unknown key(s) ['gates']; valid keys: data_dir, cache_dir, reports_dir, baselines_dir, history, device, precision, gate, recipes"),
+        ("[tool.harness]\ngates = 1\n", "[tool.harness]: unknown key(s) ['gates']; valid keys: data_dir, cache_dir, reports_dir, baselines_dir, history, mlflow_tracking_uri, device, precision, gate, recipes"),
         ("[tool.harness.gate]\nalpha = 0.7\n", "gate alpha (the false-alarm rate) must be in (0, 0.5), got 0.7"),
         ("[tool.harness.gate]\npower = 'high'\n", "[tool.harness.gate] power: expected a number, got 'high'"),
         ("[tool.harness.gate.margins]\nf1 = 0.03\n", "margin must be in [0, effect) = [0, 0.02), got 0.03"),

@@ -25,7 +25,7 @@ def add_parser(commands, parents: Parents) -> None:
     run.add_argument("--output-dir", type=Path, default=Path("runs"), help="where results are written (default: runs)")
     run.add_argument("--fault", action="append", default=[], type=fault_name, metavar="FAULT",
                      help=f"inject a deliberate regression, to see a gate fail: {', '.join(FAULTS)}, or "
-                          "label-noise-N for any N from 1 to 50, slow-steps-N (N% extra compute per training step) for "
+                          "label-noise-N for any N from 1 to 50, slow-steps-N (N%% extra compute per training step) for "
                           "any N from 1 to 400 (repeatable; default: none)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     ddp = run.add_argument_group("distributed training (DDP through torch's elastic launcher, as torchrun)")
