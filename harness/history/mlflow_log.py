@@ -22,7 +22,7 @@ import datetime as _dt
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from harness.history.records import QualityRecord, SessionRecord, ThroughputRecord
 
@@ -151,12 +151,8 @@ def _session_tags(session: SessionRecord) -> dict[str, str]:
 
 
 def _session_params(session: SessionRecord) -> dict[str, str]:
-    machine = session.machine
-    return {"machine": machine.key, "cores": str(machine.cores), **_prefixed("version", session.versions)}
-
-
-def _prefixed(prefix: str, values: Mapping[str, str]) -> dict[str, str]:
-    return {f"{prefix}/{name}": value for name, value in values.items()}
+    """The library versions (the machine is a tag, ``harness.machine``, with its cores in its key)."""
+    return {f"version/{name}": version for name, version in session.versions.items()}
 
 
 def _key(name: str) -> str:

@@ -122,7 +122,7 @@ def throughput_section(item: ThroughputTrend) -> list[str]:
     """A case's samples/s per session on one machine, the first run of each detected step marked."""
     series, changes = item.series, {change.index: change for change in item.change_points}
     rows = [[short_commit(p.commit), short_time(p.time), f"{p.record.samples_per_s:.4g}",
-             f"{p.record.samples_per_s_iqr:.3g}", p.record.rounds, ", ".join(p.record.faults) or "",
+             f"{p.record.samples_per_s_iqr:.3g}", p.record.rounds, ", ".join(p.record.faults),
              _change_cell(changes.get(index))]
             for index, p in enumerate(series.points)]
     found = ([f"- {change.sentence()}" for change in item.change_points] if item.change_points

@@ -39,21 +39,36 @@ def fault_problem(fault: str) -> str | None:
         return None
     for prefix, example, top in ((LABEL_NOISE, 12, 50), (SLOW_STEPS, 15, MAX_SLOW_STEPS)):
         if fault.startswith(prefix):
-            if _percent(fault, prefix) is not None and _percent(fault, prefix) <= top:
+            if (pct := _percent(fault, prefix)) is not None and pct <= top:
                 return None
             return f"{fault!r}: {prefix.rstrip('-')} takes a whole percent from 1 to {top} (e.g. {prefix}{example})"
     return (f"unknown fault {fault!r}; known: {', '.join(FAULTS)} (label-noise-N for any N from 1 to 50, "
             f"slow-steps-N for any N from 1 to {MAX_SLOW_STEPS})")
 
 
+def label_noise(faults: tuple[str, ...]) -> float:
+    """The fraction of train labels the config's label-noise fault flips (0 without one).
+
+    >>> label_noise(("label-noise-10", "slow-steps-25"))
+    0.1
+    """
+    return _fraction(faults, LABEL_NOISE)
+
+
 def slow_steps(faults: tuple[str, ...]) -> float:
-    """The extra compute per training step the config's slow-steps faults ask for, as a fraction of
-    the step's own (0 without one; two of them add up).
+    """The extra compute per training step the config's slow-steps fault asks for, as a fraction of
+    the step's own (0 without one).
 
     >>> slow_steps(("label-noise-10", "slow-steps-25"))
     0.25
     """
-    return sum(_percent(f, SLOW_STEPS) or 0 for f in faults if f.startswith(SLOW_STEPS)) / 100
+    return _fraction(faults, SLOW_STEPS)
+
+
+def _fraction(faults: tuple[str, ...], prefix: str) -> float:
+    """The percent of the graded fault of kind ``prefix`` as a fraction (a config holds at most one of
+    each kind: :func:`fault_problems`)."""
+    return sum(_percent(f, prefix) or 0 for f in dict.fromkeys(faults) if f.startswith(prefix)) / 100
 
 
 def step_faults(faults: tuple[str, ...]) -> tuple[str, ...]:

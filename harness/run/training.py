@@ -31,6 +31,7 @@ from harness.run.models import ResolvedModel, resolve_model
 from harness.run.provenance import machine_provenance, resolve_device
 from harness.run.result import RunResult, TrainingThroughput
 from harness.run.run_identity import RunIdentity
+from harness.run.faults import label_noise
 from harness.run.slow_steps import inject_slow_steps
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,6 @@ def flip_labels(dataset, *, fraction: float, seed: int, num_labels: int = 2):
     else:
         labels[rows] = (labels[rows] + np.random.default_rng([seed, 2]).integers(1, num_labels, size=len(rows))) % num_labels
     return dataset.map(lambda row, i: {LABEL: int(labels[i])}, with_indices=True, desc="Flipping labels")
-
-
-def label_noise(faults: tuple[str, ...]) -> float:
-    """The fraction of train labels the config's label-noise fault flips (0 without one)."""
-    return sum(int(f.removeprefix("label-noise-")) / 100 for f in faults if f.startswith("label-noise-"))
 
 
 @contextlib.contextmanager

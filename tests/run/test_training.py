@@ -424,7 +424,8 @@ def test_predictions_carry_each_examples_idx_in_split_order(smoke_result, smoke_
 @pytest.mark.parametrize("pct", [1, 5, 13, 20, 50])
 def test_label_noise_flips_exactly_that_share_of_train_labels(smoke_dir, pct):
     from harness.run.data import MrpcSource
-    from harness.run.training import flip_labels, label_noise
+    from harness.run.faults import label_noise
+    from harness.run.training import flip_labels
 
     train = MrpcSource(smoke_dir, True).load()["train"]
     fraction = label_noise((f"label-noise-{pct}",))
